@@ -1,0 +1,136 @@
+"""The ``startle`` command.
+
+    startle doctor [--json]          host prerequisites, OK/FAIL with fixes; exit 1 if a required one fails
+    startle run [SCENARIO ...]       run scenarios (files, folders or names; default: scenarios/)
+    startle clean [--all]            remove what dead runs left behind (--all: every startle object)
+    startle build [--mutants]        build every image locally (content-hash tags)
+
+Exit codes of ``run``: 0 all passed, 1 a scenario failed, 2 bad input, 3 harness/infrastructure
+error, 130 interrupted (everything created was removed first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+
+from harness.errors import InputError, StartleError
+
+EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INFRA, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+def _raise_interrupt(signum, frame):  # noqa: ARG001
+    raise KeyboardInterrupt
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from harness.doctor import run_doctor
+    findings = run_doctor()
+    if args.json:
+        from dataclasses import asdict
+        print(json.dumps({"ok": all(f.ok for f in findings if f.required),
+                          "findings": [asdict(f) for f in findings]}, indent=2))
+    else:
+        for finding in findings:
+            print(finding.line())
+    return EXIT_OK if all(f.ok for f in findings if f.required) else EXIT_FAILED
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    from harness.runtime import docker_client, reap, reap_stale
+    client = docker_client()
+    removed = reap(client) if args.all else reap_stale(client)
+    print("clean: removed " + ", ".join(f"{n} {what}" for what, n in removed.items()))
+    return EXIT_OK
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from harness import images
+    images.build_all(mutants=args.mutants)
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from harness.doctor import host_facts
+    from harness.lifecycle import ScenarioResult, run_scenario
+    from harness.profile import load_profile
+    from harness.report import totals, write_run
+    from harness.runtime import Run, docker_client, reap, reap_stale
+    from harness.scenario import find_scenarios, load_scenario
+
+    scenarios = [load_scenario(path) for path in find_scenarios(args.scenarios)]
+    if not scenarios:
+        raise InputError("scenarios/", "(scenarios)", "no scenario files found", "add scenarios/*.yaml")
+    profile = load_profile(args.profile) if args.profile else None
+    client = docker_client()
+    stale = reap_stale(client)
+    if stale["runs"]:
+        print(f"startle: reaped {stale['runs']} stale run(s): {stale['containers']} containers, "
+              f"{stale['networks']} networks")
+    run = Run()
+    host = host_facts()
+    print(f"startle: run {run.run_id}, {len(scenarios)} scenario(s), reports in {run.dir}")
+    results: list[ScenarioResult] = []
+    interrupted = False
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        for number, scenario in enumerate(scenarios, 1):
+            def progress(name: str, phase: str, number: int = number) -> None:
+                print(f"  [{number}/{len(scenarios)}] {name}: {phase}", flush=True)
+            result = run_scenario(scenario, run, profile=profile, image=args.image, on_phase=progress)
+            results.append(result)
+            print(f"  [{number}/{len(scenarios)}] {result.summary_line()}", flush=True)
+    except KeyboardInterrupt:
+        interrupted = True
+        print("startle: interrupted; removing everything this run created", flush=True)
+        reap(client, {"startle.run": run.run_id})
+    folder = write_run(run, results, host, time.time())
+    count = totals(results)
+    print(f"startle: {count['pass']} passed, {count['fail']} failed, {count['error']} errors"
+          f" — {folder / 'results.json'}, {folder / 'junit.xml'}")
+    if interrupted:
+        return EXIT_INTERRUPTED
+    if count["error"]:
+        return EXIT_INFRA
+    return EXIT_FAILED if count["fail"] else EXIT_OK
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="startle", description=__doc__.split("\n\n")[0])
+    sub = top.add_subparsers(dest="command", required=True)
+    doctor = sub.add_parser("doctor", help="check host prerequisites")
+    doctor.add_argument("--json", action="store_true", help="machine-readable output")
+    doctor.set_defaults(func=cmd_doctor)
+    run = sub.add_parser("run", help="run scenarios and write reports")
+    run.add_argument("scenarios", nargs="*", help="scenario files, folders or names (default: scenarios/)")
+    run.add_argument("--profile", help="agent profile name or YAML path (default: each scenario's)")
+    run.add_argument("--image", help="agent image to test instead of the profile's")
+    run.set_defaults(func=cmd_run)
+    clean = sub.add_parser("clean", help="remove what dead runs left behind")
+    clean.add_argument("--all", action="store_true", help="remove every startle container and network")
+    clean.set_defaults(func=cmd_clean)
+    build = sub.add_parser("build", help="build every image locally")
+    build.add_argument("--mutants", action="store_true", help="also build the mutant agents under tests/")
+    build.set_defaults(func=cmd_build)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except InputError as exc:
+        print(f"startle: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except StartleError as exc:
+        print(f"startle: {exc}", file=sys.stderr)
+        return EXIT_INFRA
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

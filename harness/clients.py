@@ -1,0 +1,113 @@
+"""Clients the harness uses to script the world: the mock center's admin API and Toxiproxy's API.
+
+Both talk to ports published on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import requests
+from toxiproxy import Toxiproxy
+from toxiproxy.api import APIConsumer
+
+
+class CenterAdmin:
+    """The mock center's admin API (fixtures/center/API.md)."""
+
+    def __init__(self, base_url: str, timeout_s: float = 5.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout_s = timeout_s
+        self.session = requests.Session()
+
+    def _url(self, path: str) -> str:
+        return f"{self.base_url}{path}"
+
+    def healthy(self) -> bool:
+        try:
+            return self.session.get(self._url("/admin/health"), timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def requests_since(self, index: int, wait_s: float = 2.0) -> tuple[int, list[dict[str, Any]]]:
+        """Long poll: records with index ≥ ``index``; returns (next index, records)."""
+        answer = self.session.get(self._url("/admin/requests"), params={"since": index, "wait_s": wait_s},
+                                  timeout=wait_s + self.timeout_s)
+        answer.raise_for_status()
+        body = answer.json()
+        return int(body["next"]), list(body["requests"])
+
+    def behaviour(self, **changes: Any) -> dict[str, Any]:
+        """Script the center (fail_next, status, retry_after_s, delay_ms, down, ...)."""
+        answer = self.session.post(self._url("/admin/behaviour"), json=changes, timeout=self.timeout_s)
+        answer.raise_for_status()
+        return answer.json()
+
+    def reset(self) -> None:
+        self.session.post(self._url("/admin/reset"), timeout=self.timeout_s).raise_for_status()
+
+    def logs(self, node_id: str | None = None) -> list[dict[str, Any]]:
+        params = {"node_id": node_id} if node_id else {}
+        answer = self.session.get(self._url("/admin/logs"), params=params, timeout=self.timeout_s)
+        answer.raise_for_status()
+        return list(answer.json()["lines"])
+
+
+class ToxiproxyAdmin:
+    """Toxiproxy's HTTP API through toxiproxy-python.
+
+    toxiproxy-python keeps the server address in a class attribute; a process-wide lock makes
+    each call use this instance's address even when several worlds exist in one process.
+    """
+
+    _lock = threading.Lock()
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.server = Toxiproxy()
+
+    def _bind(self) -> None:
+        self.server.update_api_consumer(self.host, self.port)
+
+    def version(self) -> str:
+        with self._lock:
+            self._bind()
+            return APIConsumer.get("/version").text.strip()
+
+    def create_proxy(self, name: str, listen: str, upstream: str) -> None:
+        """A proxy ``name`` listening on ``listen`` (``0.0.0.0:PORT`` in the container) to ``upstream``."""
+        with self._lock:
+            self._bind()
+            self.server.create(upstream=upstream, name=name, listen=listen, enabled=True)
+
+    def set_enabled(self, name: str, enabled: bool) -> None:
+        with self._lock:
+            self._bind()
+            proxy = self.server.get_proxy(name)
+            if proxy is None:
+                raise KeyError(f"no Toxiproxy proxy named {name!r}")
+            proxy.enable() if enabled else proxy.disable()
+
+    def add_toxic(self, proxy: str, toxic_type: str, name: str, stream: str = "downstream",
+                  toxicity: float = 1.0, **attributes: Any) -> None:
+        """Add a toxic; attribute units are Toxiproxy's (latency/jitter/timeout in ms, rate in KB/s)."""
+        with self._lock:
+            self._bind()
+            found = self.server.get_proxy(proxy)
+            if found is None:
+                raise KeyError(f"no Toxiproxy proxy named {proxy!r}")
+            found.add_toxic(type=toxic_type, name=name, stream=stream, toxicity=toxicity, attributes=attributes)
+
+    def remove_toxic(self, proxy: str, name: str) -> None:
+        with self._lock:
+            self._bind()
+            found = self.server.get_proxy(proxy)
+            if found is not None:
+                found.destroy_toxic(name)
+
+    def state(self) -> dict[str, Any]:
+        """Every proxy with its enabled flag and toxics (for the journal)."""
+        with self._lock:
+            self._bind()
+            return APIConsumer.get("/proxies").json()

@@ -1,0 +1,60 @@
+"""The one small interface every fault implements, and the registry of fault types.
+
+A fault is a pydantic model (its parameters, units in their names) with four hooks:
+
+* ``on_create(spec)``  change how the agent container is created (caps, devices, limits...)
+* ``apply(world)``     inject at ``at_s`` seconds after the agent starts (0: before it starts)
+* ``clear(world)``     undo, ``duration_s`` seconds later (``None``: never cleared during the run)
+* ``describe()``       one line for reports
+
+Faults register by type name with :func:`register`; scenarios name them by that type.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness.registry import Registry
+
+if TYPE_CHECKING:
+    from harness.runtime import AgentSpec, World
+
+FAULTS = Registry("fault")
+
+
+class Fault(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    family: ClassVar[str] = "other"
+    """Fault family (the seed's section), used to group results and weight scores."""
+
+    type: str
+    at_s: float = Field(0.0, ge=0, description="seconds after the agent starts; 0 = before it starts")
+    duration_s: float | None = Field(None, gt=0, description="seconds until cleared; None = never")
+
+    def on_create(self, spec: "AgentSpec") -> None:
+        """Creation-time part of the fault (default: none)."""
+
+    def apply(self, world: "World") -> None:
+        """Run-time part of the fault (default: none)."""
+
+    def clear(self, world: "World") -> None:
+        """Undo ``apply`` (default: nothing to undo)."""
+
+    def describe(self) -> str:
+        params = ", ".join(f"{k}={v}" for k, v in self.params().items())
+        return f"{self.type}({params})"
+
+    def params(self) -> dict[str, Any]:
+        return self.model_dump(exclude={"type"}, exclude_none=True)
+
+    @property
+    def clears_at_s(self) -> float | None:
+        return None if self.duration_s is None else self.at_s + self.duration_s
+
+
+def register(cls: type[Fault]) -> type[Fault]:
+    """Class decorator: make ``cls`` available to scenarios under its ``type`` default."""
+    return FAULTS.register(cls)

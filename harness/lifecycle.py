@@ -1,0 +1,201 @@
+"""One scenario, start to finish — the fixed lifecycle of DESIGN.md "Data flow".
+
+    world up (network, center, Toxiproxy) → collectors → creation-time faults → faults due at 0
+    → agent started as the profile says → loop: run due fault actions, evaluate checks on every
+    new event, until all are decided or the deadline passes → final verdicts
+    → finally: clear faults, stop collectors, remove everything the scenario created.
+
+The result is a plain, serialisable record (:class:`ScenarioResult`), the scenario's journal.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+from harness.checks import Check, CheckContext, Verdict
+from harness.collectors import AgentLog, CenterRequests, Collector, DockerEvents, ReadyProbe
+from harness.errors import InfrastructureError
+from harness.faults import Fault
+from harness.profile import Profile, load_profile
+from harness.runtime import Run, World
+from harness.scenario import Scenario
+from harness.timeline import Timeline
+
+PhaseHook = Callable[[str, str], None]
+"""``hook(scenario_name, phase)``: progress reporting (CLI lines, pytest output)."""
+
+
+@dataclass
+class ScenarioResult:
+    """The journal of one scenario. ``status``: pass, fail (the agent's fault) or error (the harness's)."""
+
+    name: str
+    family: str
+    status: str = "error"
+    verdicts: list[dict[str, Any]] = field(default_factory=list)
+    faults: list[dict[str, Any]] = field(default_factory=list)
+    started: float = 0.0
+    finished: float = 0.0
+    agent_started: float | None = None
+    images: dict[str, str] = field(default_factory=dict)
+    agent: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    agent_log_tail: list[str] = field(default_factory=list)
+    timeline: list[dict[str, Any]] = field(default_factory=list, repr=False)
+
+    @property
+    def wall_s(self) -> float:
+        return round(self.finished - self.started, 3)
+
+    @property
+    def failed_checks(self) -> list[dict[str, Any]]:
+        return [v for v in self.verdicts if v["status"] != "pass"]
+
+    def summary_line(self) -> str:
+        if self.status == "error":
+            return f"{self.name}: ERROR {self.error}"
+        if self.status == "pass":
+            return f"{self.name}: pass ({self.wall_s:.1f} s)"
+        reasons = "; ".join(f"{v['check']}: {v['message']}" for v in self.failed_checks)
+        return f"{self.name}: FAIL ({self.wall_s:.1f} s) {reasons}"
+
+    def to_dict(self, with_timeline: bool = False) -> dict[str, Any]:
+        data = asdict(self)
+        data["wall_s"] = self.wall_s
+        if not with_timeline:
+            data.pop("timeline")
+        return data
+
+
+@dataclass
+class Action:
+    """A scheduled fault action: at ``at`` (Unix s) call ``fault.apply`` or ``fault.clear``."""
+
+    at: float
+    kind: str  # "apply" | "clear"
+    fault: Fault
+
+    def run(self, world: World, timeline: Timeline) -> None:
+        getattr(self.fault, self.kind)(world)
+        timeline.record("fault", "applied" if self.kind == "apply" else "cleared",
+                        fault=self.fault.type, description=self.fault.describe())
+
+
+def plan_actions(faults: list[Fault], agent_start: float) -> list[Action]:
+    """Apply/clear actions in time order, relative to the agent's start (Unix s)."""
+    actions: list[Action] = []
+    for fault in faults:
+        actions.append(Action(agent_start + fault.at_s, "apply", fault))
+        if fault.clears_at_s is not None:
+            actions.append(Action(agent_start + fault.clears_at_s, "clear", fault))
+    return sorted(actions, key=lambda a: (a.at, a.kind != "clear"))
+
+
+def decide(checks: list[Check], ctx: CheckContext, verdicts: dict[int, Verdict], final: bool) -> None:
+    """Evaluate every undecided check once; store the decided ones in ``verdicts`` by index."""
+    for index, check in enumerate(checks):
+        if index not in verdicts:
+            verdict = check.evaluate(ctx, final)
+            if verdict is None and final:
+                verdict = check.verdict("fail", "undecided when the scenario ended")
+            if verdict is not None:
+                verdicts[index] = verdict
+
+
+def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, image: str | None = None,
+                 on_phase: PhaseHook | None = None) -> ScenarioResult:
+    """Run one scenario; never raises for the agent's behaviour (that is a ``fail`` verdict).
+
+    ``image`` overrides the profile's agent image (mutant tests use it).
+    """
+    phase = on_phase or (lambda name, what: None)
+    profile = profile or load_profile(scenario.profile)
+    result = ScenarioResult(scenario.name, scenario.family, started=time.time())
+    timeline = Timeline(start=result.started)
+    node_id = f"node-{scenario.name}"[:63]
+    world: World | None = None
+    collectors: list[Collector] = []
+    applied: list[Fault] = []
+    try:
+        phase(scenario.name, "infrastructure")
+        world = World(run, scenario.name, profile, timeline)
+        collectors.append(DockerEvents(timeline, world.client, run.run_id, scenario.name).start())
+        world.start_infrastructure()
+        assert world.center is not None
+        center_log = CenterRequests(timeline, world.center)
+        collectors.append(center_log.start())
+
+        arch = None if scenario.arch == "native" else scenario.arch
+        spec = world.agent_spec(node_id, image=image, arch=arch)
+        for fault in scenario.typed_faults:
+            fault.on_create(spec)
+        result.faults = [{"type": f.type, "family": f.family, "description": f.describe(), **f.params()}
+                         for f in scenario.typed_faults]
+
+        # Faults due at 0 s are in force before the agent starts.
+        for fault in scenario.typed_faults:
+            if fault.at_s == 0:
+                Action(time.time(), "apply", fault).run(world, timeline)
+                applied.append(fault)
+
+        phase(scenario.name, "agent")
+        ctx = CheckContext(timeline, profile, node_id)
+        timeline.subscribe(ReadyProbe(timeline, profile.signals, lambda: world.agent_health_url(profile.health.ready)
+                                      if world else None))
+        agent = world.start_agent(spec)
+        started = time.time()
+        result.images = {"agent": spec.image, "agent_id": world.require_image(spec.image)}
+        collectors.append(AgentLog(timeline, agent.get_wrapped_container(), profile.signals).start())
+        actions = [a for a in plan_actions(scenario.typed_faults, started)
+                   if not (a.kind == "apply" and any(a.fault is f for f in applied))]
+
+        phase(scenario.name, "observe")
+        deadline = started + scenario.deadline_s
+        verdicts: dict[int, Verdict] = {}
+        checks = scenario.checks
+        while True:
+            seen = len(timeline)
+            now = time.time()
+            while actions and actions[0].at <= now:
+                action = actions.pop(0)
+                action.run(world, timeline)
+                (applied.append if action.kind == "apply" else applied.remove)(action.fault)
+            decide(checks, ctx, verdicts, final=False)
+            if len(verdicts) == len(checks) and not actions:
+                break
+            if time.time() >= deadline:
+                break
+            wakes = [deadline] + [a.at for a in actions[:1]]
+            wakes += [w for i, c in enumerate(checks) if i not in verdicts and (w := c.wake_at(ctx)) is not None]
+            timeline.wait(lambda: len(timeline) > seen, min(wakes))
+
+        phase(scenario.name, "verdict")
+        center_log.drain()
+        decide(checks, ctx, verdicts, final=True)
+        result.verdicts = [verdicts[i].to_dict() for i in range(len(checks))]
+        result.status = "pass" if all(v.passed for v in verdicts.values()) else "fail"
+        result.agent_started = ctx.agent_started
+    except InfrastructureError as exc:
+        result.status, result.error = "error", str(exc)
+    except Exception as exc:  # noqa: BLE001  (any harness crash is an error result, not a lost run)
+        result.status, result.error = "error", f"{type(exc).__name__}: {exc}"
+    finally:
+        phase(scenario.name, "cleanup")
+        if world is not None:
+            for fault in reversed(applied):
+                try:
+                    fault.clear(world)
+                except Exception:  # noqa: BLE001  (the world is removed next anyway)
+                    pass
+            result.agent = world.agent_state()
+            if world.agent_container is not None:
+                result.agent_log_tail = world.agent_container.short_logs(40).splitlines()
+        for collector in collectors:
+            collector.stop(join_s=2)
+        if world is not None:
+            world.remove()
+        result.finished = time.time()
+        result.timeline = timeline.to_records()
+    return result

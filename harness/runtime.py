@@ -1,0 +1,260 @@
+"""The run and the container world of one scenario.
+
+``Run``    one invocation of startle (many scenarios): its id, labels and report folder.
+``World``  one scenario's network, center, Toxiproxy and agent; ``remove()`` takes it all away.
+``reap``   removes what startle created: one run's leftovers, or every stale run's.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+from docker.errors import DockerException, NotFound
+
+from harness.clients import CenterAdmin, ToxiproxyAdmin
+from harness.config import (LABEL_HOST, LABEL_MANAGED, LABEL_PID, LABEL_ROLE, LABEL_RUN, LABEL_SCENARIO,
+                            REPORTS_DIR)
+from harness.containers import (CENTER_PORT, CENTER_PROXY_PORT, AgentContainer, AgentSpec, CenterContainer,
+                                StartleNetwork, ToxiproxyContainer)
+from harness.errors import InfrastructureError
+from harness.profile import Profile
+from harness.timeline import Timeline
+
+CENTER_IMAGE = os.environ.get("STARTLE_CENTER_IMAGE", "startle/center:latest")
+TOXIPROXY_IMAGE = os.environ.get("STARTLE_TOXIPROXY_IMAGE", "startle/toxiproxy:latest")
+
+
+def docker_client() -> docker.DockerClient:
+    """A client of the local engine; a clear error when none answers."""
+    try:
+        client = docker.from_env(timeout=60)
+        client.ping()
+        return client
+    except DockerException as exc:
+        raise InfrastructureError(f"no Docker engine answers ({exc}); run `make setup` or "
+                                  "`startle doctor` to see how to start one") from None
+
+
+def native_arch() -> str:
+    machine = os.uname().machine
+    return {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(machine, machine)
+
+
+@dataclass
+class Run:
+    """One startle invocation. Everything it creates carries :meth:`labels`."""
+
+    run_id: str = field(default_factory=lambda: time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2))
+    pid: int = field(default_factory=os.getpid)
+    host: str = field(default_factory=socket.gethostname)
+    reports_root: Path = REPORTS_DIR
+    started: float = field(default_factory=time.time)
+
+    @property
+    def dir(self) -> Path:
+        return self.reports_root / self.run_id
+
+    def labels(self, **extra: str) -> dict[str, str]:
+        return {LABEL_MANAGED: "true", LABEL_RUN: self.run_id, LABEL_PID: str(self.pid),
+                LABEL_HOST: self.host, **extra}
+
+
+class World:
+    """The containers of one scenario. Use as a context manager, or call :meth:`remove` in ``finally``.
+
+    Invariant: everything created here is labelled with the run id and the scenario name, so
+    :meth:`remove` (and, if this process dies, the next run's :func:`reap`) finds it all.
+    """
+
+    def __init__(self, run: Run, scenario_name: str, profile: Profile, timeline: Timeline,
+                 client: docker.DockerClient | None = None) -> None:
+        self.run, self.scenario_name, self.profile, self.timeline = run, scenario_name, profile, timeline
+        self.client = client or docker_client()
+        self.prefix = f"startle-{run.run_id}-{scenario_name}"[:50]
+        self.labels = run.labels(**{LABEL_SCENARIO: scenario_name})
+        self.network: StartleNetwork | None = None
+        self.center_container: CenterContainer | None = None
+        self.toxiproxy_container: ToxiproxyContainer | None = None
+        self.agent_container: AgentContainer | None = None
+        self.center: CenterAdmin | None = None
+        self.toxiproxy: ToxiproxyAdmin | None = None
+        self.tempdir = Path(tempfile.mkdtemp(prefix=f"{self.prefix}-"))
+
+    # --- infrastructure ---------------------------------------------------------------------
+    def start_infrastructure(self) -> None:
+        """Network, center, Toxiproxy with a proxy ``center`` in front of the center."""
+        for image in (CENTER_IMAGE, TOXIPROXY_IMAGE):
+            self.require_image(image)
+        self.network = StartleNetwork(self.prefix, self.labels).create()
+        self.center_container = CenterContainer(CENTER_IMAGE, f"{self.prefix}-center", self.labels, self.network)
+        self.toxiproxy_container = ToxiproxyContainer(TOXIPROXY_IMAGE, f"{self.prefix}-toxiproxy",
+                                                      self.labels, self.network)
+        for container in (self.center_container, self.toxiproxy_container):
+            try:
+                container.start()
+            except Exception as exc:  # noqa: BLE001  (wrap with the container's own logs)
+                raise InfrastructureError(f"{container.role} did not become ready: {exc}\n"
+                                          f"last logs:\n{container.short_logs()}") from None
+        self.center = self.center_container.admin()
+        self.toxiproxy = self.toxiproxy_container.admin()
+        self.toxiproxy.create_proxy("center", f"0.0.0.0:{CENTER_PROXY_PORT}", f"center:{CENTER_PORT}")
+
+    def require_image(self, image: str) -> str:
+        """The image's id; an InfrastructureError naming the fix when it is not built."""
+        try:
+            return self.client.images.get(image).id
+        except NotFound:
+            raise InfrastructureError(f"image {image} is not built; run `make setup` "
+                                      "(images are built locally, never pulled)") from None
+
+    @property
+    def center_url(self) -> str:
+        """The center as the agent sees it: through Toxiproxy."""
+        return f"http://toxiproxy:{CENTER_PROXY_PORT}"
+
+    # --- agent ----------------------------------------------------------------------------
+    def agent_spec(self, node_id: str, image: str | None = None, arch: str | None = None) -> AgentSpec:
+        """The profile's run spec, placeholders filled, config copied into a fresh folder."""
+        arch = arch or native_arch()
+        if image is None:
+            if arch not in self.profile.images:
+                raise InfrastructureError(f"profile {self.profile.name} has no image for {arch}")
+            image = self.profile.images[arch]  # type: ignore[index]
+        values = {"node_id": node_id, "center_url": self.center_url,
+                  "metadata_url": f"{self.center_url}/v1/metadata"}
+        env = {key: value.format(**values) for key, value in self.profile.env.items()}
+        run = self.profile.run
+        spec = AgentSpec(image=image, env=env, restart=run.restart, cpus=run.cpus, memory_mb=run.memory_mb,
+                         pids_limit=run.pids_limit, user=run.user, cap_drop=list(run.cap_drop),
+                         cap_add=list(run.cap_add), security_opt=list(run.security_opt),
+                         health_port=self.profile.health.port)
+        source = self.profile.config_source()
+        if source is not None and self.profile.config is not None:
+            config_dir = self.tempdir / "config"
+            shutil.copytree(source, config_dir)
+            config_dir.chmod(0o755)
+            for path in config_dir.rglob("*"):
+                path.chmod(0o755 if path.is_dir() else 0o644)
+            spec.volumes[str(config_dir)] = {"bind": self.profile.config.mount, "mode": "ro"}
+        return spec
+
+    def start_agent(self, spec: AgentSpec) -> AgentContainer:
+        self.require_image(spec.image)
+        assert self.network is not None, "start_infrastructure() first"
+        self.agent_container = AgentContainer(spec, f"{self.prefix}-agent", self.labels, self.network)
+        self.agent_container.start()
+        return self.agent_container
+
+    def agent_health_url(self, path: str) -> str | None:
+        """URL of one of the agent's health endpoints on 127.0.0.1, if it is published."""
+        agent = self.agent_container
+        if agent is None or not agent.spec.publish_health or agent.spec.network_mode is not None:
+            return None
+        try:
+            return f"http://127.0.0.1:{agent.host_port(agent.spec.health_port)}{path}"
+        except (KeyError, IndexError, TypeError, NotFound):
+            return None
+
+    def agent_state(self) -> dict:
+        """Exit code, OOM flag, restart count and health of the agent container, as Docker sees it."""
+        if self.agent_container is None:
+            return {}
+        try:
+            container = self.agent_container.get_wrapped_container()
+            container.reload()
+        except NotFound:
+            return {}
+        state = container.attrs["State"]
+        return {"status": state.get("Status"), "exit_code": state.get("ExitCode"),
+                "oom_killed": state.get("OOMKilled"), "restart_count": container.attrs.get("RestartCount"),
+                "health": (state.get("Health") or {}).get("Status"), "image_id": container.image.id}
+
+    # --- teardown -------------------------------------------------------------------------
+    def remove(self) -> None:
+        """Remove every container, network and volume of this scenario (best effort, idempotent)."""
+        reap(self.client, {LABEL_RUN: self.run.run_id, LABEL_SCENARIO: self.scenario_name})
+        shutil.rmtree(self.tempdir, ignore_errors=True)
+
+    def __enter__(self) -> "World":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.remove()
+
+
+def _label_filters(labels: dict[str, str]) -> dict[str, list[str]]:
+    return {"label": [f"{LABEL_MANAGED}=true"] + [f"{k}={v}" for k, v in labels.items()]}
+
+
+def reap(client: docker.DockerClient, labels: dict[str, str] | None = None) -> dict[str, int]:
+    """Remove startle's containers, then networks and volumes, matching ``labels`` (all if None).
+
+    Returns counts of what was removed.
+    """
+    filters = _label_filters(labels or {})
+    removed = {"containers": 0, "networks": 0, "volumes": 0}
+    for container in client.containers.list(all=True, filters=filters):
+        try:
+            container.remove(force=True, v=True)
+            removed["containers"] += 1
+        except NotFound:
+            pass
+    for network in client.networks.list(filters=filters):
+        try:
+            network.remove()
+            removed["networks"] += 1
+        except NotFound:
+            pass
+    for volume in client.volumes.list(filters=filters):
+        try:
+            volume.remove(force=True)
+            removed["volumes"] += 1
+        except NotFound:
+            pass
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stale_runs(client: docker.DockerClient) -> set[str]:
+    """Run ids whose owning process (same host) is gone."""
+    here = socket.gethostname()
+    runs: dict[str, tuple[str, int]] = {}
+    objects = (client.containers.list(all=True, filters=_label_filters({}))
+               + client.networks.list(filters=_label_filters({})))
+    for obj in objects:
+        labels = obj.attrs.get("Labels") or obj.attrs.get("Config", {}).get("Labels") or {}
+        run_id = labels.get(LABEL_RUN)
+        if run_id:
+            runs[run_id] = (labels.get(LABEL_HOST, ""), int(labels.get(LABEL_PID, "0") or 0))
+    return {run_id for run_id, (host, pid) in runs.items() if host == here and not _pid_alive(pid)}
+
+
+def reap_stale(client: docker.DockerClient) -> dict[str, int]:
+    """Remove everything left by runs whose process is gone; counts of what was removed."""
+    total = {"containers": 0, "networks": 0, "volumes": 0, "runs": 0}
+    for run_id in stale_runs(client):
+        removed = reap(client, {LABEL_RUN: run_id})
+        total["runs"] += 1
+        for key, count in removed.items():
+            total[key] += count
+    return total
+
+
+__all__ = ["Run", "World", "AgentSpec", "reap", "reap_stale", "docker_client", "native_arch", "LABEL_ROLE"]

@@ -1,0 +1,117 @@
+"""Scenarios: one YAML file each under ``scenarios/``, validated into :class:`Scenario`.
+
+Example (scenarios/center-outage.yaml)::
+
+    name: center-outage
+    family: network
+    profile: reference
+    deadline_s: 60              # hard stop, seconds after the agent starts
+    faults:
+      - type: proxy_down        # a registered fault type (harness/faults/)
+        at_s: 0
+        duration_s: 10
+    expect:
+      - type: recovers          # a registered check type (harness/checks/)
+        within_s: 8
+
+A malformed file raises :class:`~harness.errors.InputError` naming the file, the field and the fix.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+from harness.checks import CHECKS, Check
+from harness.config import SCENARIOS_DIR
+from harness.errors import InputError
+from harness.faults import FAULTS, Fault
+from harness.yamlfile import read_yaml, validate
+
+NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+class Scenario(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="lower-case, digits and dashes; also the node id suffix")
+    description: str = ""
+    family: str = "baseline"
+    profile: str = "reference"
+    arch: Literal["native", "amd64", "arm64"] = "native"
+    deadline_s: float = Field(60, gt=0, description="hard stop, seconds after the agent starts")
+    faults: list[FAULTS.union()] = []  # type: ignore[valid-type]
+    expect: list[CHECKS.union()] = Field(min_length=1)  # type: ignore[valid-type]
+    _path: Path | None = PrivateAttr(None)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not NAME.match(value):
+            raise ValueError(f"{value!r} is not a valid name; fix: use lower-case letters, digits and dashes")
+        return value
+
+    @field_validator("faults", "expect", mode="before")
+    @classmethod
+    def _known_types(cls, items: Any, info) -> Any:
+        registry = FAULTS if info.field_name == "faults" else CHECKS
+        for item in items or []:
+            kind = item.get("type") if isinstance(item, dict) else None
+            if kind not in registry:
+                known = ", ".join(sorted(registry))
+                raise ValueError(f"unknown {registry.what} type {kind!r}; fix: use one of the known types: {known}")
+        return items
+
+    @model_validator(mode="after")
+    def _faults_inside_deadline(self) -> "Scenario":
+        for fault in self.faults:
+            if fault.clears_at_s is not None and fault.clears_at_s >= self.deadline_s:
+                raise ValueError(f"fault {fault.type} clears at {fault.clears_at_s} s, after the "
+                                 f"scenario's deadline_s {self.deadline_s}; fix: raise deadline_s or shorten the fault")
+        return self
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    @property
+    def typed_faults(self) -> list[Fault]:
+        return list(self.faults)
+
+    @property
+    def checks(self) -> list[Check]:
+        return list(self.expect)
+
+
+def load_scenario(path: Path | str) -> Scenario:
+    """Read and validate one scenario file."""
+    path = Path(path)
+    data = read_yaml(path)
+    scenario = validate(Scenario, data, path)
+    if path.stem != scenario.name:
+        raise InputError(path, "name", f"name {scenario.name!r} differs from the file name {path.stem!r}",
+                         f"rename the file to {scenario.name}.yaml or set name: {path.stem}")
+    scenario._path = path
+    return scenario
+
+
+def find_scenarios(args: list[str] | None = None) -> list[Path]:
+    """Scenario files named by ``args`` (files, folders or bare names); all of ``scenarios/`` if none."""
+    if not args:
+        return sorted(SCENARIOS_DIR.glob("*.yaml"))
+    found: list[Path] = []
+    for arg in args:
+        path = Path(arg)
+        if path.is_dir():
+            found.extend(sorted(path.glob("*.yaml")))
+        elif path.exists():
+            found.append(path)
+        elif (SCENARIOS_DIR / f"{arg}.yaml").exists():
+            found.append(SCENARIOS_DIR / f"{arg}.yaml")
+        else:
+            known = ", ".join(p.stem for p in sorted(SCENARIOS_DIR.glob("*.yaml")))
+            raise InputError(arg, "(scenario)", "no such scenario file or name", f"use one of: {known}")
+    return found

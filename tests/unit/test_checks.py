@@ -1,0 +1,125 @@
+"""Checks decided on synthetic timelines: each verdict passes good behaviour and fails bad behaviour."""
+
+import random
+
+import pytest
+
+from harness.checks import CheckContext
+from harness.checks.readiness import Ready, Registered, StageOrder
+from harness.checks.recovery import Recovers
+from harness.checks.retry_gaps import GapsGrow
+from harness.profile import load_profile
+from harness.timeline import Timeline
+
+T0 = 1_000_000.0
+NODE = "node-x"
+
+
+def context(events=(), now_s: float = 3.0) -> CheckContext:
+    """A timeline starting at T0 with ``events`` (offsets in s); the clock reads T0 + ``now_s``."""
+    timeline = Timeline(start=T0 - 1)
+    timeline.record("docker", "start", "agent", t=T0)
+    for source, kind, t, container, fields in events:
+        timeline.record(source, kind, container, t=T0 + t, **fields)
+    return CheckContext(timeline, load_profile("reference"), NODE, clock=lambda: T0 + now_s)
+
+
+def register(t, status=200, attempt=1):
+    return ("center", "request", t, "center", {"path": "/v1/register", "status": status, "node_id": NODE,
+                                                "attempt": attempt})
+
+
+def stage(t, name):
+    return ("agent", "stage", t, "agent", {"stage": name})
+
+
+def fault(t0, t1):
+    return [("fault", "applied", t0, "", {"fault": "proxy_down"}),
+            ("fault", "cleared", t1, "", {"fault": "proxy_down"})]
+
+
+def attempts(times):
+    return [("agent", "register_attempt", t, "agent", {"attempt": i + 1}) for i, t in enumerate(times)]
+
+
+def test_registered_passes_in_time_and_fails_late_or_never():
+    assert Registered(within_s=5).evaluate(context([register(1.2)]), final=False).passed
+    late = Registered(within_s=5).evaluate(context([register(7.0)], now_s=7.5), final=False)
+    assert late.status == "fail" and "7.00 s" in late.message
+    assert Registered(within_s=5).evaluate(context([register(1, status=503)]), final=False) is None
+    never = Registered(within_s=5).evaluate(context([register(1, status=503)]), final=True)
+    assert never.status == "fail" and "1 register requests" in never.message
+
+
+def test_ready_needs_the_harness_probe_not_the_agents_word():
+    probe_ok = ("probe", "ready", 2.0, "agent", {"status": 200})
+    probe_bad = ("probe", "ready", 2.0, "agent", {"status": 503})
+    assert Ready(within_s=5).evaluate(context([stage(1.9, "ready"), probe_ok]), final=False).passed
+    lying = Ready(within_s=5).evaluate(context([stage(1.9, "ready"), probe_bad]), final=True)
+    assert lying.status == "fail" and "answered 503" in lying.message
+    silent = Ready(within_s=5).evaluate(context([]), final=True)
+    assert "never reported readiness" in silent.message
+
+
+def test_stage_order():
+    healthy = ("docker", "health_status: healthy", 4.0, "agent", {})
+    good = [stage(0.5, "startup"), stage(1.0, "ready"), stage(3.0, "live"), healthy]
+    assert StageOrder(within_s=10).evaluate(context(good), final=False).passed
+    swapped = [stage(0.5, "startup"), stage(3.0, "ready"), stage(1.0, "live"), healthy]
+    verdict = StageOrder(within_s=10).evaluate(context(swapped), final=False)
+    assert verdict.status == "fail" and "out of order" in verdict.message
+    missing = StageOrder(within_s=10).evaluate(context(good[:2]), final=True)
+    assert missing.status == "fail" and "live" in missing.message
+    early_healthy = [stage(0.5, "startup"), stage(5.0, "ready"), stage(6.0, "live"),
+                     ("docker", "health_status: healthy", 4.0, "agent", {})]
+    assert StageOrder(within_s=10).evaluate(context(early_healthy), final=False).status == "fail"
+
+
+def test_recovers():
+    ok = fault(0, 10) + [register(2, status=None), register(12.5)]
+    verdict = Recovers(within_s=8).evaluate(context(ok), final=False)
+    assert verdict.passed and verdict.measured["recovery_s"] == pytest.approx(2.5)
+    slow = Recovers(within_s=8).evaluate(context(fault(0, 10) + [register(19.0)]), final=False)
+    assert slow.status == "fail" and "beyond" in slow.message
+    during = Recovers(within_s=8).evaluate(context(fault(0, 10) + [register(5.0)]), final=False)
+    assert during.status == "fail" and "did not cut" in during.message
+    assert Recovers(within_s=8).evaluate(context(fault(0, 10), now_s=12), final=False) is None
+    assert Recovers(within_s=8).evaluate(context(fault(0, 10), now_s=18.5), final=False).status == "fail"
+    assert Recovers(within_s=8).evaluate(context(fault(0, 10)), final=True).status == "fail"
+
+
+def full_jitter_times(rng, outage_s=10, base=0.2, cap=4.0, threshold=8, cooldown=5.0):
+    """Attempt times of the reference policy during an outage (a simulation of the agent)."""
+    t, n, failures, times = 0.0, 1, 0, [0.0]
+    while True:
+        failures += 1
+        delay = rng.uniform(0, min(cap, base * 2 ** (n - 1)))
+        if failures >= threshold:
+            delay, failures = max(delay, cooldown), 0
+        t += delay
+        n += 1
+        if t > outage_s:
+            return times
+        times.append(t)
+
+
+def test_gaps_grow_passes_full_jitter_in_200_of_200_synthetic_runs():
+    rng = random.Random(7)
+    for _ in range(200):
+        ctx = context(fault(0, 10) + attempts(full_jitter_times(rng)))
+        verdict = GapsGrow().evaluate(ctx, final=False)
+        assert verdict.passed, verdict.message
+
+
+@pytest.mark.parametrize("interval_s", [0.25, 1.0, 2.0])
+def test_gaps_grow_rejects_a_fixed_interval(interval_s):
+    times = [i * interval_s for i in range(int(10 / interval_s))]
+    verdict = GapsGrow().evaluate(context(fault(0, 10) + attempts(times)), final=False)
+    assert verdict.status == "fail"
+    assert "do not grow" in verdict.message or "only" in verdict.message
+
+
+def test_gaps_grow_waits_for_the_window_to_close():
+    ctx = context([("fault", "applied", 0, "", {"fault": "proxy_down"})] + attempts([0, 0.1, 0.3]))
+    assert GapsGrow().evaluate(ctx, final=False) is None
+    assert GapsGrow().evaluate(ctx, final=True).status == "fail"
