@@ -2,7 +2,8 @@
 
     startle doctor [--json]          host prerequisites, OK/FAIL with fixes; exit 1 if a required one fails
     startle run [SCENARIO ...]       run scenarios (files, folders or names; default: scenarios/)
-    startle clean [--all]            remove what dead runs left behind (--all: every startle object)
+    startle clean [--all|--check]    remove what dead runs left behind (--all: every startle object;
+                                     --check: remove nothing, exit 1 if any startle object exists)
     startle build [--mutants]        build every image locally (content-hash tags)
 
 Exit codes of ``run``: 0 all passed, 1 a scenario failed, 2 bad input, 3 harness/infrastructure
@@ -40,8 +41,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
-    from harness.runtime import docker_client, reap, reap_stale
+    from harness.runtime import docker_client, leftovers, reap, reap_stale
     client = docker_client()
+    if args.check:
+        found = leftovers(client)
+        for line in found:
+            print(f"leftover: {line}")
+        print(f"clean: {len(found)} startle object(s) present")
+        return EXIT_FAILED if found else EXIT_OK
     removed = reap(client) if args.all else reap_stale(client)
     print("clean: removed " + ", ".join(f"{n} {what}" for what, n in removed.items()))
     return EXIT_OK
@@ -111,6 +118,8 @@ def parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
     clean = sub.add_parser("clean", help="remove what dead runs left behind")
     clean.add_argument("--all", action="store_true", help="remove every startle container and network")
+    clean.add_argument("--check", action="store_true",
+                       help="remove nothing; list startle objects still present and exit 1 if any")
     clean.set_defaults(func=cmd_clean)
     build = sub.add_parser("build", help="build every image locally")
     build.add_argument("--mutants", action="store_true", help="also build the mutant agents under tests/")

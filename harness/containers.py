@@ -10,16 +10,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from testcontainers.core.config import testcontainers_config
+from testcontainers.core.config import ConnectionMode, testcontainers_config
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 from testcontainers.core.wait_strategies import HttpWaitStrategy
 
 from harness.clients import CenterAdmin, ToxiproxyAdmin
 
-testcontainers_config.ryuk_disabled = True
-
 LOOPBACK = "127.0.0.1"
+
+testcontainers_config.ryuk_disabled = True
+# Reach published ports on 127.0.0.1 even when this process itself runs inside a container
+# (testcontainers would otherwise guess the bridge gateway, where nothing is published).
+testcontainers_config.tc_host_override = LOOPBACK
+testcontainers_config.connection_mode_override = ConnectionMode.docker_host
+
 CENTER_PORT = 8080
 TOXIPROXY_API_PORT = 8474
 CENTER_PROXY_PORT = 18080

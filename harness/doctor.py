@@ -39,7 +39,11 @@ def check_engine() -> tuple[Finding, object | None]:
                   f"cgroup v{info.get('CgroupVersion', '?')}, {info.get('NCPU')} CPUs")
         return Finding("docker engine", True, detail), client
     except DockerException as exc:
-        reason = str(exc).split("(")[0].strip() or type(exc).__name__
+        text = str(exc)
+        reason = next((why for key, why in (("No such file", "socket file missing"),
+                                            ("Connection refused", "connection refused"),
+                                            ("Permission denied", "permission denied"))
+                       if key in text), text[:160] or type(exc).__name__)
         fix = ("run `make setup` (installs docker.io if needed and starts dockerd in the background), "
                "or start it yourself: `nohup dockerd >/var/log/dockerd.log 2>&1 &`")
         return Finding("docker engine", False, f"no engine answers at the Docker socket: {reason}", fix), None

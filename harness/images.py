@@ -163,15 +163,38 @@ def file_sha256(path: Path, chunk_bytes: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def context_files(context: Path) -> list[ContextEntry]:
+def dockerignore_patterns(context: Path) -> list[str] | None:
+    """The patterns of ``context/.dockerignore`` (comments and blank lines dropped), or None."""
+    path = Path(context) / ".dockerignore"
+    if not path.is_file():
+        return None
+    lines = (line.strip() for line in path.read_text().splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def context_files(context: Path, dockerfile: str = "Dockerfile") -> list[ContextEntry]:
     """Every member of the build context ``context`` (a directory), sorted by path.
 
-    Leaves out ``__pycache__``/``.git``/tool cache directories and ``*.pyc``/``*.pyo``/``*~``/
-    ``*.swp`` files. Symlinks are kept as links (never followed).
+    Applies ``.dockerignore`` the way the Docker CLI and SDK do (the Dockerfile and
+    ``.dockerignore`` themselves are always kept), and always leaves out ``__pycache__``/``.git``/
+    tool cache directories and ``*.pyc``/``*.pyo``/``*~``/``*.swp`` files. Symlinks are kept as
+    links (never followed).
     """
     context = Path(context)
     if not context.is_dir():
         raise FileNotFoundError(f"build context {context} is not a directory")
+    patterns = dockerignore_patterns(context)
+    entries = _walk_context(context)
+    if patterns is None:
+        return entries
+    from docker.utils.build import exclude_paths  # the SDK's .dockerignore semantics
+
+    kept = {Path(p).as_posix() for p in exclude_paths(str(context.resolve()), list(patterns), dockerfile)}
+    kept |= {dockerfile, ".dockerignore"}
+    return [e for e in entries if e.path in kept]
+
+
+def _walk_context(context: Path) -> list[ContextEntry]:
     entries: list[ContextEntry] = []
     for dirpath, dirnames, filenames in os.walk(context, followlinks=False):
         base = Path(dirpath)
@@ -421,7 +444,7 @@ def plan(specs: list[ImageSpec], root: Path = ROOT, cache: Path = CACHE_DIR) -> 
                 raise ImageBuildError(
                     spec.alias_tag, "inputs", f"{spec.context / spec.dockerfile} is missing",
                     hint=spec.hint)
-            entries = context_files(spec.context)
+            entries = context_files(spec.context, spec.dockerfile)
         buildargs: dict[str, str] = {}
         if spec.parent:
             parent = done.get(spec.parent)
@@ -723,7 +746,9 @@ def image_tags(client=None) -> dict[str, list[str]]:
     present: dict[str, list[str]] = {}
     for image in client.images.list(filters={"label": LABEL_IMAGE}):
         name = (image.labels or {}).get(LABEL_IMAGE, "?")
-        present.setdefault(name, []).extend(image.tags)
+        tags = [t for t in image.tags if t.startswith("startle/")]
+        if tags:
+            present.setdefault(name, []).extend(tags)
     return {name: sorted(tags) for name, tags in sorted(present.items())}
 
 

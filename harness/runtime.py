@@ -222,6 +222,15 @@ def reap(client: docker.DockerClient, labels: dict[str, str] | None = None) -> d
     return removed
 
 
+def leftovers(client: docker.DockerClient, labels: dict[str, str] | None = None) -> list[str]:
+    """Every startle container, network and volume present (matching ``labels``), one line each."""
+    filters = _label_filters(labels or {})
+    found = [f"container {c.name} ({c.status})" for c in client.containers.list(all=True, filters=filters)]
+    found += [f"network {n.name}" for n in client.networks.list(filters=filters)]
+    found += [f"volume {v.name}" for v in client.volumes.list(filters=filters)]
+    return found
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

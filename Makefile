@@ -1,0 +1,40 @@
+# startle — the two commands that matter:  make run   and   make test
+# Both run `setup` first: Docker engine, QEMU/binfmt, Toxiproxy, virtualenv, images (idempotent, cached).
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STARTLE := $(VENV)/bin/startle
+PYTEST := $(PY) -m pytest -p no:cacheprovider
+
+.PHONY: run test setup unit integration scenarios mutants doctor clean help
+
+help:
+	@echo "make run    set up, then run every scenario (reports/latest/)"
+	@echo "make test   set up, then unit + integration tests (mutants included)"
+	@echo "make unit   unit tests only (no Docker)"
+
+setup:
+	@bash scripts/setup.sh
+
+run: setup
+	$(STARTLE) run
+
+test: setup mutants
+	$(PYTEST) tests scenarios
+	$(STARTLE) clean --check
+
+unit:
+	$(PYTEST) tests/unit
+
+integration: setup mutants
+	$(PYTEST) tests/integration scenarios
+
+mutants: setup
+	$(PY) -m harness.images build --mutants
+
+doctor:
+	$(STARTLE) doctor
+
+clean:
+	$(STARTLE) clean --all
