@@ -21,7 +21,7 @@ run: setup
 	$(STARTLE) run
 
 test: setup mutants
-	$(PYTEST) tests scenarios
+	$(PYTEST) tests/unit tests/integration scenarios
 	$(STARTLE) clean --check
 
 unit:
