@@ -71,6 +71,8 @@ class DockerEvents(Collector):
         for raw in self.stream:
             if self.stopping.is_set():
                 return
+            if (raw.get("Action") or "").startswith("exec_"):
+                continue  # each HEALTHCHECK run is an exec; its outcome arrives as health_status
             self.timeline.add(self.to_event(raw))
 
     @staticmethod
