@@ -84,7 +84,8 @@ else
         DOCKERD_PID=$(pgrep -x dockerd | head -n 1)  # starting already: wait for it
     else
         # detached from this shell (setsid, no stdin) so that it outlives setup.sh
-        setsid nohup dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null &
+        # 9>&-: the daemon must not inherit (and hold forever) the setup lock on fd 9.
+        setsid nohup dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null 9>&- &
         DOCKERD_PID=$!
         disown "$DOCKERD_PID" 2>/dev/null || true
     fi
