@@ -88,14 +88,19 @@ def test_recovers():
     assert Recovers(within_s=8).evaluate(context(fault(0, 10)), final=True).status == "fail"
 
 
-def full_jitter_times(rng, outage_s=10, base=0.2, cap=4.0, threshold=8, cooldown=5.0):
-    """Attempt times of the reference policy during an outage (a simulation of the agent)."""
-    t, n, failures, times = 0.0, 1, 0, [0.0]
+def full_jitter_times(rng, outage_s=10, base=0.1, cap=4.0, threshold=10, cooldown=5.0):
+    """Attempt times of the reference policy during an outage (a simulation of the agent).
+
+    After ``threshold`` consecutive failures the breaker opens for ``cooldown`` s; a failed
+    half-open trial opens it again.
+    """
+    t, n, failures, times, half_open = 0.0, 1, 0, [0.0], False
     while True:
         failures += 1
-        delay = rng.uniform(0, min(cap, base * 2 ** (n - 1)))
-        if failures >= threshold:
-            delay, failures = max(delay, cooldown), 0
+        if half_open or failures >= threshold:
+            delay, failures, half_open = cooldown, 0, True
+        else:
+            delay = rng.uniform(0, min(cap, base * 2 ** (n - 1)))
         t += delay
         n += 1
         if t > outage_s:
@@ -103,9 +108,9 @@ def full_jitter_times(rng, outage_s=10, base=0.2, cap=4.0, threshold=8, cooldown
         times.append(t)
 
 
-def test_gaps_grow_passes_full_jitter_in_200_of_200_synthetic_runs():
+def test_gaps_grow_passes_full_jitter_in_500_of_500_synthetic_runs():
     rng = random.Random(7)
-    for _ in range(200):
+    for _ in range(500):
         ctx = context(fault(0, 10) + attempts(full_jitter_times(rng)))
         verdict = GapsGrow().evaluate(ctx, final=False)
         assert verdict.passed, verdict.message
@@ -117,6 +122,14 @@ def test_gaps_grow_rejects_a_fixed_interval(interval_s):
     verdict = GapsGrow().evaluate(context(fault(0, 10) + attempts(times)), final=False)
     assert verdict.status == "fail"
     assert "do not grow" in verdict.message or "only" in verdict.message
+
+
+def test_gaps_grow_is_not_fooled_by_a_breaker_pause():
+    # fixed 0.5 s interval; the breaker (threshold 10, cooldown 5 s) opens once inside the window
+    times = [i * 0.5 for i in range(10)] + [4.5 + 5.0]
+    verdict = GapsGrow().evaluate(context(fault(0, 10) + attempts(times)), final=False)
+    assert verdict.status == "fail", verdict.message
+    assert verdict.measured["breaker_pauses_s"] == [5.0]
 
 
 def test_gaps_grow_waits_for_the_window_to_close():

@@ -79,7 +79,7 @@ def test_registries_and_reference_profile():
     assert {"proxy_down", "center_failure"} <= set(FAULTS)
     assert {"registered", "ready", "stage_order", "recovers", "gaps_grow"} <= set(CHECKS)
     profile = load_profile("reference")
-    assert profile.retry_policy.envelope_s(1) == pytest.approx(0.2)
+    assert profile.retry_policy.envelope_s(1) == pytest.approx(0.1)
     assert profile.retry_policy.envelope_s(10) == pytest.approx(4.0)
 
 
