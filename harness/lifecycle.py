@@ -43,6 +43,8 @@ class ScenarioResult:
     agent: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     agent_log_tail: list[str] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)
+    """Seconds spent in each lifecycle phase (infrastructure, agent, observe, verdict, cleanup)."""
     timeline: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     @property
@@ -110,9 +112,15 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
 
     ``image`` overrides the profile's agent image (mutant tests use it).
     """
-    phase = on_phase or (lambda name, what: None)
     profile = profile or load_profile(scenario.profile)
     result = ScenarioResult(scenario.name, scenario.family, started=time.time())
+    marks: list[tuple[str, float]] = []
+
+    def phase(name: str, what: str) -> None:
+        marks.append((what, time.time()))
+        if on_phase:
+            on_phase(name, what)
+
     timeline = Timeline(start=result.started)
     node_id = f"node-{scenario.name}"[:63]
     world: World | None = None
@@ -193,9 +201,13 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
             if world.agent_container is not None:
                 result.agent_log_tail = world.agent_container.short_logs(40).splitlines()
         for collector in collectors:
-            collector.stop(join_s=2)
+            collector.stopping.set()  # no more events wanted; streams end when the world goes
         if world is not None:
             world.remove()
+        for collector in collectors:
+            collector.stop(join_s=2)
         result.finished = time.time()
+        ends = [t for _, t in marks[1:]] + [result.finished]
+        result.phases = {what: round(end - t, 3) for (what, t), end in zip(marks, ends)}
         result.timeline = timeline.to_records()
     return result
