@@ -7,12 +7,13 @@ PY := $(VENV)/bin/python
 STARTLE := $(VENV)/bin/startle
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: run test setup unit integration scenarios mutants doctor clean help
+.PHONY: run test setup unit integration scenarios mutants doctor clean help bench-center
 
 help:
 	@echo "make run    set up, then run every scenario (reports/latest/)"
 	@echo "make test   set up, then unit + integration tests (mutants included)"
 	@echo "make unit   unit tests only (no Docker)"
+	@echo "make bench-center   requests/s the mock center sustains (wrk)"
 
 setup:
 	@bash scripts/setup.sh
@@ -38,3 +39,7 @@ doctor:
 
 clean:
 	$(STARTLE) clean --all
+
+bench-center: setup
+	@command -v wrk >/dev/null || apt-get install -y -qq wrk </dev/null >/dev/null
+	$(PY) benchmarks/center_throughput.py
