@@ -82,6 +82,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"startle: run {run.run_id}, {len(scenarios)} scenario(s), reports in {run.dir}")
     results: list[ScenarioResult] = []
     interrupted = False
+    # Ctrl-C and SIGTERM both end the run cleanly. SIGINT is installed explicitly: a shell that
+    # starts a command in the background (CI runners do) hands it SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         for number, scenario in enumerate(scenarios, 1):

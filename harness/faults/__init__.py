@@ -1,6 +1,9 @@
-"""Fault plugins, one module per family. Importing this package registers them all."""
+"""Fault plugins, one module per family. Importing this package registers every module in it:
+adding a fault type is adding a module here (see base.py for the interface)."""
 
 from harness.faults.base import FAULTS, Fault, register
-from harness.faults import center_failure, proxy_down  # noqa: F401  (registration)
+from harness.plugins import import_all
+
+import_all(__name__, __path__)
 
 __all__ = ["FAULTS", "Fault", "register"]
