@@ -2,7 +2,7 @@
 
 Every container is created on the scenario's network with its role as network alias, carries
 startle's labels, and publishes its ports on 127.0.0.1 only. Ryuk (testcontainers' reaper) is off:
-nothing can be pulled here, and startle reaps by its own labels (harness/reaper.py).
+nothing can be pulled here, and startle reaps by its own labels (``reap`` in harness/runtime.py).
 """
 
 from __future__ import annotations
