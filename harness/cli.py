@@ -17,6 +17,8 @@ import json
 import signal
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from harness.errors import InputError, StartleError
 
@@ -61,6 +63,8 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from harness.combinations import PAIRS_FILE, generate
+    from harness.config import SCENARIOS_DIR
     from harness.doctor import host_facts
     from harness.lifecycle import ScenarioResult, run_scenario
     from harness.profile import load_profile
@@ -68,7 +72,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.runtime import Run, docker_client, reap, reap_stale
     from harness.scenario import find_scenarios, load_scenario
 
-    scenarios = [load_scenario(path) for path in find_scenarios(args.scenarios)]
+    pair_words = {"pairs.yaml", "combinations"}
+    named = [a for a in args.scenarios if Path(a).name not in pair_words]
+    with_pairs = not args.scenarios or len(named) < len(args.scenarios) or any(
+        Path(a).resolve() == SCENARIOS_DIR for a in args.scenarios)
+    only_pairs = bool(args.scenarios) and not named
+    scenarios = [] if only_pairs else [load_scenario(path) for path in find_scenarios(named)]
+    if with_pairs and not args.no_pairs:
+        scenarios += generate(PAIRS_FILE)
     if not scenarios:
         raise InputError("scenarios/", "(scenarios)", "no scenario files found", "add scenarios/*.yaml")
     profile = load_profile(args.profile) if args.profile else None
@@ -86,21 +97,37 @@ def cmd_run(args: argparse.Namespace) -> int:
     # starts a command in the background (CI runners do) hands it SIGINT ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    def run_one(number: int, scenario) -> ScenarioResult:
+        def progress(name: str, phase: str) -> None:
+            print(f"  [{number}/{len(scenarios)}] {name}: {phase}", flush=True)
+        result = run_scenario(scenario, run, profile=profile, image=args.image, on_phase=progress)
+        print(f"  [{number}/{len(scenarios)}] {result.summary_line()}", flush=True)
+        return result
+
+    pool = ThreadPoolExecutor(max_workers=args.jobs) if args.jobs > 1 else None
     try:
-        for number, scenario in enumerate(scenarios, 1):
-            def progress(name: str, phase: str, number: int = number) -> None:
-                print(f"  [{number}/{len(scenarios)}] {name}: {phase}", flush=True)
-            result = run_scenario(scenario, run, profile=profile, image=args.image, on_phase=progress)
-            results.append(result)
-            print(f"  [{number}/{len(scenarios)}] {result.summary_line()}", flush=True)
+        if pool is None:
+            for number, scenario in enumerate(scenarios, 1):
+                results.append(run_one(number, scenario))
+        else:  # each scenario has its own network and containers: they can overlap safely
+            futures = [pool.submit(run_one, number, s) for number, s in enumerate(scenarios, 1)]
+            for future in futures:
+                results.append(future.result())
+            pool.shutdown()
     except KeyboardInterrupt:
         interrupted = True
         print("startle: interrupted; removing everything this run created", flush=True)
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
         reap(client, {"startle.run": run.run_id})
     folder = write_run(run, results, host, time.time())
     count = totals(results)
-    print(f"startle: {count['pass']} passed, {count['fail']} failed, {count['error']} errors"
+    skipped = f", {count['skip']} skipped" if count.get("skip") else ""
+    print(f"startle: {count['pass']} passed, {count['fail']} failed, {count['error']} errors{skipped}"
           f" — {folder / 'results.json'}, {folder / 'junit.xml'}")
+    for result in results:
+        if result.status == "skip":
+            print(f"startle: skipped {result.name}: {result.error}")
     if interrupted:
         return EXIT_INTERRUPTED
     if count["error"]:
@@ -118,6 +145,10 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("scenarios", nargs="*", help="scenario files, folders or names (default: scenarios/)")
     run.add_argument("--profile", help="agent profile name or YAML path (default: each scenario's)")
     run.add_argument("--image", help="agent image to test instead of the profile's")
+    run.add_argument("--no-pairs", action="store_true",
+                     help="without arguments, do not add the generated pairwise combinations")
+    run.add_argument("-j", "--jobs", type=int, default=1,
+                     help="scenarios run at once (each on its own network; default 1)")
     run.set_defaults(func=cmd_run)
     clean = sub.add_parser("clean", help="remove what dead runs left behind")
     clean.add_argument("--all", action="store_true", help="remove every startle container and network")

@@ -20,7 +20,7 @@ import requests
 from docker.errors import NotFound
 
 from harness.clients import CenterAdmin
-from harness.config import LABEL_ROLE, LABEL_RUN, LABEL_SCENARIO
+from harness.config import LABEL_ROLE, LABEL_WORLD
 from harness.profile import SignalSpec
 from harness.timeline import Event, Timeline
 
@@ -59,11 +59,11 @@ class DockerEvents(Collector):
 
     name = "docker-events"
 
-    def __init__(self, timeline: Timeline, client: docker.DockerClient, run_id: str, scenario: str) -> None:
+    def __init__(self, timeline: Timeline, client: docker.DockerClient, world_id: str) -> None:
         super().__init__(timeline)
         self.client = client
-        self.filters = {"type": "container", "label": [f"{LABEL_RUN}={run_id}", f"{LABEL_SCENARIO}={scenario}"]}
-        self.since = time.time() - 1
+        self.filters = {"type": "container", "label": [f"{LABEL_WORLD}={world_id}"]}
+        self.since = time.time() - 1  # nothing of this world exists yet: the margin only absorbs clock rounding
         self.stream: Any = None
 
     def run(self) -> None:
@@ -215,3 +215,97 @@ class ReadyProbe:
         except requests.RequestException as exc:
             status, error = None, type(exc).__name__
         return self.timeline.record("probe", "ready", "agent", status=status, error=error, url=url, reason=reason)
+
+
+class LaunchedAgentLogs(Collector):
+    """The agent's output when a launcher (not the harness) creates its containers.
+
+    Subscribed to the timeline: on each Docker ``start`` of an agent container it has not seen,
+    it follows that container's output with an :class:`AgentLog` (which also follows restarts).
+    Container ids are recorded as ``container_id`` on nothing: the Docker events carry them.
+    """
+
+    name = "launched-agent-logs"
+
+    def __init__(self, timeline: Timeline, client: docker.DockerClient, signals: SignalSpec) -> None:
+        super().__init__(timeline)
+        self.client = client
+        self.signals = signals
+        self.followers: dict[str, AgentLog] = {}
+        self.lock = threading.Lock()
+
+    def start(self) -> "LaunchedAgentLogs":
+        return self  # no thread of its own: it runs in the Docker events thread
+
+    def __call__(self, event: Event) -> None:
+        if self.stopping.is_set() or event.source != "docker" or event.kind != "start" or event.container != "agent":
+            return
+        cid = str(event.get("id") or "")
+        with self.lock:
+            if not cid or cid in self.followers:
+                return
+            try:
+                container = self.client.containers.get(cid)
+            except NotFound:
+                return
+            self.followers[cid] = AgentLog(self.timeline, container, self.signals).start()
+
+    def stop(self, join_s: float = 5.0) -> None:
+        self.stopping.set()
+        with self.lock:
+            followers = list(self.followers.values())
+        for follower in followers:
+            follower.stop(join_s=join_s / max(1, len(followers)))
+
+
+class CenterLogs(Collector):
+    """The log lines the center received from this node (``GET /admin/logs``), as events.
+
+    Subscribed to the timeline: each time the agent reports a ``log_export`` that sent lines, the
+    center's log is fetched and every line not seen yet becomes a ``center``/``log_line`` event
+    (``seq``, ``event`` and ``line_ts`` parsed from the shipped line, time = the center's arrival
+    time). Used only when a check asks for it (``wants_center_logs``); one GET per export.
+    """
+
+    name = "center-logs"
+
+    def __init__(self, timeline: Timeline, base_url: str, node_id: str, signals: SignalSpec) -> None:
+        super().__init__(timeline)
+        self.base_url, self.node_id, self.signals = base_url.rstrip("/"), node_id, signals
+        self.seen = 0
+        self.lock = threading.Lock()
+        self.session = requests.Session()
+
+    def start(self) -> "CenterLogs":
+        return self  # runs in the thread that records the agent's log_export events
+
+    def stop(self, join_s: float = 5.0) -> None:
+        self.stopping.set()
+
+    def __call__(self, event: Event) -> None:
+        if self.stopping.is_set() or event.source != "agent" or event.kind != "log_export":
+            return
+        if not event.get("sent"):
+            return
+        self.fetch()
+
+    def fetch(self) -> None:
+        with self.lock:
+            try:
+                answer = self.session.get(f"{self.base_url}/admin/logs", params={"node_id": self.node_id}, timeout=5)
+                answer.raise_for_status()
+                lines = list(answer.json()["lines"])
+            except (requests.RequestException, ValueError, KeyError):
+                return
+            for line in lines[self.seen:]:
+                fields: dict[str, Any] = {"seq": line.get("seq"), "line_ts": line.get("ts")}
+                try:
+                    obj = json.loads(line.get("msg") or "")
+                    if isinstance(obj, dict):
+                        fields["event"] = obj.get(self.signals.event_key)
+                        fields["msg_ts"] = obj.get(self.signals.time_key)
+                except (TypeError, ValueError):
+                    fields["event"] = None
+                self.timeline.add(Event("center", "log_line", float(line.get("rx_ts") or time.time()), "center",
+                                        fields))
+            self.seen = max(self.seen, len(lines))

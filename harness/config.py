@@ -21,5 +21,8 @@ LABEL_PID = "startle.pid"
 LABEL_HOST = "startle.host"
 """The hostname of that process (a pid means nothing on another host)."""
 LABEL_SCENARIO = "startle.scenario"
+LABEL_WORLD = "startle.world"
+"""A fresh id per scenario execution: Docker events are filtered by it, so a scenario that runs
+twice in one run never sees the previous execution's containers."""
 LABEL_ROLE = "startle.role"
 """center, toxiproxy or agent."""

@@ -7,6 +7,7 @@ nothing can be pulled here, and startle reaps by its own labels (``reap`` in har
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,8 @@ from testcontainers.core.config import ConnectionMode, testcontainers_config
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 from testcontainers.core.wait_strategies import HttpWaitStrategy
+
+from pathlib import Path
 
 from harness.clients import CenterAdmin, ToxiproxyAdmin
 
@@ -94,6 +97,9 @@ class ToxiproxyContainer(StartleContainer):
                  startup_timeout_s: float = 30) -> None:
         super().__init__(image, name, labels, network)
         self.publish(TOXIPROXY_API_PORT)
+        # the proxy in front of the center, on 127.0.0.1 too: an agent in host network mode
+        # reaches the center through it (scenarios/network-host.yaml)
+        self.publish(CENTER_PROXY_PORT)
         self.waiting_for(HttpWaitStrategy(TOXIPROXY_API_PORT, "/version").for_status_code(200)
                          .with_startup_timeout(int(startup_timeout_s)))
 
@@ -101,11 +107,21 @@ class ToxiproxyContainer(StartleContainer):
         return ToxiproxyAdmin(LOOPBACK, self.host_port(TOXIPROXY_API_PORT))
 
 
+PLACEHOLDER = re.compile(r"\{(ip|hostport):([a-z0-9-]+)(?::(\d+))?\}")
+"""Late-bound values in the agent's env, filled when the agent container is created (the peers
+exist by then): ``{ip:ROLE}`` the peer's address on the scenario network, ``{hostport:ROLE:PORT}``
+the 127.0.0.1 port its container port PORT is published on. Faults use them in ``on_create``."""
+
+
 @dataclass
 class AgentSpec:
     """How the agent container is created: the profile's run spec, which faults may change.
 
-    Units: ``cpus`` in cores, ``memory_mb`` in MiB. ``network_mode`` None means the scenario network.
+    Units: ``cpus`` in cores, ``memory_mb``/``memswap_mb`` in MiB. ``network_mode``: None means the
+    scenario network; ``"none"``/``"host"`` Docker's modes; ``"isolated"`` a network of its own
+    (labelled like the rest, removed with it) that only ``isolated_peers`` (roles) also join.
+    Env values may hold :data:`PLACEHOLDER` s. ``privileged`` is never set: :meth:`docker_kwargs`
+    refuses it.
     """
 
     image: str
@@ -114,6 +130,7 @@ class AgentSpec:
     restart: str = "unless-stopped"
     cpus: float | None = 1.0
     memory_mb: int | None = 512
+    memswap_mb: int | None = None
     pids_limit: int | None = None
     user: str | None = None
     cap_drop: list[str] = field(default_factory=list)
@@ -122,12 +139,32 @@ class AgentSpec:
     devices: list[str] = field(default_factory=list)
     group_add: list[str] = field(default_factory=list)
     network_mode: str | None = None
+    isolated_peers: list[str] = field(default_factory=list)
+    dns: list[str] = field(default_factory=list)
+    dns_options: list[str] = field(default_factory=list)
+    tmpfs: dict[str, str] = field(default_factory=dict)
     health_port: int = 8081
     publish_health: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def docker_network_mode(self) -> str | None:
+        """The ``network_mode`` Docker is given (None: attached to a network by name)."""
+        return self.network_mode if self.network_mode in ("none", "host") else None
+
+    @property
+    def scratch_dir(self) -> "Path | None":
+        """The scenario's temp folder (parent of the mounted config copy), for files faults create."""
+        for host_path, bind in self.volumes.items():
+            if bind.get("bind") == "/app/config":
+                return Path(host_path).parent
+        return None
+
     def docker_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``docker.containers.create`` (what ``docker run`` flags become)."""
+        if self.extra.get("privileged"):
+            raise ValueError("startle never runs the agent --privileged (seed 2.1/3.3): map the device "
+                             "and add the one capability or group it needs instead")
         kwargs: dict[str, Any] = {
             "restart_policy": {"Name": self.restart} if self.restart and self.restart != "no" else None,
             "user": self.user,
@@ -137,16 +174,33 @@ class AgentSpec:
             "devices": self.devices or None,
             "group_add": self.group_add or None,
             "pids_limit": self.pids_limit,
-            "privileged": False,
+            "dns": self.dns or None,
+            "dns_opt": self.dns_options or None,
+            "tmpfs": self.tmpfs or None,
         }
         if self.cpus:
             kwargs["nano_cpus"] = int(self.cpus * 1e9)
         if self.memory_mb:
             kwargs["mem_limit"] = f"{self.memory_mb}m"
-        if self.network_mode:
-            kwargs["network_mode"] = self.network_mode
+            if self.memswap_mb:
+                kwargs["memswap_limit"] = f"{self.memswap_mb}m"
+        if self.docker_network_mode:
+            kwargs["network_mode"] = self.docker_network_mode
+            kwargs["network"] = None  # testcontainers would add its own guess of a network otherwise
         kwargs.update(self.extra)
-        return {k: v for k, v in kwargs.items() if v is not None}
+        kwargs["privileged"] = False
+        return {k: v for k, v in kwargs.items() if v is not None or k == "network"}
+
+
+_ENGINE: list[Any] = []
+
+
+def _engine():
+    """A docker SDK client (one per process) for looking up the scenario's peers."""
+    if not _ENGINE:
+        import docker
+        _ENGINE.append(docker.from_env(timeout=60))
+    return _ENGINE[0]
 
 
 class AgentContainer(StartleContainer):
@@ -155,13 +209,44 @@ class AgentContainer(StartleContainer):
     role = "agent"
 
     def __init__(self, spec: AgentSpec, name: str, labels: dict[str, str], network: Network) -> None:
-        on_network = network if spec.network_mode is None else None
-        super().__init__(spec.image, name, labels, on_network)
+        attach: Network | None = network
+        if spec.network_mode is not None:
+            attach = None
+        if spec.network_mode == "isolated":
+            attach = self._isolated_network(network, labels, spec.isolated_peers)
+        super().__init__(spec.image, name, labels, attach)
         self.spec = spec
         for key, value in spec.env.items():
-            self.with_env(key, value)
+            self.with_env(key, self._fill(value, network, labels))
         for host_path, bind in spec.volumes.items():
             self.with_volume_mapping(host_path, bind["bind"], bind.get("mode", "ro"))
-        if spec.publish_health and spec.network_mode is None:
+        if spec.publish_health and spec.docker_network_mode is None:
             self.publish(spec.health_port)
         self.with_kwargs(**self._kwargs, **spec.docker_kwargs())
+
+    # --- helpers ----------------------------------------------------------------------------
+    def _peer(self, role: str, labels: dict[str, str]):
+        client = _engine()
+        filters = {"label": [f"{k}={v}" for k, v in labels.items() if k.startswith("startle.")
+                             and k not in ("startle.role",)] + [f"startle.role={role}"]}
+        found = client.containers.list(filters=filters)
+        if not found:
+            raise LookupError(f"no running {role} container of this scenario")
+        found[0].reload()
+        return found[0]
+
+    def _fill(self, value: str, network: Network, labels: dict[str, str]) -> str:
+        def one(match: re.Match) -> str:
+            kind, role, port = match.group(1), match.group(2), match.group(3)
+            attrs = self._peer(role, labels).attrs["NetworkSettings"]
+            if kind == "ip":
+                return attrs["Networks"][network.name]["IPAddress"]
+            return attrs["Ports"][f"{port}/tcp"][0]["HostPort"]
+        return PLACEHOLDER.sub(one, value)
+
+    def _isolated_network(self, network: Network, labels: dict[str, str], peers: list[str]) -> Network:
+        """A bridge network of the agent's own (same labels: removed with the scenario)."""
+        iso = StartleNetwork(f"{network.name}-iso"[:60], labels).create()
+        for role in peers:
+            iso._network.connect(self._peer(role, labels), aliases=[role])
+        return iso

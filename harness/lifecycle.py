@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 from harness.checks import Check, CheckContext, Verdict
-from harness.collectors import AgentLog, CenterRequests, Collector, DockerEvents, ReadyProbe
+from harness.collectors import (AgentLog, CenterLogs, CenterRequests, Collector, DockerEvents, LaunchedAgentLogs,
+                                ReadyProbe)
 from harness.errors import InfrastructureError
 from harness.faults import Fault
 from harness.profile import Profile, load_profile
 from harness.runtime import Run, World
 from harness.scenario import Scenario
+from harness.skip import ScenarioSkipped
 from harness.timeline import Timeline
 
 PhaseHook = Callable[[str, str], None]
@@ -29,7 +32,8 @@ PhaseHook = Callable[[str, str], None]
 
 @dataclass
 class ScenarioResult:
-    """The journal of one scenario. ``status``: pass, fail (the agent's fault) or error (the harness's)."""
+    """The journal of one scenario. ``status``: pass, fail (the agent's fault), error (the harness's)
+    or skip (this host lacks a requirement; ``error`` holds the reason)."""
 
     name: str
     family: str
@@ -58,6 +62,8 @@ class ScenarioResult:
     def summary_line(self) -> str:
         if self.status == "error":
             return f"{self.name}: ERROR {self.error}"
+        if self.status == "skip":
+            return f"{self.name}: skip ({self.error})"
         if self.status == "pass":
             return f"{self.name}: pass ({self.wall_s:.1f} s)"
         reasons = "; ".join(f"{v['check']}: {v['message']}" for v in self.failed_checks)
@@ -81,8 +87,9 @@ class Action:
 
     def run(self, world: World, timeline: Timeline) -> None:
         getattr(self.fault, self.kind)(world)
-        timeline.record("fault", "applied" if self.kind == "apply" else "cleared",
-                        fault=self.fault.type, description=self.fault.describe())
+        if self.fault.has_window:  # creation-time faults have no window to recover from
+            timeline.record("fault", "applied" if self.kind == "apply" else "cleared",
+                            fault=self.fault.type, description=self.fault.describe())
 
 
 def plan_actions(faults: list[Fault], agent_start: float) -> list[Action]:
@@ -107,10 +114,12 @@ def decide(checks: list[Check], ctx: CheckContext, verdicts: dict[int, Verdict],
 
 
 def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, image: str | None = None,
-                 on_phase: PhaseHook | None = None) -> ScenarioResult:
+                 on_phase: PhaseHook | None = None, launcher: Path | None = None) -> ScenarioResult:
     """Run one scenario; never raises for the agent's behaviour (that is a ``fail`` verdict).
 
-    ``image`` overrides the profile's agent image (mutant tests use it).
+    ``image`` overrides the profile's agent image (mutant tests use it); ``launcher`` the host-side
+    launcher script used by faults that start the agent through it (a fault with ``launch``).
+    A fault may raise :class:`~harness.skip.ScenarioSkipped`: the result is ``skip`` with the reason.
     """
     profile = profile or load_profile(scenario.profile)
     result = ScenarioResult(scenario.name, scenario.family, started=time.time())
@@ -126,15 +135,23 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
     world: World | None = None
     collectors: list[Collector] = []
     applied: list[Fault] = []
+    starter: Any = None
     try:
+        # Host requirements first (a fault's ``preflight``): a skip costs no container.
+        for fault in scenario.typed_faults:
+            if callable(getattr(fault, "preflight", None)):
+                fault.preflight()
         phase(scenario.name, "infrastructure")
         world = World(run, scenario.name, profile, timeline)
-        collectors.append(DockerEvents(timeline, world.client, run.run_id, scenario.name).start())
+        if launcher is not None:
+            world.launcher = Path(launcher)
+        collectors.append(DockerEvents(timeline, world.client, world.world_id).start())
         world.start_infrastructure()
         assert world.center is not None
         center_log = CenterRequests(timeline, world.center)
         collectors.append(center_log.start())
 
+        starter = next((f for f in scenario.typed_faults if callable(getattr(f, "launch", None))), None)
         arch = None if scenario.arch == "native" else scenario.arch
         spec = world.agent_spec(node_id, image=image, arch=arch)
         for fault in scenario.typed_faults:
@@ -150,12 +167,24 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
 
         phase(scenario.name, "agent")
         ctx = CheckContext(timeline, profile, node_id)
+        if any(getattr(c, "wants_center_logs", False) for c in scenario.checks):
+            center_logs = CenterLogs(timeline, world.center.base_url, node_id, profile.signals)
+            timeline.subscribe(center_logs)
+            collectors.append(center_logs)
         timeline.subscribe(ReadyProbe(timeline, profile.signals, lambda: world.agent_health_url(profile.health.ready)
                                       if world else None))
-        agent = world.start_agent(spec)
+        if starter is not None:
+            # The agent is started by its own launcher: follow every container it creates.
+            follower = LaunchedAgentLogs(timeline, world.client, profile.signals)
+            timeline.subscribe(follower)
+            collectors.append(follower)
+            starter.launch(world, spec, node_id)
+        else:
+            agent = world.start_agent(spec)
         started = time.time()
         result.images = {"agent": spec.image, "agent_id": world.require_image(spec.image)}
-        collectors.append(AgentLog(timeline, agent.get_wrapped_container(), profile.signals).start())
+        if starter is None:
+            collectors.append(AgentLog(timeline, agent.get_wrapped_container(), profile.signals).start())
         actions = [a for a in plan_actions(scenario.typed_faults, started)
                    if not (a.kind == "apply" and any(a.fault is f for f in applied))]
 
@@ -185,12 +214,20 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
         result.verdicts = [verdicts[i].to_dict() for i in range(len(checks))]
         result.status = "pass" if all(v.passed for v in verdicts.values()) else "fail"
         result.agent_started = ctx.agent_started
+    except ScenarioSkipped as exc:
+        result.status, result.error = "skip", str(exc)
+        timeline.record("harness", "skip", reason=str(exc))
     except InfrastructureError as exc:
         result.status, result.error = "error", str(exc)
     except Exception as exc:  # noqa: BLE001  (any harness crash is an error result, not a lost run)
         result.status, result.error = "error", f"{type(exc).__name__}: {exc}"
     finally:
         phase(scenario.name, "cleanup")
+        if starter is not None:
+            try:
+                starter.stop_launch()
+            except Exception:  # noqa: BLE001  (the world is removed next anyway)
+                pass
         if world is not None:
             for fault in reversed(applied):
                 try:
@@ -198,8 +235,7 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
                 except Exception:  # noqa: BLE001  (the world is removed next anyway)
                     pass
             result.agent = world.agent_state()
-            if world.agent_container is not None:
-                result.agent_log_tail = world.agent_container.short_logs(40).splitlines()
+            result.agent_log_tail = world.agent_log_tail(40)
         for collector in collectors:
             collector.stopping.set()  # no more events wanted; streams end when the world goes
         if world is not None:

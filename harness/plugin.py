@@ -36,6 +36,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
     if file_path.suffix == ".yaml" and file_path.parent.name == "scenarios":
         return ScenarioFile.from_parent(parent, path=file_path)
+    if file_path.name == "pairs.yaml" and file_path.parent.name == "combinations":
+        return CombinationsFile.from_parent(parent, path=file_path)
     return None
 
 
@@ -61,6 +63,22 @@ class ScenarioFile(pytest.File):
         yield item
 
 
+class CombinationsFile(pytest.File):
+    """scenarios/combinations/pairs.yaml: one item per generated pair (harness/combinations.py)."""
+
+    def collect(self):
+        from harness.combinations import generate
+        try:
+            scenarios = generate(self.path)
+        except InputError as exc:
+            raise self.CollectError(str(exc)) from None
+        for scenario in scenarios:
+            item = ScenarioItem.from_parent(self, name=scenario.name, scenario=scenario)
+            item.add_marker(pytest.mark.scenario)
+            item.add_marker(pytest.mark.docker)
+            yield item
+
+
 class ScenarioFailed(Exception):
     """Raised by a scenario item whose checks failed; carries the result."""
 
@@ -83,6 +101,8 @@ class ScenarioItem(pytest.Item):
                               profile=load_profile(profile_name) if profile_name else None,
                               image=config.getoption("--startle-image"))
         config.stash[_RESULTS_KEY].append(result)
+        if result.status == "skip":
+            pytest.skip(f"{result.name}: {result.error}")  # a missing host requirement, never a silent pass
         if result.status != "pass":
             raise ScenarioFailed(result)
 

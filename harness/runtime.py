@@ -20,7 +20,7 @@ import docker
 from docker.errors import DockerException, NotFound
 
 from harness.clients import CenterAdmin, ToxiproxyAdmin
-from harness.config import (LABEL_HOST, LABEL_MANAGED, LABEL_PID, LABEL_ROLE, LABEL_RUN, LABEL_SCENARIO,
+from harness.config import (ROOT, LABEL_HOST, LABEL_MANAGED, LABEL_PID, LABEL_ROLE, LABEL_RUN, LABEL_SCENARIO, LABEL_WORLD,
                             REPORTS_DIR)
 from harness.containers import (CENTER_PORT, CENTER_PROXY_PORT, AgentContainer, AgentSpec, CenterContainer,
                                 StartleNetwork, ToxiproxyContainer)
@@ -30,6 +30,8 @@ from harness.timeline import Timeline
 
 CENTER_IMAGE = os.environ.get("STARTLE_CENTER_IMAGE", "startle/center:latest")
 TOXIPROXY_IMAGE = os.environ.get("STARTLE_TOXIPROXY_IMAGE", "startle/toxiproxy:latest")
+LAUNCHER = ROOT / "fixtures" / "agent" / "launcher.sh"
+"""The reference launcher; scenarios that start the agent through it use ``World.launcher``."""
 
 
 def docker_client() -> docker.DockerClient:
@@ -79,7 +81,8 @@ class World:
         self.run, self.scenario_name, self.profile, self.timeline = run, scenario_name, profile, timeline
         self.client = client or docker_client()
         self.prefix = f"startle-{run.run_id}-{scenario_name}"[:50]
-        self.labels = run.labels(**{LABEL_SCENARIO: scenario_name})
+        self.world_id = secrets.token_hex(6)
+        self.labels = run.labels(**{LABEL_SCENARIO: scenario_name, LABEL_WORLD: self.world_id})
         self.network: StartleNetwork | None = None
         self.center_container: CenterContainer | None = None
         self.toxiproxy_container: ToxiproxyContainer | None = None
@@ -87,6 +90,8 @@ class World:
         self.center: CenterAdmin | None = None
         self.toxiproxy: ToxiproxyAdmin | None = None
         self.tempdir = Path(tempfile.mkdtemp(prefix=f"{self.prefix}-"))
+        self.launcher: Path = LAUNCHER
+        """The host-side launcher used by faults that start the agent through it (mutants replace it)."""
 
     # --- infrastructure ---------------------------------------------------------------------
     def start_infrastructure(self) -> None:
@@ -154,28 +159,45 @@ class World:
         return self.agent_container
 
     def agent_health_url(self, path: str) -> str | None:
-        """URL of one of the agent's health endpoints on 127.0.0.1, if it is published."""
+        """URL of one of the agent's health endpoints on 127.0.0.1 (None with ``--network none``).
+
+        Host mode: the agent's own port on loopback; bridge modes: its port published on 127.0.0.1.
+        """
         agent = self.agent_container
-        if agent is None or not agent.spec.publish_health or agent.spec.network_mode is not None:
+        if agent is None or not agent.spec.publish_health or agent.spec.network_mode == "none":
             return None
+        if agent.spec.network_mode == "host":
+            return f"http://127.0.0.1:{agent.spec.health_port}{path}"
         try:
             return f"http://127.0.0.1:{agent.host_port(agent.spec.health_port)}{path}"
         except (KeyError, IndexError, TypeError, NotFound):
             return None
 
+    def agent_log_tail(self, lines: int = 40) -> list[str]:
+        """The agent container's last log lines (also when a launcher created it)."""
+        if self.agent_container is not None:
+            return self.agent_container.short_logs(lines).splitlines()
+        try:
+            return self.client.containers.get(f"{self.prefix}-agent").logs(tail=lines).decode(
+                errors="replace").splitlines()
+        except Exception:  # noqa: BLE001  (diagnostics only)
+            return []
+
     def agent_state(self) -> dict:
         """Exit code, OOM flag, restart count and health of the agent container, as Docker sees it."""
-        if self.agent_container is None:
-            return {}
         try:
-            container = self.agent_container.get_wrapped_container()
-            container.reload()
+            if self.agent_container is not None:
+                container = self.agent_container.get_wrapped_container()
+                container.reload()
+            else:  # started by a launcher: found by the name the harness gave it
+                container = self.client.containers.get(f"{self.prefix}-agent")
         except NotFound:
             return {}
         state = container.attrs["State"]
         return {"status": state.get("Status"), "exit_code": state.get("ExitCode"),
                 "oom_killed": state.get("OOMKilled"), "restart_count": container.attrs.get("RestartCount"),
-                "health": (state.get("Health") or {}).get("Status"), "image_id": container.image.id}
+                "health": (state.get("Health") or {}).get("Status"), "image_id": container.image.id,
+                "image": container.attrs.get("Config", {}).get("Image")}
 
     # --- teardown -------------------------------------------------------------------------
     def remove(self) -> None:

@@ -30,6 +30,10 @@ class Fault(BaseModel):
     family: ClassVar[str] = "other"
     """Fault family (the seed's section), used to group results and weight scores."""
 
+    windowed: ClassVar[bool | None] = None
+    """Whether the fault has a time window on the timeline (checks such as ``recovers`` use it).
+    None: yes when the class overrides ``apply`` (a run-time fault), no for creation-time faults."""
+
     type: str
     at_s: float = Field(0.0, ge=0, description="seconds after the agent starts; 0 = before it starts")
     duration_s: float | None = Field(None, gt=0, description="seconds until cleared; None = never")
@@ -49,6 +53,12 @@ class Fault(BaseModel):
 
     def params(self) -> dict[str, Any]:
         return self.model_dump(exclude={"type"}, exclude_none=True)
+
+    @property
+    def has_window(self) -> bool:
+        if self.windowed is not None:
+            return self.windowed
+        return type(self).apply is not Fault.apply
 
     @property
     def clears_at_s(self) -> float | None:

@@ -1,7 +1,9 @@
 """Every verdict can fail: each mutant agent is flagged by the scenario and check it breaks.
 
 Each folder under tests/mutants/ with a ``mutant.yaml`` (``scenario``, ``check``, ``description``)
-is one test case; ``make mutants`` builds it as ``startle/mutant-<name>:amd64``.
+is one test case; ``make mutants`` builds it as ``startle/mutant-<name>:amd64``. A launcher mutant
+has no Dockerfile but a ``launcher_edit:`` (``replace``/``with``): the scenario runs the reference
+agent image through a copy of fixtures/agent/launcher.sh with that one edit.
 """
 
 from pathlib import Path
@@ -16,25 +18,39 @@ from harness.scenario import load_scenario
 
 MUTANTS_DIR = Path(__file__).resolve().parent.parent / "mutants"
 MUTANTS = sorted(p.parent for p in MUTANTS_DIR.glob("*/mutant.yaml"))
+REFERENCE_LAUNCHER = Path(__file__).resolve().parents[2] / "fixtures" / "agent" / "launcher.sh"
 
 
 def test_every_mutant_folder_declares_what_catches_it():
     assert MUTANTS, "no mutants found"
     for folder in MUTANTS_DIR.iterdir():
-        if folder.is_dir() and (folder / "Dockerfile").exists():
+        if folder.is_dir() and (folder / "mutant.yaml").exists():
             spec = yaml.safe_load((folder / "mutant.yaml").read_text())
             assert {"scenario", "check", "description"} <= set(spec), folder
             assert (SCENARIOS_DIR / f"{spec['scenario']}.yaml").exists(), folder
 
 
+def mutant_launcher(edit: dict, out: Path) -> Path:
+    """A copy of the reference launcher with one text edit; fails if the text is not there once."""
+    text = REFERENCE_LAUNCHER.read_text()
+    assert text.count(edit["replace"]) == 1, "launcher_edit.replace must match launcher.sh exactly once"
+    out.write_text(text.replace(edit["replace"], edit["with"]))
+    out.chmod(0o755)
+    return out
+
+
 @pytest.mark.docker
 @pytest.mark.parametrize("folder", MUTANTS, ids=[p.name for p in MUTANTS])
-def test_mutant_is_flagged(docker, folder):
+def test_mutant_is_flagged(docker, folder, tmp_path):
     spec = yaml.safe_load((folder / "mutant.yaml").read_text())
-    image = f"startle/mutant-{folder.name}:amd64"
-    docker.images.get(image)  # built by `make mutants`; a missing image is an error, not a skip
     scenario = load_scenario(SCENARIOS_DIR / f"{spec['scenario']}.yaml")
-    result = run_scenario(scenario, Run(), image=image)
+    if spec.get("launcher_edit"):
+        launcher = mutant_launcher(spec["launcher_edit"], tmp_path / "launcher.sh")
+        result = run_scenario(scenario, Run(), launcher=launcher)
+    else:
+        image = f"startle/mutant-{folder.name}:amd64"
+        docker.images.get(image)  # built by `make mutants`; a missing image is an error, not a skip
+        result = run_scenario(scenario, Run(), image=image)
     assert result.status == "fail", f"{folder.name} ({spec['description']}) passed: {result.summary_line()}"
     failed = {v["check"]: v["message"] for v in result.failed_checks}
     assert spec["check"] in failed, f"{folder.name} was not flagged by {spec['check']}: {result.summary_line()}"

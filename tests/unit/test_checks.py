@@ -4,24 +4,13 @@ import random
 
 import pytest
 
-from harness.checks import CheckContext
 from harness.checks.readiness import Ready, Registered, StageOrder
 from harness.checks.recovery import Recovers
 from harness.checks.retry_gaps import GapsGrow
-from harness.profile import load_profile
-from harness.timeline import Timeline
-
-T0 = 1_000_000.0
-NODE = "node-x"
+from timelines import NODE, T0, context
 
 
-def context(events=(), now_s: float = 3.0) -> CheckContext:
-    """A timeline starting at T0 with ``events`` (offsets in s); the clock reads T0 + ``now_s``."""
-    timeline = Timeline(start=T0 - 1)
-    timeline.record("docker", "start", "agent", t=T0)
-    for source, kind, t, container, fields in events:
-        timeline.record(source, kind, container, t=T0 + t, **fields)
-    return CheckContext(timeline, load_profile("reference"), NODE, clock=lambda: T0 + now_s)
+
 
 
 def register(t, status=200, attempt=1):

@@ -1,0 +1,114 @@
+"""What the agent saw of a network fault, and whether its traffic came back afterwards.
+
+* ``error_kind``     diagnosis: while the faults were in force, the agent's failed attempts
+                     (``register_result``, or ``heartbeat``) name the expected kind of error
+                     (``timeout``, ``refused``, ``closed``, ``reset``, ``dns``, ...; the agent's
+                     ``error`` field is ``<kind>: <detail>``) — at least ``min_count`` of them, and
+                     no other kind.
+* ``request_time``   the agent's successful registration took between ``min_ms`` and ``max_ms``
+                     (its own ``register_result.elapsed_ms``): a latency toxic was felt, and survived.
+* ``resumes``        the center answers 200 on ``path`` (e.g. heartbeats) within ``within_s`` after the
+                     last fault cleared: the agent's traffic recovered without a restart.
+* ``no_restart``     the agent container did not die in the ``within_s`` after its start.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from harness.checks.base import Check, CheckContext, Verdict, register
+
+
+def in_windows(t: float, ctx: CheckContext, fault_types: list[str] | None) -> bool:
+    return any(w.start <= t <= (w.end if w.end is not None else float("inf"))
+               for w in ctx.fault_windows() if not fault_types or w.fault in fault_types)
+
+
+@register
+class ErrorKind(Check):
+    type: Literal["error_kind"] = "error_kind"
+    event: str = "register_result"
+    kinds: list[str] = Field(min_length=1, description="error kinds the agent may name during the fault")
+    min_count: int = Field(1, ge=1)
+    faults: list[str] | None = Field(None, description="fault types whose windows count (default: all)")
+
+    def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
+        windows = [w for w in ctx.fault_windows() if not self.faults or w.fault in self.faults]
+        if not windows:
+            return self.verdict("fail", "no fault window on the timeline") if final else None
+        if not final and any(w.end is None for w in windows):
+            return None
+        errors = [str(e.get("error")) for e in ctx.agent_events(self.event)
+                  if e.get("error") and in_windows(e.t, ctx, self.faults)]
+        kinds = [err.split(":", 1)[0] for err in errors]
+        counts = {k: kinds.count(k) for k in sorted(set(kinds))}
+        wrong = [err for err, k in zip(errors, kinds) if k not in self.kinds]
+        if wrong:
+            return self.verdict("fail", f"the agent named the wrong cause: '{wrong[0]}' (expected "
+                                        f"{' or '.join(self.kinds)}); kinds seen {counts}", kinds=counts)
+        if len(errors) < self.min_count:
+            return self.verdict("fail", f"{len(errors)} failed {self.event} during the fault named a cause; need "
+                                        f"{self.min_count} ({' or '.join(self.kinds)})", kinds=counts)
+        return self.verdict("pass", f"{len(errors)} failed attempts during the fault, each naming "
+                                    f"{' or '.join(self.kinds)}: e.g. '{errors[0]}'", kinds=counts)
+
+
+@register
+class RequestTime(Check):
+    type: Literal["request_time"] = "request_time"
+    min_ms: float = Field(0, ge=0, description="the successful registration took at least this")
+    max_ms: float = Field(gt=0, description="and at most this, milliseconds")
+
+    def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
+        ok = [e for e in ctx.agent_events("register_result") if e.get("status") == 200]
+        if not ok:
+            return self.verdict("fail", "no successful registration in the agent's log") if final else None
+        took = float(ok[0].get("elapsed_ms") or 0.0)
+        status = "pass" if self.min_ms <= took <= self.max_ms else "fail"
+        return self.verdict(status, f"the successful registration took {took:.0f} ms "
+                                    f"(allowed {self.min_ms:.0f}–{self.max_ms:.0f} ms)", elapsed_ms=took)
+
+
+@register
+class Resumes(Check):
+    type: Literal["resumes"] = "resumes"
+    path: str = "/v1/heartbeat"
+    within_s: float = Field(gt=0, description="seconds after the last fault cleared")
+
+    def anchor(self, ctx: CheckContext) -> float | None:
+        ends = [w.end for w in ctx.fault_windows()]
+        return max(ends) if ends and None not in ends else None  # type: ignore[type-var]
+
+    def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
+        cleared = self.anchor(ctx)
+        if cleared is None:
+            return self.verdict("fail", "the fault was never cleared during the run") if final else None
+        after = [e for e in ctx.center_requests(self.path, status=200) if e.t >= cleared]
+        if after:
+            took = after[0].t - cleared
+            status = "pass" if took <= self.within_s else "fail"
+            return self.verdict(status, f"{self.path} answered 200 {took:.2f} s after the fault cleared "
+                                        f"(bound {self.within_s} s)", resumed_after_s=round(took, 3))
+        if self.deadline_from(cleared, self.within_s, ctx, final):
+            return self.verdict("fail", f"no successful {self.path} within {self.within_s} s after the fault cleared")
+        return None
+
+
+@register
+class NoRestart(Check):
+    type: Literal["no_restart"] = "no_restart"
+    within_s: float = Field(gt=0, description="seconds after the agent started during which it must not die")
+
+    def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
+        from harness.checks.restarts import lifetimes
+        starts, dies = lifetimes(ctx)  # this agent's own (a same-named earlier scenario may leak events)
+        start = starts[0] if starts else ctx.agent_started
+        died = None if not dies else ctx.timeline.first("docker", "die", lambda e: e.t == dies[0][0])
+        if died is not None and start is not None and died.t <= start + self.within_s:
+            return self.verdict("fail", f"the agent container died (exit code {died.get('exit_code')}) "
+                                        f"{died.t - (start or died.t):.2f} s after start")
+        if self.deadline_from(start, self.within_s, ctx, final):
+            return self.verdict("pass", f"the agent container did not die in the {self.within_s} s after its start")
+        return None

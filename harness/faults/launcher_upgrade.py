@@ -1,0 +1,159 @@
+"""Start the agent THROUGH its launcher (fixtures/agent/launcher.sh), then upgrade it.
+
+This fault changes how the lifecycle starts the agent (it has ``launch``): instead of creating
+the container itself, the harness runs the launcher as a user would — ``--network`` the
+scenario's network, ``--label`` startle's labels (so Docker events are collected and everything
+is reaped), ``--state-file`` in the scenario's temp folder — in two steps:
+
+1. ``install``: v1 = the agent image under test, ``--version 1.0.0``; the launcher records it as
+   last known good.
+2. ``upgrade`` (``to: good|bad``): v2 built on demand from ``fixtures/upgrades/<to>-v2/`` on top
+   of v1, ``--version 2.0.0``. ``bad`` never becomes ready: the launcher must roll back to v1.
+
+Every launcher output line is a ``launcher``/``line`` event, its exit a ``launcher``/``exit``
+event (``step``, ``code``, ``took_s``), and after each step a ``launcher``/``state`` event
+records the running container's image, the state file and the center's record of the node.
+The launcher used is ``world.launcher`` (tests point it at a mutant launcher).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import requests
+from docker.errors import NotFound
+from pydantic import Field, PrivateAttr
+
+from harness.config import LABEL_ROLE, ROOT
+from harness.errors import InfrastructureError
+from harness.faults.base import Fault, register
+
+UPGRADES = ROOT / "fixtures" / "upgrades"
+V1_VERSION, V2_VERSION = "1.0.0", "2.0.0"
+
+
+def build_upgrade(client, base_image: str, kind: str) -> str:
+    """Build (or reuse: COPY/ENV only, Docker's cache) the v2 image ``kind`` on top of ``base_image``."""
+    base_id = client.images.get(base_image).id.split(":")[-1][:12]
+    tag = f"startle/agent-upgrade-{kind}:{base_id}"
+    try:
+        client.images.get(tag)
+        return tag
+    except NotFound:
+        pass
+    try:
+        client.images.build(path=str(UPGRADES / f"{kind}-v2"), tag=tag, buildargs={"AGENT_IMAGE": base_image},
+                            rm=True, forcerm=True, pull=False)
+    except Exception as exc:  # noqa: BLE001
+        raise InfrastructureError(f"could not build the {kind} v2 image on {base_image}: {exc}") from None
+    return tag
+
+
+def read_state_file(path: Path) -> dict[str, str]:
+    try:
+        return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    except OSError:
+        return {}
+
+
+@register
+class LauncherUpgrade(Fault):
+    family: ClassVar[str] = "rollback"
+
+    type: Literal["launcher_upgrade"] = "launcher_upgrade"
+    to: Literal["good", "bad", "none"] = "bad"
+    """the v2 the launcher upgrades to (``none``: install v1 only)"""
+    ready_timeout_s: int = Field(12, ge=1, description="the launcher's --ready-timeout, seconds")
+    _thread: threading.Thread | None = PrivateAttr(None)
+    _proc: subprocess.Popen | None = PrivateAttr(None)
+    _stopping: threading.Event = PrivateAttr(default_factory=threading.Event)
+    _node_id: str = PrivateAttr("")
+
+    # ---- the lifecycle's start hook -------------------------------------------------------
+    def launch(self, world, spec, node_id: str) -> None:
+        """Start the install/upgrade sequence in the background (returns at once)."""
+        images = {"v1": spec.image}
+        if self.to != "none":
+            images["v2"] = build_upgrade(world.client, spec.image, self.to)
+        self._thread = threading.Thread(target=self._sequence, args=(world, spec, node_id, images),
+                                        name="launcher", daemon=True)
+        self._thread.start()
+
+    def stop_launch(self) -> None:
+        self._stopping.set()
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def describe(self) -> str:
+        return f"launcher_upgrade(v1 → {self.to} v2, ready_timeout_s={self.ready_timeout_s})"
+
+    # ---- the sequence ------------------------------------------------------------------------
+    def _args(self, world, spec, node_id: str, image: str, version: str) -> list[str]:
+        args = ["bash", str(world.launcher), "--image", image, "--version", version,
+                "--name", f"{world.prefix}-agent", "--network", world.network.name,
+                "--center", spec.env.get("CENTER_ENDPOINT", world.center_url), "--node-id", node_id,
+                "--config-dir", str(world.tempdir / "config"), "--state-file", str(self.state_file(world)),
+                "--ready-timeout", str(self.ready_timeout_s), "--poll", "0.5"]
+        for key, value in {**world.labels, LABEL_ROLE: "agent"}.items():
+            args += ["--label", f"{key}={value}"]
+        for key, value in spec.env.items():
+            if key not in ("CENTER_ENDPOINT", "NODE_ID"):
+                args += ["--env", f"{key}={value}"]
+        return args
+
+    @staticmethod
+    def state_file(world) -> Path:
+        return world.tempdir / "last_known_good"
+
+    def _run_step(self, world, step: str, args: list[str], image: str, version: str) -> int | None:
+        tl = world.timeline
+        tl.record("launcher", "invoke", step=step, image=image, version=version)
+        t0 = time.time()
+        self._proc = proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                             stdin=subprocess.DEVNULL, text=True, bufsize=1)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            tl.record("launcher", "line", step=step, line=line.rstrip("\n"))
+        code = proc.wait()
+        if self._stopping.is_set():
+            return None
+        tl.record("launcher", "exit", step=step, code=code, took_s=round(time.time() - t0, 3))
+        tl.record("launcher", "state", step=step, **self._observe(world))
+        return code
+
+    def _observe(self, world) -> dict[str, Any]:
+        running = None
+        try:
+            container = world.client.containers.get(f"{world.prefix}-agent")
+            running = {"image": container.attrs["Config"]["Image"], "status": container.status,
+                       "id": container.id[:12]}
+        except NotFound:
+            pass
+        node = None
+        try:
+            nodes = requests.get(world.center._url("/admin/nodes"), timeout=5).json().get("nodes")
+            items = nodes.values() if isinstance(nodes, dict) else (nodes or [])
+            node = next((n for n in items if n.get("node_id") == self._node_id), None)
+        except (requests.RequestException, ValueError, AttributeError):
+            pass
+        return {"running": running, "state_file": read_state_file(self.state_file(world)), "center_node": node}
+
+    def _sequence(self, world, spec, node_id: str, images: dict[str, str]) -> None:
+        self._node_id = node_id
+        try:
+            code = self._run_step(world, "install", self._args(world, spec, node_id, images["v1"], V1_VERSION),
+                                  images["v1"], V1_VERSION)
+            if code == 0 and "v2" in images and not self._stopping.is_set():
+                self._run_step(world, "upgrade", self._args(world, spec, node_id, images["v2"], V2_VERSION),
+                               images["v2"], V2_VERSION)
+        except Exception as exc:  # noqa: BLE001
+            world.timeline.record("harness", "launcher_error", error=repr(exc))
+        finally:
+            world.timeline.record("launcher", "done", v1=images["v1"], v2=images.get("v2"))

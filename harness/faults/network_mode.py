@@ -1,0 +1,108 @@
+"""Seed 2.3: the agent's network mode, DNS and advertised address.
+
+``network_mode``:
+
+* ``none`` (``--network none``): only loopback. The center is configured by IP literal (as many
+  field configs are), so the agent's preflight gets past DNS and its route check finds no route.
+* ``isolated``: a bridge network of the agent's own (labelled, removed with the scenario) where
+  only ``peers`` (roles, e.g. ``toxiproxy``) also have a leg. With no peers and ``dns: [127.0.0.1]``
+  the center's name cannot resolve and no query leaves the machine: Docker's embedded DNS
+  forwards names it does not know to 127.0.0.1:53 *inside the agent's namespace*, where nothing
+  listens. With ``peers: [toxiproxy]`` the agent reaches the center through Toxiproxy, but its own
+  bridge address is not on any network the center can reach (a NATed node).
+* ``host`` (``--network host``): the agent reaches the center through Toxiproxy's port published
+  on 127.0.0.1, serves health on a free host port, advertises ``127.0.0.1:<that port>``, and the
+  harness probes its readiness there. No name is resolved (IP literals only), and the health
+  server binds 127.0.0.1 only (``HEALTH_BIND``).
+
+``advertise``: the center checks that it can connect back to the advertised address
+(``check_advertise``); with ``forward`` Toxiproxy also forwards ``toxiproxy:18081`` to the agent's
+health port (a port forward on the NAT) and the agent is told ``ADVERTISE_ADDR=toxiproxy:18081``.
+"""
+
+from __future__ import annotations
+
+import socket
+import urllib.parse
+from typing import Literal
+
+from pydantic import Field, PrivateAttr
+
+from harness.containers import CENTER_PROXY_PORT
+from harness.faults import _agentwatch
+from harness.faults.base import Fault, register
+
+URL_KEYS = ("CENTER_ENDPOINT", "METADATA_URL")
+FORWARD_PORT = 18081
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _rehost(url: str, host: str, port: str | int | None = None) -> str:
+    parts = urllib.parse.urlsplit(url)
+    netloc = f"{host}:{port if port is not None else parts.port}"
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+@register
+class NetworkMode(Fault):
+    family = "network-mode"
+
+    type: Literal["network_mode"] = "network_mode"
+    mode: Literal["none", "host", "isolated"]
+    peers: list[str] = Field([], description="isolated: roles that also join the agent's network")
+    dns: list[str] = Field([], description="--dns servers (loopback only: nothing may leave the machine)")
+    dns_options: list[str] = Field([], description="--dns-option, e.g. timeout:1 (seconds per try), attempts:1")
+    _health_port: int | None = PrivateAttr(None)
+
+    def on_create(self, spec) -> None:
+        if any(not s.startswith("127.") for s in self.dns):
+            raise ValueError("dns: only loopback resolvers (e.g. 127.0.0.1): no query may leave the machine")
+        spec.network_mode = self.mode
+        spec.dns = list(self.dns)
+        spec.dns_options = list(self.dns_options)
+        if self.mode == "none":
+            for key in URL_KEYS:
+                if key in spec.env:
+                    host = urllib.parse.urlsplit(spec.env[key]).hostname
+                    spec.env[key] = _rehost(spec.env[key], f"{{ip:{host}}}")
+        elif self.mode == "isolated":
+            spec.isolated_peers = list(self.peers)
+        elif self.mode == "host":
+            for key in URL_KEYS:
+                if key in spec.env:
+                    spec.env[key] = _rehost(spec.env[key], "127.0.0.1", f"{{hostport:toxiproxy:{CENTER_PROXY_PORT}}}")
+            self._health_port = _free_port()
+            spec.health_port = self._health_port
+            spec.env["HEALTH_PORT"] = str(self._health_port)
+            spec.env["ADVERTISE_ADDR"] = f"127.0.0.1:{self._health_port}"
+            spec.env["HEALTH_BIND"] = "127.0.0.1"  # on the host's network: loopback only, never every interface
+
+    def apply(self, world) -> None:
+        _agentwatch.watch(world)
+
+
+@register
+class Advertise(Fault):
+    family = "network-mode"
+
+    type: Literal["advertise"] = "advertise"
+    check_advertise: bool = Field(True, description="the center connects back to the advertised address")
+    forward: bool = Field(False, description="Toxiproxy forwards toxiproxy:18081 to the agent's health port")
+
+    def on_create(self, spec) -> None:
+        if self.forward:
+            spec.env["ADVERTISE_ADDR"] = f"toxiproxy:{FORWARD_PORT}"
+
+    def apply(self, world) -> None:
+        world.center.behaviour(check_advertise=self.check_advertise)
+        if self.forward:
+            world.toxiproxy.create_proxy("agent-health", f"0.0.0.0:{FORWARD_PORT}",
+                                         f"agent:{world.profile.health.port}")
+
+    def clear(self, world) -> None:
+        world.center.behaviour(check_advertise=False)

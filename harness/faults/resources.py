@@ -1,0 +1,71 @@
+"""Seed 2.2: host CPU / memory / pids limits at container creation.
+
+``memory_limit``: ``--memory memory_mb`` with swap off for it (``--memory-swap`` = the same), and
+the agent's init working set raised with its config key ``init_buffer_mb`` (CONTRACT.md: the
+agent fills that many MiB during startup, as a real agent loading a model or a device table
+would). A cap below the working set gets the agent OOM-killed. The harness records the cgroup's
+peak memory (``harness``/``memory`` events).
+
+``cpu_limit``: ``--cpus cpus`` (0.1 = a tenth of one core).
+
+``pids_limit``: ``--pids-limit pids`` (threads count: the agent needs several).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from harness.faults import _agentwatch
+from harness.faults._agentconfig import update_config
+from harness.faults.base import Fault, register
+
+
+@register
+class MemoryLimit(Fault):
+    family = "resources"
+
+    type: Literal["memory_limit"] = "memory_limit"
+    memory_mb: int = Field(gt=4, description="--memory, MiB (swap disallowed beyond it)")
+    init_buffer_mb: int = Field(0, ge=0, description="the agent's init working set on top of Python, MiB")
+
+    def on_create(self, spec) -> None:
+        spec.memory_mb = self.memory_mb
+        spec.memswap_mb = self.memory_mb
+        if self.init_buffer_mb:
+            update_config(spec, init_buffer_mb=self.init_buffer_mb)
+
+    def apply(self, world) -> None:
+        _agentwatch.watch(world, memory=True)
+
+    def clear(self, world) -> None:
+        _agentwatch.stop(world)
+
+
+@register
+class CpuLimit(Fault):
+    family = "resources"
+
+    type: Literal["cpu_limit"] = "cpu_limit"
+    cpus: float = Field(gt=0, description="--cpus, cores")
+
+    def on_create(self, spec) -> None:
+        spec.cpus = self.cpus
+
+    def apply(self, world) -> None:
+        _agentwatch.watch(world)
+
+
+@register
+class PidsLimit(Fault):
+    family = "resources"
+
+    type: Literal["pids_limit"] = "pids_limit"
+    pids: int = Field(ge=1, description="--pids-limit, tasks (processes + threads)")
+
+    def on_create(self, spec) -> None:
+        spec.pids_limit = self.pids
+
+    def apply(self, world) -> None:
+        _agentwatch.watch(world)
