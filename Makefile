@@ -19,7 +19,7 @@ setup:
 	@bash scripts/setup.sh
 
 run: setup
-	$(STARTLE) run
+	$(STARTLE) run -j 3
 
 test: setup mutants
 	$(PYTEST) tests/unit tests/integration scenarios
