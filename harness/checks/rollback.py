@@ -53,6 +53,22 @@ class _LauncherCheck(Check):
             return self.verdict("fail", "the launcher never ran the upgrade")
         return None
 
+    def _finished_upgrade(self, ctx: CheckContext, final: bool, late: str) -> tuple[dict | None, Verdict | None]:
+        """(facts, None) once the upgrade step has exited and its state is recorded; (None, verdict)
+        when the check is decided before that (precondition failed, or ``late`` past the deadline);
+        (None, None) while undecided."""
+        f = _facts(ctx)
+        early = self._precondition(ctx, f, final)
+        if early is not None:
+            return None, early
+        if f["upgrade"] is None:
+            return None, None
+        if f["upgrade_exit"] is None or f["state"] is None:
+            if self.deadline_from(f["upgrade"].t, self.within_s, ctx, final):
+                return None, self.verdict("fail", late)
+            return None, None
+        return f, None
+
 
 @register
 class RolledBack(_LauncherCheck):
@@ -62,18 +78,11 @@ class RolledBack(_LauncherCheck):
     type: Literal["rolled_back"] = "rolled_back"
 
     def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
-        f = _facts(ctx)
-        early = self._precondition(ctx, f, final)
-        if early is not None:
-            return early
-        if f["upgrade"] is None:
-            return None
+        f, decided = self._finished_upgrade(ctx, final, f"the launcher had not finished the upgrade "
+                                                        f"{self.within_s} s after it began (no rollback within the deadline)")
+        if f is None:
+            return decided
         start = f["upgrade"].t
-        if f["upgrade_exit"] is None or f["state"] is None:
-            if self.deadline_from(start, self.within_s, ctx, final):
-                return self.verdict("fail", f"the launcher had not finished the upgrade {self.within_s} s after it "
-                                            "began (no rollback within the deadline)")
-            return None
         code = f["upgrade_exit"].get("code")
         took = round(f["upgrade_exit"].t - start, 3)
         state = f["state"]
@@ -121,17 +130,11 @@ class Upgraded(_LauncherCheck):
         return super().wake_at(ctx)
 
     def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
-        f = _facts(ctx)
-        early = self._precondition(ctx, f, final)
-        if early is not None:
-            return early
-        if f["upgrade"] is None:
-            return None
+        f, decided = self._finished_upgrade(ctx, final, f"the launcher had not finished the upgrade "
+                                                        f"{self.within_s} s after it began")
+        if f is None:
+            return decided
         start = f["upgrade"].t
-        if f["upgrade_exit"] is None or f["state"] is None:
-            if self.deadline_from(start, self.within_s, ctx, final):
-                return self.verdict("fail", f"the launcher had not finished the upgrade {self.within_s} s after it began")
-            return None
         code = f["upgrade_exit"].get("code")
         end = f["upgrade_exit"].t
         took = round(end - start, 3)

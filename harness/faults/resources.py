@@ -22,10 +22,17 @@ from harness.faults._agentconfig import update_config
 from harness.faults.base import Fault, register
 
 
-@register
-class MemoryLimit(Fault):
+class _WatchedLimit(Fault):
+    """A creation-time limit whose effect is watched on the running agent (state, memory peak)."""
+
     family = "resources"
 
+    def apply(self, world) -> None:
+        _agentwatch.watch(world)
+
+
+@register
+class MemoryLimit(_WatchedLimit):
     type: Literal["memory_limit"] = "memory_limit"
     memory_mb: int = Field(gt=4, description="--memory, MiB (swap disallowed beyond it)")
     init_buffer_mb: int = Field(0, ge=0, description="the agent's init working set on top of Python, MiB")
@@ -44,28 +51,18 @@ class MemoryLimit(Fault):
 
 
 @register
-class CpuLimit(Fault):
-    family = "resources"
-
+class CpuLimit(_WatchedLimit):
     type: Literal["cpu_limit"] = "cpu_limit"
     cpus: float = Field(gt=0, description="--cpus, cores")
 
     def on_create(self, spec) -> None:
         spec.cpus = self.cpus
 
-    def apply(self, world) -> None:
-        _agentwatch.watch(world)
-
 
 @register
-class PidsLimit(Fault):
-    family = "resources"
-
+class PidsLimit(_WatchedLimit):
     type: Literal["pids_limit"] = "pids_limit"
     pids: int = Field(ge=1, description="--pids-limit, tasks (processes + threads)")
 
     def on_create(self, spec) -> None:
         spec.pids_limit = self.pids
-
-    def apply(self, world) -> None:
-        _agentwatch.watch(world)

@@ -45,8 +45,9 @@ def test_ctrl_c_during_a_run_removes_everything(docker):
 
 
 def test_stale_run_is_reaped_by_clean(docker):
-    dead = subprocess.run(["true"])  # a pid that has exited
-    labels = {LABEL_MANAGED: "true", LABEL_RUN: f"stale-{os.getpid()}", LABEL_PID: "999999999",
+    dead = subprocess.Popen(["true"])  # a real pid, owned by a process that has exited
+    dead.wait()
+    labels = {LABEL_MANAGED: "true", LABEL_RUN: f"stale-{os.getpid()}", LABEL_PID: str(dead.pid),
               LABEL_HOST: socket.gethostname()}
     network = docker.networks.create(f"startle-stale-{os.getpid()}", labels=labels)
     container = docker.containers.create("startle/center:latest", labels=labels, network=network.name)
