@@ -17,12 +17,14 @@ import json
 import signal
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from harness.errors import InputError, StartleError
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_INFRA, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+CANCEL_GRACE_S = 60.0
+"""After Ctrl-C, how long (s) running scenarios get to remove their own containers before a reap."""
 
 
 def _raise_interrupt(signum, frame):  # noqa: ARG001
@@ -105,6 +107,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return result
 
     pool = ThreadPoolExecutor(max_workers=args.jobs) if args.jobs > 1 else None
+    futures: list[Future] = []
     try:
         if pool is None:
             for number, scenario in enumerate(scenarios, 1):
@@ -116,9 +119,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             pool.shutdown()
     except KeyboardInterrupt:
         interrupted = True
-        print("startle: interrupted; removing everything this run created", flush=True)
+        print("startle: interrupted; stopping scenarios and removing everything this run created", flush=True)
+        run.cancel()  # running scenarios stop at their next step and remove their own world
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
+            try:
+                wait(futures, timeout=CANCEL_GRACE_S)
+            except KeyboardInterrupt:  # a second Ctrl-C: do not wait, reap below
+                pass
+            results = [f.result() for f in futures if f.done() and not f.cancelled()]
         reap(client, {"startle.run": run.run_id})
     folder = write_run(run, results, host, time.time())
     count = totals(results)

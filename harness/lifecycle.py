@@ -30,6 +30,10 @@ PhaseHook = Callable[[str, str], None]
 """``hook(scenario_name, phase)``: progress reporting (CLI lines, pytest output)."""
 
 
+class ScenarioCancelled(Exception):
+    """The run was cancelled (Ctrl-C, SIGTERM): the scenario stops and removes its world."""
+
+
 @dataclass
 class ScenarioResult:
     """The journal of one scenario. ``status``: pass, fail (the agent's fault), error (the harness's)
@@ -126,11 +130,14 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
     marks: list[tuple[str, float]] = []
 
     def phase(name: str, what: str) -> None:
+        if run.cancelled.is_set() and what != "cleanup":
+            raise ScenarioCancelled("interrupted before " + what)
         marks.append((what, time.time()))
         if on_phase:
             on_phase(name, what)
 
     timeline = Timeline(start=result.started)
+    run.watch(timeline)
     node_id = f"node-{scenario.name}"[:63]
     world: World | None = None
     collectors: list[Collector] = []
@@ -202,11 +209,13 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
             decide(checks, ctx, verdicts, final=False)
             if len(verdicts) == len(checks) and not actions:
                 break
-            if time.time() >= deadline:
+            if time.time() >= deadline or run.cancelled.is_set():
                 break
             wakes = [deadline] + [a.at for a in actions[:1]]
             wakes += [w for i, c in enumerate(checks) if i not in verdicts and (w := c.wake_at(ctx)) is not None]
-            timeline.wait(lambda: len(timeline) > seen, min(wakes))
+            timeline.wait(lambda: len(timeline) > seen or run.cancelled.is_set(), min(wakes))
+        if run.cancelled.is_set():
+            raise ScenarioCancelled("interrupted while observing")
 
         phase(scenario.name, "verdict")
         center_log.drain()
@@ -214,6 +223,8 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
         result.verdicts = [verdicts[i].to_dict() for i in range(len(checks))]
         result.status = "pass" if all(v.passed for v in verdicts.values()) else "fail"
         result.agent_started = ctx.agent_started
+    except ScenarioCancelled as exc:
+        result.status, result.error = "error", str(exc)
     except ScenarioSkipped as exc:
         result.status, result.error = "skip", str(exc)
         timeline.record("harness", "skip", reason=str(exc))
@@ -246,4 +257,5 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
         ends = [t for _, t in marks[1:]] + [result.finished]
         result.phases = {what: round(end - t, 3) for (what, t), end in zip(marks, ends)}
         result.timeline = timeline.to_records()
+        run.unwatch(timeline)
     return result

@@ -12,6 +12,7 @@ import secrets
 import shutil
 import socket
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,9 +65,26 @@ class Run:
     def dir(self) -> Path:
         return self.reports_root / self.run_id
 
+    cancelled: threading.Event = field(default_factory=threading.Event, repr=False)
+    """Set by :meth:`cancel` (Ctrl-C): scenarios stop at their next step and remove their world."""
+    _timelines: set = field(default_factory=set, repr=False)
+
     def labels(self, **extra: str) -> dict[str, str]:
         return {LABEL_MANAGED: "true", LABEL_RUN: self.run_id, LABEL_PID: str(self.pid),
                 LABEL_HOST: self.host, **extra}
+
+    def watch(self, timeline: Timeline) -> None:
+        """Register a running scenario's timeline so :meth:`cancel` can wake its waits."""
+        self._timelines.add(timeline)
+
+    def unwatch(self, timeline: Timeline) -> None:
+        self._timelines.discard(timeline)
+
+    def cancel(self) -> None:
+        """Stop every scenario of this run at its next step (each still cleans up after itself)."""
+        self.cancelled.set()
+        for timeline in list(self._timelines):
+            timeline.wake()
 
 
 class World:

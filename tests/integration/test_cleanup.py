@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from harness.config import LABEL_HOST, LABEL_MANAGED, LABEL_PID, LABEL_RUN
 from harness.runtime import leftovers
 
@@ -25,9 +27,12 @@ def wait_for_event(docker, filters, deadline_s):
     return None
 
 
-def test_ctrl_c_during_a_run_removes_everything(docker):
-    proc = subprocess.Popen([*STARTLE, "run", "center-outage"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+@pytest.mark.parametrize("jobs", [1, 3])
+def test_ctrl_c_during_a_run_removes_everything(docker, jobs):
+    """With -j 3, other scenarios are mid-start when Ctrl-C comes: they must not create after the reap."""
+    scenarios = ["center-outage"] if jobs == 1 else ["center-outage", "baseline", "arch-qemu", "network-none"]
+    proc = subprocess.Popen([*STARTLE, "run", "-j", str(jobs), *scenarios], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
     mine = {LABEL_PID: str(proc.pid)}
     try:
         started = wait_for_event(docker, {"type": "container", "event": "start",
