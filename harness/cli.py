@@ -5,6 +5,8 @@
     startle clean [--all|--check]    remove what dead runs left behind (--all: every startle object;
                                      --check: remove nothing, exit 1 if any startle object exists)
     startle build [--mutants]        build every image locally (content-hash tags)
+    startle report RUN               rebuild a run's reports (HTML, JUnit, tables, summary) from its journal
+    startle compare RUN_A RUN_B      release gate: regressions of B against A; exit 1 if any
 
 Exit codes of ``run``: 0 all passed, 1 a scenario failed, 2 bad input, 3 harness/infrastructure
 error, 130 interrupted (everything created was removed first).
@@ -58,6 +60,18 @@ def cmd_clean(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from harness.reports import build_reports
+    for path in build_reports(args.run, args.weights):
+        print(f"report: {path}")
+    return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from harness.reports import compare
+    return compare.main([str(args.run_a), str(args.run_b), *args.compare_options])
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     from harness import images
     images.build_all(mutants=args.mutants)
@@ -70,7 +84,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.doctor import host_facts
     from harness.lifecycle import ScenarioResult, run_scenario
     from harness.profile import load_profile
-    from harness.report import totals, write_run
+    from harness.progress import progress_for
+    from harness.reports import write_run
+    from harness.reports.build import headline
+    from harness.reports.score import load_weights
+    from harness.reports.journal import totals
     from harness.runtime import Run, docker_client, reap, reap_stale
     from harness.scenario import find_scenarios, load_scenario
 
@@ -85,6 +103,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not scenarios:
         raise InputError("scenarios/", "(scenarios)", "no scenario files found", "add scenarios/*.yaml")
     profile = load_profile(args.profile) if args.profile else None
+    if args.weights:
+        load_weights(args.weights)  # a bad weights file fails now, not after the run
     client = docker_client()
     stale = reap_stale(client)
     if stale["runs"]:
@@ -99,11 +119,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     # starts a command in the background (CI runners do) hands it SIGINT ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    progress = progress_for(len(scenarios))
+
     def run_one(number: int, scenario) -> ScenarioResult:
-        def progress(name: str, phase: str) -> None:
-            print(f"  [{number}/{len(scenarios)}] {name}: {phase}", flush=True)
-        result = run_scenario(scenario, run, profile=profile, image=args.image, on_phase=progress)
-        print(f"  [{number}/{len(scenarios)}] {result.summary_line()}", flush=True)
+        result = run_scenario(scenario, run, profile=profile, image=args.image,
+                              on_phase=lambda name, phase: progress.phase(number, name, phase))
+        progress.done(number, result)
         return result
 
     pool = ThreadPoolExecutor(max_workers=args.jobs) if args.jobs > 1 else None
@@ -119,6 +140,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             pool.shutdown()
     except KeyboardInterrupt:
         interrupted = True
+        progress.close()
         print("startle: interrupted; stopping scenarios and removing everything this run created", flush=True)
         run.cancel()  # running scenarios stop at their next step and remove their own world
         if pool is not None:
@@ -129,14 +151,13 @@ def cmd_run(args: argparse.Namespace) -> int:
                 pass
             results = [f.result() for f in futures if f.done() and not f.cancelled()]
         reap(client, {"startle.run": run.run_id})
-    folder = write_run(run, results, host, time.time())
-    count = totals(results)
-    skipped = f", {count['skip']} skipped" if count.get("skip") else ""
-    print(f"startle: {count['pass']} passed, {count['fail']} failed, {count['error']} errors{skipped}"
-          f" — {folder / 'results.json'}, {folder / 'junit.xml'}")
+    progress.close()
+    folder = write_run(run, results, host, time.time(), weights=args.weights)
+    count = totals(r.status for r in results)
     for result in results:
         if result.status == "skip":
             print(f"startle: skipped {result.name}: {result.error}")
+    print(f"startle: {headline(folder, args.weights)}\nstartle: report {folder / 'report.html'}")
     if interrupted:
         return EXIT_INTERRUPTED
     if count["error"]:
@@ -156,6 +177,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--image", help="agent image to test instead of the profile's")
     run.add_argument("--no-pairs", action="store_true",
                      help="without arguments, do not add the generated pairwise combinations")
+    run.add_argument("--weights", help="resilience-score weights YAML (default: harness/reports/weights.yaml)")
     run.add_argument("-j", "--jobs", type=int, default=1,
                      help="scenarios run at once (each on its own network; default 1)")
     run.set_defaults(func=cmd_run)
@@ -164,6 +186,19 @@ def parser() -> argparse.ArgumentParser:
     clean.add_argument("--check", action="store_true",
                        help="remove nothing; list startle objects still present and exit 1 if any")
     clean.set_defaults(func=cmd_clean)
+    report = sub.add_parser("report", help="rebuild a run's reports from its results.json and timelines")
+    report.add_argument("run", help="run folder (reports/latest, reports/<run-id>) or run id")
+    report.add_argument("--weights", help="resilience-score weights YAML (default: harness/reports/weights.yaml)")
+    report.set_defaults(func=cmd_report)
+    compare = sub.add_parser("compare", help="release gate: compare run B against run A (exit 1 on regression)",
+                             description="New failures, fixed ones, and changes in time to ready, recovery "
+                             "and attempts beyond noise. Exit 0: no regression; 1: regression; 2: bad input. "
+                             "Options after the runs go to the comparison (see --help of "
+                             "`python -m harness.reports.compare`).")
+    compare.add_argument("run_a", help="the reference run (folder or run id)")
+    compare.add_argument("run_b", help="the candidate run")
+    compare.add_argument("compare_options", nargs=argparse.REMAINDER, help="noise thresholds, --markdown FILE")
+    compare.set_defaults(func=cmd_compare)
     build = sub.add_parser("build", help="build every image locally")
     build.add_argument("--mutants", action="store_true", help="also build the mutant agents under tests/")
     build.set_defaults(func=cmd_build)

@@ -53,6 +53,11 @@ class ScenarioResult:
     agent_log_tail: list[str] = field(default_factory=list)
     phases: dict[str, float] = field(default_factory=dict)
     """Seconds spent in each lifecycle phase (infrastructure, agent, observe, verdict, cleanup)."""
+    profile: str = ""
+    deadline_s: float | None = None
+    """The scenario's hard stop, seconds after the agent starts."""
+    policy: dict[str, Any] = field(default_factory=dict)
+    """The profile's declared retry policy (base_ms, factor, cap_ms, jitter, deadline_s, breaker_*)."""
     timeline: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     @property
@@ -126,7 +131,8 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
     A fault may raise :class:`~harness.skip.ScenarioSkipped`: the result is ``skip`` with the reason.
     """
     profile = profile or load_profile(scenario.profile)
-    result = ScenarioResult(scenario.name, scenario.family, started=time.time())
+    result = ScenarioResult(scenario.name, scenario.family, started=time.time(), profile=profile.name,
+                            deadline_s=scenario.deadline_s, policy=profile.retry_policy.model_dump())
     marks: list[tuple[str, float]] = []
 
     def phase(name: str, what: str) -> None:
@@ -220,7 +226,8 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
         phase(scenario.name, "verdict")
         center_log.drain()
         decide(checks, ctx, verdicts, final=True)
-        result.verdicts = [verdicts[i].to_dict() for i in range(len(checks))]
+        result.verdicts = [{**verdicts[i].to_dict(), "expected": checks[i].model_dump(exclude={"type"})}
+                           for i in range(len(checks))]
         result.status = "pass" if all(v.passed for v in verdicts.values()) else "fail"
         result.agent_started = ctx.agent_started
     except ScenarioCancelled as exc:

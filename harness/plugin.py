@@ -129,5 +129,5 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if not results or config.getoption("--startle-no-report") or _RUN_KEY not in config.stash:
         return
     from harness.doctor import host_facts
-    from harness.report import write_run
+    from harness.reports import write_run
     write_run(config.stash[_RUN_KEY], results, host_facts(), time.time())

@@ -4,7 +4,8 @@ import json
 import xml.etree.ElementTree as ET
 
 from harness.lifecycle import ScenarioResult
-from harness.report import SCHEMA_VERSION, write_run
+from harness.reports import write_run
+from harness.reports.journal import SCHEMA_VERSION
 from harness.runtime import Run
 
 

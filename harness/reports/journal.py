@@ -1,0 +1,189 @@
+"""``results.json``: the journal of a run, and the one input of every other report.
+
+The schema is the pydantic models below; ``docs/results.schema.json`` is generated from them
+(``python -m harness.reports.journal > docs/results.schema.json``; a unit test keeps it current).
+Version history:
+
+* 1 — run facts, host facts, per scenario: status, verdicts (check, status, message, measured,
+  decided_at), faults, images, agent state, agent log tail, phases.
+* 2 — adds per scenario ``profile``, ``deadline_s``, ``policy`` (the declared retry policy),
+  per fault ``windows`` (when it was in force), per verdict ``expected`` (the check's parameters:
+  bounds, expected exit code or diagnosis). A version-1 journal still loads (new fields empty).
+
+Times are Unix seconds (float) unless a field's name ends in ``_s`` (a duration in seconds).
+The per-scenario timelines live next to it, in ``<scenario>/timeline.jsonl``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from harness.errors import InputError
+
+SCHEMA_VERSION = 2
+RESULTS_FILE = "results.json"
+TIMELINE_FILE = "timeline.jsonl"
+
+Status = Literal["pass", "fail", "error", "skip"]
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="allow")  # a newer writer's extra fields are kept, not lost
+
+
+class VerdictRecord(Record):
+    check: str = Field(description="check type, e.g. retry_schedule")
+    status: Literal["pass", "fail"]
+    message: str = Field(description="why, with the numbers behind it")
+    measured: dict[str, Any] = Field(default_factory=dict, description="the values measured (units in names)")
+    expected: dict[str, Any] = Field(default_factory=dict, description="the check's parameters (bounds, codes)")
+    decided_at: float | None = Field(None, description="Unix s when the timeline decided it")
+
+
+class FaultWindow(Record):
+    start: float = Field(description="Unix s the fault was applied")
+    end: float | None = Field(None, description="Unix s it was cleared; null: in force until the end")
+
+
+class FaultRecord(Record):
+    type: str
+    family: str = ""
+    description: str = ""
+    windows: list[FaultWindow] = Field(default_factory=list,
+                                       description="empty for creation-time faults (in force from the start)")
+
+
+class ScenarioRecord(Record):
+    name: str
+    family: str
+    status: Status
+    wall_s: float = Field(0.0, description="harness wall time for the scenario, infrastructure and cleanup included")
+    started: float = 0.0
+    finished: float = 0.0
+    agent_started: float | None = Field(None, description="Unix s of the agent container's first start")
+    profile: str = ""
+    deadline_s: float | None = None
+    policy: dict[str, Any] = Field(default_factory=dict, description="declared retry policy of the profile")
+    verdicts: list[VerdictRecord] = Field(default_factory=list)
+    faults: list[FaultRecord] = Field(default_factory=list)
+    images: dict[str, Any] = Field(default_factory=dict, description="agent image tag and its ID")
+    agent: dict[str, Any] = Field(default_factory=dict, description="the agent container's final state")
+    error: str | None = Field(None, description="harness error, or the reason of a skip")
+    agent_log_tail: list[str] = Field(default_factory=list)
+    phases: dict[str, float] = Field(default_factory=dict, description="seconds per lifecycle phase")
+
+    @property
+    def failed_checks(self) -> list[VerdictRecord]:
+        return [v for v in self.verdicts if v.status != "pass"]
+
+
+class RunRecord(Record):
+    schema_version: int
+    run_id: str
+    started: float
+    finished: float
+    host: dict[str, Any] = Field(default_factory=dict, description="`startle doctor` facts")
+    totals: dict[str, int] = Field(default_factory=dict)
+    scenarios: list[ScenarioRecord] = Field(default_factory=list)
+
+
+@dataclass
+class RunData:
+    """A run as read back from disk: the journal plus each scenario's timeline records."""
+
+    dir: Path
+    record: RunRecord
+    timelines: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @property
+    def run_id(self) -> str:
+        return self.record.run_id
+
+    def scenario(self, name: str) -> ScenarioRecord:
+        return next(s for s in self.record.scenarios if s.name == name)
+
+
+def totals(statuses: Iterable[str]) -> dict[str, int]:
+    counts = {"pass": 0, "fail": 0, "error": 0, "skip": 0}
+    for status in statuses:
+        counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
+def fault_windows(fault_type: str, timeline: list[dict[str, Any]]) -> list[dict[str, float | None]]:
+    """The [start, end] windows of one fault type from the timeline's fault events (Unix s)."""
+    windows: list[dict[str, float | None]] = []
+    for event in sorted(timeline, key=lambda e: e["t"]):
+        if event["source"] != "fault" or event["fields"].get("fault") != fault_type:
+            continue
+        if event["kind"] == "applied":
+            windows.append({"start": event["t"], "end": None})
+        elif event["kind"] == "cleared" and windows and windows[-1]["end"] is None:
+            windows[-1]["end"] = event["t"]
+    return windows
+
+
+def scenario_record(result: dict[str, Any], timeline: list[dict[str, Any]]) -> dict[str, Any]:
+    """A scenario's journal entry from ``ScenarioResult.to_dict()`` plus its timeline (fault windows)."""
+    faults = [{**f, "windows": fault_windows(f["type"], timeline)} for f in result.get("faults", [])]
+    return {**result, "faults": faults}
+
+
+def results_document(run_id: str, started: float, finished: float, host: dict[str, Any],
+                     scenarios: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"schema_version": SCHEMA_VERSION, "run_id": run_id, "started": started, "finished": finished,
+            "host": host, "totals": totals(s["status"] for s in scenarios), "scenarios": scenarios}
+
+
+def load_run(folder: Path | str) -> RunData:
+    """Read ``results.json`` and the timelines of a run folder (or of ``reports/<run-id>``).
+
+    Raises :class:`InputError` naming the file and field when the journal is missing or invalid.
+    """
+    folder = Path(folder)
+    if not folder.exists() and not folder.is_absolute() and (Path("reports") / folder).exists():
+        folder = Path("reports") / folder
+    path = folder / RESULTS_FILE
+    if not path.is_file():
+        raise InputError(path, "(file)", "no results.json here",
+                         "pass a run folder such as reports/latest or reports/<run-id>")
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InputError(path, f"line {exc.lineno}", f"not valid JSON ({exc.msg})",
+                         "re-run the scenarios; the journal was cut short") from None
+    version = raw.get("schema_version") if isinstance(raw, dict) else None
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise InputError(path, "schema_version", f"unsupported version {version!r}",
+                         f"this startle reads versions 1 to {SCHEMA_VERSION}; upgrade startle")
+    try:
+        record = RunRecord.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InputError(path, where, first["msg"], "fix or remove that field (see docs/results.schema.json)") from None
+    timelines: dict[str, list[dict[str, Any]]] = {}
+    for scenario in record.scenarios:
+        timeline_path = folder / scenario.name / TIMELINE_FILE
+        if timeline_path.is_file():
+            with timeline_path.open() as lines:
+                timelines[scenario.name] = [json.loads(line) for line in lines if line.strip()]
+        else:
+            timelines[scenario.name] = []
+    return RunData(folder, record, timelines)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of ``results.json`` (what ``docs/results.schema.json`` holds)."""
+    schema = RunRecord.model_json_schema()
+    schema["title"] = f"startle results.json, schema version {SCHEMA_VERSION}"
+    return schema
+
+
+if __name__ == "__main__":
+    print(json.dumps(json_schema(), indent=2))

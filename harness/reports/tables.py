@@ -1,0 +1,112 @@
+"""Tables built with pandas from a run's journal and timelines.
+
+* :func:`events_frame`      one row per event of every scenario (``timeline.parquet`` / ``.csv``)
+* :func:`scenario_figures`  one row per scenario: status and the figures people compare
+  (time to ready, recovery time, registration attempts, restarts)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from harness.reports.journal import RunData, ScenarioRecord
+
+EVENT_COLUMNS = ["scenario", "t", "t_s", "source", "container", "kind", "fields"]
+"""``t``: Unix s; ``t_s``: seconds since the agent's first start (NaN if it never started);
+``fields``: the event's own fields as a JSON object string."""
+
+FIGURE_COLUMNS = ["family", "status", "wall_s", "ready_s", "recovery_s", "attempts", "restarts",
+                  "failed_checks"]
+
+
+def events_frame(data: RunData) -> pd.DataFrame:
+    """Every event of every scenario, in time order within a scenario."""
+    frames = []
+    for scenario in data.record.scenarios:
+        records = data.timelines.get(scenario.name, [])
+        if not records:
+            continue
+        frame = pd.DataFrame.from_records(records, columns=["source", "kind", "t", "container", "fields"])
+        frame.insert(0, "scenario", scenario.name)
+        zero = scenario.agent_started if scenario.agent_started is not None else np.nan
+        frame["t_s"] = (frame["t"] - zero).round(6)
+        frame["fields"] = [json.dumps(f, sort_keys=True, default=str) for f in frame["fields"]]
+        frames.append(frame.sort_values("t", kind="stable"))
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype="float64" if c in ("t", "t_s") else "object")
+                             for c in EVENT_COLUMNS})
+    return pd.concat(frames, ignore_index=True)[EVENT_COLUMNS]
+
+
+def write_event_tables(data: RunData, folder: Path) -> list[Path]:
+    """``timeline.parquet`` and ``timeline.csv`` in ``folder``; returns their paths."""
+    frame = events_frame(data)
+    parquet, csv = folder / "timeline.parquet", folder / "timeline.csv"
+    frame.to_parquet(parquet, index=False)
+    frame.to_csv(csv, index=False)
+    return [parquet, csv]
+
+
+def measured(scenario: ScenarioRecord, key: str) -> float | None:
+    """The first verdict's measured ``key`` (a number), or None."""
+    for verdict in scenario.verdicts:
+        value = verdict.measured.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    return None
+
+
+def register_times(records: list[dict]) -> list[float]:
+    """Unix times of the center's registration requests (paths ending in ``register``)."""
+    return sorted(r["t"] for r in records
+                  if r["source"] == "center" and r["kind"] == "request"
+                  and str(r["fields"].get("path", "")).rstrip("/").endswith("register"))
+
+
+def ready_after_s(scenario: ScenarioRecord, records: list[dict]) -> float | None:
+    """Seconds from the agent's start to readiness: a check's measurement, else the probe's 200."""
+    value = measured(scenario, "ready_after_s")
+    if value is not None or scenario.agent_started is None:
+        return value
+    ready = [r["t"] for r in records if r["source"] == "probe" and r["kind"] == "ready"
+             and r["fields"].get("status") == 200]
+    return round(min(ready) - scenario.agent_started, 3) if ready else None
+
+
+def scenario_figures(data: RunData) -> pd.DataFrame:
+    """One row per scenario (index: name), columns :data:`FIGURE_COLUMNS`; missing figures are NaN."""
+    rows = []
+    for scenario in data.record.scenarios:
+        records = data.timelines.get(scenario.name, [])
+        attempts = len(register_times(records)) or measured(scenario, "attempts")
+        rows.append({
+            "name": scenario.name, "family": scenario.family, "status": scenario.status,
+            "wall_s": scenario.wall_s,
+            "ready_s": ready_after_s(scenario, records),
+            "recovery_s": measured(scenario, "recovery_s"),
+            "attempts": attempts if attempts else np.nan,
+            "restarts": scenario.agent.get("restart_count", np.nan),
+            "failed_checks": ", ".join(v.check for v in scenario.failed_checks),
+        })
+    frame = pd.DataFrame(rows, columns=["name", *FIGURE_COLUMNS]).set_index("name")
+    for column in ("ready_s", "recovery_s", "attempts", "restarts"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    return frame
+
+
+def run_summary(figures: pd.DataFrame) -> dict[str, float | int | None]:
+    """Counts per status, recovery and time-to-ready p50/p95 (s), attempts p50/max, over the run."""
+    def pct(column: str, q: float) -> float | None:
+        values = figures[column].dropna()
+        return round(float(values.quantile(q)), 3) if len(values) else None
+
+    counts = figures["status"].value_counts()
+    return {"scenarios": len(figures), **{s: int(counts.get(s, 0)) for s in ("pass", "fail", "error", "skip")},
+            "recovery_p50_s": pct("recovery_s", 0.5), "recovery_p95_s": pct("recovery_s", 0.95),
+            "ready_p50_s": pct("ready_s", 0.5), "ready_p95_s": pct("ready_s", 0.95),
+            "attempts_p50": pct("attempts", 0.5),
+            "attempts_max": int(figures["attempts"].max()) if figures["attempts"].notna().any() else None}
