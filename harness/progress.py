@@ -56,7 +56,10 @@ class TerminalProgress(PlainProgress):
         counts = " ".join(f"{n} {s}" for s, n in self.counts.items() if n)
         now = ", ".join(f"{name}: {phase}" for name, phase in self.running.values())
         line = f"[{finished}/{self.total}] {time.monotonic() - self.started:.0f}s · {counts or 'starting'} · {now}"
-        width = os.get_terminal_size(self.stream.fileno()).columns if self.stream.isatty() else 120
+        try:
+            width = os.get_terminal_size(self.stream.fileno()).columns
+        except (OSError, ValueError, AttributeError):  # not a real terminal (tests, some IDE consoles)
+            width = 120
         return line[: max(width - 1, 20)]
 
     def redraw(self, above: str | None = None) -> None:
