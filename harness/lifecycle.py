@@ -58,6 +58,8 @@ class ScenarioResult:
     """The scenario's hard stop, seconds after the agent starts."""
     policy: dict[str, Any] = field(default_factory=dict)
     """The profile's declared retry policy (base_ms, factor, cap_ms, jitter, deadline_s, breaker_*)."""
+    signals: dict[str, Any] = field(default_factory=dict)
+    """The profile's names of the agent's log events (attempt, registered, stage_event...)."""
     timeline: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     @property
@@ -132,7 +134,8 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
     """
     profile = profile or load_profile(scenario.profile)
     result = ScenarioResult(scenario.name, scenario.family, started=time.time(), profile=profile.name,
-                            deadline_s=scenario.deadline_s, policy=profile.retry_policy.model_dump())
+                            deadline_s=scenario.deadline_s, policy=profile.retry_policy.model_dump(),
+                            signals=profile.signals.model_dump())
     marks: list[tuple[str, float]] = []
 
     def phase(name: str, what: str) -> None:

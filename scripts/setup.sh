@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up a machine to run startle, offline by design (see shared DESIGN "Offline by design"):
-#   packages   docker.io (only if no engine answers), qemu-user-static, binfmt-support, mmdebstrap
+#   packages   docker.io (only if no engine answers), qemu-user-static, binfmt-support, mmdebstrap,
+#              chromium (headless, for the report.html render test)
 #   docker     use the engine that answers, else start dockerd in the background (no systemd)
 #   binfmt     mount binfmt_misc, enable qemu-aarch64 (arm64 images run under QEMU)
 #   toxiproxy  static toxiproxy-server/-cli from the Go module proxy, into .cache/toxiproxy/<version>/
@@ -46,6 +47,7 @@ engine_answers() { timeout 10 docker version --format '{{.Server.Version}}' >/de
 # ---------------------------------------------------------------- packages
 step_start
 PACKAGES=(qemu-user-static binfmt-support mmdebstrap)
+BARE=(chromium fonts-liberation)  # without their recommends (no avahi/cups daemons, nothing that talks)
 if ! command -v docker >/dev/null 2>&1 || ! engine_answers; then
     # no engine answers: we need a dockerd to start (and a client to talk to it)
     command -v dockerd >/dev/null 2>&1 && command -v docker >/dev/null 2>&1 || PACKAGES+=(docker.io)
@@ -61,13 +63,21 @@ for p in "${PACKAGES[@]}"; do
         MISSING+=("$p")
     fi
 done
-if [ ${#MISSING[@]} -gt 0 ]; then
-    need_root packages "apt-get install ${MISSING[*]}"
+MISSING_BARE=()
+for p in "${BARE[@]}"; do installed "$p" || MISSING_BARE+=("$p"); done
+if [ $(( ${#MISSING[@]} + ${#MISSING_BARE[@]} )) -gt 0 ]; then
+    need_root packages "apt-get install ${MISSING[*]} ${MISSING_BARE[*]}"
     apt-get update -qq </dev/null >"$CACHE/logs/apt.log" 2>&1 \
         || { tail -n 20 "$CACHE/logs/apt.log" >&2; die packages "apt-get update failed" "see $CACHE/logs/apt.log"; }
-    apt-get install -y -qq "${MISSING[@]}" </dev/null >>"$CACHE/logs/apt.log" 2>&1 \
-        || { tail -n 20 "$CACHE/logs/apt.log" >&2; die packages "apt-get install ${MISSING[*]} failed" "see $CACHE/logs/apt.log"; }
-    report packages installed "${MISSING[*]}"
+    if [ ${#MISSING[@]} -gt 0 ]; then
+        apt-get install -y -qq "${MISSING[@]}" </dev/null >>"$CACHE/logs/apt.log" 2>&1 \
+            || { tail -n 20 "$CACHE/logs/apt.log" >&2; die packages "apt-get install ${MISSING[*]} failed" "see $CACHE/logs/apt.log"; }
+    fi
+    if [ ${#MISSING_BARE[@]} -gt 0 ]; then
+        apt-get install -y -qq --no-install-recommends "${MISSING_BARE[@]}" </dev/null >>"$CACHE/logs/apt.log" 2>&1 \
+            || { tail -n 20 "$CACHE/logs/apt.log" >&2; die packages "apt-get install ${MISSING_BARE[*]} failed" "see $CACHE/logs/apt.log"; }
+    fi
+    report packages installed "${MISSING[*]} ${MISSING_BARE[*]}"
 else
     report packages ok
 fi

@@ -7,7 +7,8 @@ Version history:
 * 1 — run facts, host facts, per scenario: status, verdicts (check, status, message, measured,
   decided_at), faults, images, agent state, agent log tail, phases.
 * 2 — adds per scenario ``profile``, ``deadline_s``, ``policy`` (the declared retry policy),
-  per fault ``windows`` (when it was in force), per verdict ``expected`` (the check's parameters:
+  ``signals`` (the profile's event names), per fault ``windows`` (when it was in force: empty when
+  the fault logged no apply event, i.e. it only changed the container's creation), per verdict ``expected`` (the check's parameters:
   bounds, expected exit code or diagnosis). A version-1 journal still loads (new fields empty).
 
 Times are Unix seconds (float) unless a field's name ends in ``_s`` (a duration in seconds).
@@ -55,7 +56,8 @@ class FaultRecord(Record):
     family: str = ""
     description: str = ""
     windows: list[FaultWindow] = Field(default_factory=list,
-                                       description="empty for creation-time faults (in force from the start)")
+                                       description="empty when the fault only changed the container's creation "
+                                       "(in force throughout)")
 
 
 class ScenarioRecord(Record):
@@ -69,6 +71,8 @@ class ScenarioRecord(Record):
     profile: str = ""
     deadline_s: float | None = None
     policy: dict[str, Any] = Field(default_factory=dict, description="declared retry policy of the profile")
+    signals: dict[str, Any] = Field(default_factory=dict,
+                                    description="the profile's names of the agent's log events (attempt, stage...)")
     verdicts: list[VerdictRecord] = Field(default_factory=list)
     faults: list[FaultRecord] = Field(default_factory=list)
     images: dict[str, Any] = Field(default_factory=dict, description="agent image tag and its ID")
