@@ -31,10 +31,20 @@ class Requires(Fault):
     _lock: BinfmtLock = PrivateAttr(default_factory=BinfmtLock)
 
     def check(self) -> None:
-        for need in self.needs:
-            why = missing_requirement(need)
-            if why:
-                raise ScenarioSkipped(f"requires {need}: {why}")
+        """Skip unless every need is met. A ``qemu`` need is read under the shared binfmt lock, so a
+        scenario that has switched emulation off for a moment (arch-binfmt-off, in parallel) is
+        waited for, not mistaken for a host without QEMU."""
+        brief = "qemu" in self.needs and self._lock.fd is None
+        if brief:
+            self._lock.acquire(exclusive=False)
+        try:
+            for need in self.needs:
+                why = missing_requirement(need)
+                if why:
+                    raise ScenarioSkipped(f"requires {need}: {why}")
+        finally:
+            if brief:
+                self._lock.release()
 
     def preflight(self) -> None:
         """Called by the lifecycle before any container is created."""
@@ -45,9 +55,9 @@ class Requires(Fault):
 
     def apply(self, world) -> None:
         if "qemu" in self.needs:
-            self._lock.acquire(exclusive=False)
+            self._lock.acquire(exclusive=False)  # held until clear: nobody switches emulation off under us
             try:
-                self.check()  # again, under the lock: a binfmt-off scenario may just have finished
+                self.check()
             except ScenarioSkipped:
                 self._lock.release()
                 raise

@@ -173,3 +173,35 @@ def test_a_skip_is_reported_as_skip_never_as_pass():
     assert totals([result.status]) == {"pass": 0, "fail": 0, "error": 0, "skip": 1}
     xml = junit_document(run_data(Run(), [result], {}, 3.0)).getroot()
     assert xml.get("skipped") == "1" and xml.find("testcase/skipped").get("message").startswith("requires qemu")
+
+
+def test_a_qemu_check_waits_for_a_scenario_that_switched_emulation_off(tmp_path, monkeypatch):
+    """arch-qemu next to arch-binfmt-off (-j 3): the check waits for emulation to come back, no skip."""
+    import threading
+
+    import harness.skip as skip
+    from harness.faults.requires import Requires
+    monkeypatch.setattr(skip, "BINFMT", tmp_path)
+    monkeypatch.setattr(skip, "QEMU_ENTRY", tmp_path / "qemu-aarch64")
+    monkeypatch.setattr(skip, "LOCK_PATH", tmp_path / "binfmt.lock")
+    (tmp_path / "status").write_text("enabled\n")
+    (tmp_path / "qemu-aarch64").write_text("disabled\n")  # switched off by the holder of the lock
+    switched_off = skip.BinfmtLock()
+    switched_off.acquire(exclusive=True)
+    outcome = []
+
+    def preflight():
+        try:
+            Requires(needs=["qemu"]).preflight()
+            outcome.append("met")
+        except skip.ScenarioSkipped as exc:
+            outcome.append(f"skipped: {exc}")
+
+    waiter = threading.Thread(target=preflight)
+    waiter.start()
+    waiter.join(timeout=0.3)
+    assert waiter.is_alive() and outcome == []  # waiting on the lock, not judging the switched-off state
+    (tmp_path / "qemu-aarch64").write_text(f"enabled\ninterpreter {tmp_path / 'status'}\n")
+    switched_off.release()
+    waiter.join(timeout=10)
+    assert outcome == ["met"]
