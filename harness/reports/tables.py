@@ -78,12 +78,19 @@ def attempt_count(scenario: ScenarioRecord, records: list[dict]) -> int:
 
 
 def ready_after_s(scenario: ScenarioRecord, records: list[dict]) -> float | None:
-    """Seconds from the agent's start to readiness: a check's measurement, else the probe's 200."""
+    """Seconds from the agent's start to readiness: a check's measurement, else the earlier of the
+    agent's own ``ready`` stage event and the harness probe's 200 (the probe can lose the race
+    against a scenario that ends as soon as the agent says it is ready)."""
     value = measured(scenario, "ready_after_s")
+    if value is None:
+        value = measured(scenario, "emulated_ready_s")
     if value is not None or scenario.agent_started is None:
         return value
-    ready = [r["t"] for r in records if r["source"] == "probe" and r["kind"] == "ready"
-             and r["fields"].get("status") == 200]
+    stage_event = scenario.signals.get("stage_event", "stage")
+    stage_field = scenario.signals.get("stage_field", "stage")
+    ready = [r["t"] for r in records
+             if (r["source"] == "probe" and r["kind"] == "ready" and r["fields"].get("status") == 200)
+             or (r["source"] == "agent" and r["kind"] == stage_event and r["fields"].get(stage_field) == "ready")]
     return round(min(ready) - scenario.agent_started, 3) if ready else None
 
 
