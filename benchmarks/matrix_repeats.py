@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness.config import REPORTS_DIR
+
 STARTLE = [sys.executable, "-m", "harness.cli"]
 
 
@@ -51,7 +53,7 @@ def run_series(repeats: int, jobs: int) -> list[Path]:
     for index in range(1, repeats + 1):
         started = time.monotonic()
         proc = subprocess.run([*STARTLE, "run", "-j", str(jobs)], capture_output=True, text=True)
-        run_dir = Path("reports/latest").resolve()
+        run_dir = (REPORTS_DIR / "latest").resolve()
         dirs.append(run_dir)
         totals = json.loads((run_dir / "results.json").read_text())["totals"]
         print(f"repeat {index:2d}/{repeats}: {run_dir.name} exit {proc.returncode} "
