@@ -241,7 +241,7 @@ def reap(client: docker.DockerClient, labels: dict[str, str] | None = None) -> d
     """
     filters = _label_filters(labels or {})
     removed = {"containers": 0, "networks": 0, "volumes": 0}
-    for container in client.containers.list(all=True, filters=filters):
+    for container in _containers(client, filters):
         try:
             container.remove(force=True, v=True)
             removed["containers"] += 1
@@ -262,10 +262,21 @@ def reap(client: docker.DockerClient, labels: dict[str, str] | None = None) -> d
     return removed
 
 
+def _containers(client: docker.DockerClient, filters: dict) -> list:
+    """Matching containers from one list call (``sparse``: no inspect per container, so a container
+    removed meanwhile by a finishing scenario cannot make the listing fail)."""
+    return client.containers.list(all=True, filters=filters, sparse=True)
+
+
+def _name(container) -> str:
+    names = container.attrs.get("Names") or [container.attrs.get("Name") or container.short_id]
+    return names[0].lstrip("/")
+
+
 def leftovers(client: docker.DockerClient, labels: dict[str, str] | None = None) -> list[str]:
     """Every startle container, network and volume present (matching ``labels``), one line each."""
     filters = _label_filters(labels or {})
-    found = [f"container {c.name} ({c.status})" for c in client.containers.list(all=True, filters=filters)]
+    found = [f"container {_name(c)} ({c.status})" for c in _containers(client, filters)]
     found += [f"network {n.name}" for n in client.networks.list(filters=filters)]
     found += [f"volume {v.name}" for v in client.volumes.list(filters=filters)]
     return found
@@ -285,7 +296,7 @@ def stale_runs(client: docker.DockerClient) -> set[str]:
     """Run ids whose owning process (same host) is gone."""
     here = socket.gethostname()
     runs: dict[str, tuple[str, int]] = {}
-    objects = (client.containers.list(all=True, filters=_label_filters({}))
+    objects = (_containers(client, _label_filters({}))
                + client.networks.list(filters=_label_filters({})))
     for obj in objects:
         labels = obj.attrs.get("Labels") or obj.attrs.get("Config", {}).get("Labels") or {}
