@@ -3,7 +3,7 @@ retry gaps against the declared policy's band.
 
 x is seconds since the agent container's first start. Only the object API is used (no pyplot
 state), on one reused Figure per process and plot kind: building axes is most of a figure's cost.
-:func:`render_all` spreads the scenarios over a fork pool of two processes.
+:func:`render_all` spreads the scenarios over a fork pool of two processes (single-threaded callers only).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import io
 import multiprocessing
 import os
 import re
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
@@ -324,7 +325,10 @@ def scenario_svgs(item: PlotItem) -> tuple[str, str | None]:
 def render_all(items: list[PlotItem]) -> list[tuple[str, str | None]]:
     """:func:`scenario_svgs` of every item, in order: in a fork pool of 2 processes when it pays."""
     workers = min(2, os.cpu_count() or 1)
-    if workers < 2 or len(items) < POOL_MIN or "fork" not in multiprocessing.get_all_start_methods():
+    # Fork only a single-threaded process: a child forked while another thread holds a lock
+    # (stdout, logging, a Docker stream) can hang on it forever. A run with threads left draws alone.
+    if (workers < 2 or len(items) < POOL_MIN or threading.active_count() > 1
+            or "fork" not in multiprocessing.get_all_start_methods()):
         return [scenario_svgs(item) for item in items]
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
         return list(pool.map(scenario_svgs, items, chunksize=max(1, len(items) // (4 * workers))))
