@@ -58,7 +58,7 @@ import pandas as pd
 
 from harness.errors import InputError
 from harness.reports.journal import RunData, ScenarioRecord, load_run
-from harness.reports.tables import register_times, scenario_figures
+from harness.reports.tables import attempt_times, scenario_figures
 
 FAILED = ("fail", "error")
 KIND_ORDER = ("new failure", "slower", "more attempts", "more restarts",
@@ -157,14 +157,6 @@ def _backoffs(records: list[dict]) -> list[tuple[float, float | None]]:
     return out
 
 
-def _attempt_times(records: list[dict], attempt_event: str = "register_attempt") -> list[float]:
-    """Unix s of registration attempts, as the center saw them or as the agent logged them
-    (``attempt_event``: the profile's name of that log event), whichever saw more."""
-    center = register_times(records)
-    agent = [r["t"] for r in records if r["source"] == "agent" and r["kind"] == attempt_event]
-    return center if len(center) >= len(agent) else sorted(agent)
-
-
 def work_time(start: float, took_s: float, records: list[dict],
               attempt_event: str = "register_attempt") -> tuple[float, float, str]:
     """``took_s`` (the window ``[start, start + took_s]``, seconds) less the backoff sleep time inside it.
@@ -174,7 +166,7 @@ def work_time(start: float, took_s: float, records: list[dict],
     end = start + took_s
     backoffs = [(t, s) for t, s in _backoffs(records)
                 if t <= end and (t >= start if s is None else t + s >= start)]
-    attempts = [t for t in _attempt_times(records, attempt_event) if start <= t <= end]
+    attempts = [t for t in attempt_times(records, attempt_event) if start <= t <= end]
     if any(s is None for _, s in backoffs) or (len(attempts) > 1 and not backoffs):
         return np.nan, 0.0, "retries without logged backoff sleeps"
     slept = sum(max(0.0, min(t + s, end) - max(t, start)) for t, s in backoffs)
@@ -453,16 +445,6 @@ def compare_runs(a: RunData, b: RunData, noise: Noise = Noise()) -> Comparison:
 # command line (``startle compare`` delegates here)
 
 
-def resolve_run(text: str) -> Path:
-    """A run folder, or a run id / ``latest`` under the reports root (``STARTLE_REPORTS``)."""
-    from harness.config import REPORTS_DIR
-
-    path = Path(text)
-    if not path.exists() and not path.is_absolute() and (REPORTS_DIR / text).exists():
-        return REPORTS_DIR / text
-    return path
-
-
 def parser() -> argparse.ArgumentParser:
     defaults = Noise()
     p = argparse.ArgumentParser(prog="startle compare",
@@ -488,7 +470,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     args = parser().parse_args(None if argv is None else list(argv))
     try:
         noise = Noise(args.time_abs_s, args.time_rel, args.attempts_abs, args.attempts_rel)
-        comparison = compare_runs(load_run(resolve_run(args.run_a)), load_run(resolve_run(args.run_b)), noise)
+        comparison = compare_runs(load_run(args.run_a), load_run(args.run_b), noise)
     except InputError as exc:
         print(f"startle compare: {exc}", file=sys.stderr)
         return 2

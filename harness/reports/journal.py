@@ -145,13 +145,15 @@ def results_document(run_id: str, started: float, finished: float, host: dict[st
 
 
 def load_run(folder: Path | str) -> RunData:
-    """Read ``results.json`` and the timelines of a run folder (or of ``reports/<run-id>``).
+    """Read ``results.json`` and the timelines of a run folder, or of a run id / ``latest`` under the
+    reports root.
 
     Raises :class:`InputError` naming the file and field when the journal is missing or invalid.
     """
+    from harness.config import REPORTS_DIR
     folder = Path(folder)
-    if not folder.exists() and not folder.is_absolute() and (Path("reports") / folder).exists():
-        folder = Path("reports") / folder
+    if not folder.exists() and not folder.is_absolute() and (REPORTS_DIR / folder).exists():
+        folder = REPORTS_DIR / folder  # a run id or "latest" under the reports root (STARTLE_REPORTS)
     path = folder / RESULTS_FILE
     if not path.is_file():
         raise InputError(path, "(file)", "no results.json here",

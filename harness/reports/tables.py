@@ -67,14 +67,21 @@ def register_times(records: list[dict]) -> list[float]:
                   and str(r["fields"].get("path", "")).rstrip("/").endswith("register"))
 
 
-def attempt_count(scenario: ScenarioRecord, records: list[dict]) -> int:
-    """Registration attempts: the most of what the center saw, the agent logged and a check counted.
+def attempt_times(records: list[dict], attempt_event: str = "register_attempt") -> list[float]:
+    """Unix s of registration attempts, as the center saw them or as the agent logged them
+    (``attempt_event``: the profile's name of that log event), whichever saw more.
 
     During an outage most attempts never reach the center, so its log alone undercounts.
     """
-    attempt_event = scenario.signals.get("attempt", "register_attempt")
-    logged = sum(1 for r in records if r["source"] == "agent" and r["kind"] == attempt_event)
-    return int(max(len(register_times(records)), logged, measured(scenario, "attempts") or 0))
+    center = register_times(records)
+    agent = sorted(r["t"] for r in records if r["source"] == "agent" and r["kind"] == attempt_event)
+    return center if len(center) >= len(agent) else agent
+
+
+def attempt_count(scenario: ScenarioRecord, records: list[dict]) -> int:
+    """Registration attempts: the most of :func:`attempt_times` and what a check counted."""
+    times = attempt_times(records, scenario.signals.get("attempt", "register_attempt"))
+    return int(max(len(times), measured(scenario, "attempts") or 0))
 
 
 def ready_after_s(scenario: ScenarioRecord, records: list[dict]) -> float | None:

@@ -140,3 +140,10 @@ def test_a_version_1_journal_still_loads(tmp_path):
 def test_the_committed_json_schema_is_current():
     committed = json.loads((ROOT / "docs" / "results.schema.json").read_text())
     assert committed == json_schema(), "run: python -m harness.reports.journal > docs/results.schema.json"
+
+
+def test_a_run_is_found_by_its_id_or_latest_under_the_reports_root(tmp_path, monkeypatch):
+    import harness.config
+    monkeypatch.setattr(harness.config, "REPORTS_DIR", tmp_path)
+    write_run(Run(reports_root=tmp_path, run_id="r7"), [outage_result()], {}, T0 + 20)
+    assert load_run("r7").run_id == "r7" and load_run("latest").run_id == "r7"
