@@ -7,6 +7,7 @@
     startle build [--mutants]        build every image locally (content-hash tags)
     startle report RUN               rebuild a run's reports (HTML, JUnit, tables, summary) from its journal
     startle compare RUN_A RUN_B      release gate: regressions of B against A; exit 1 if any
+    startle storm [--mode M] [--policy P ...] [--agents N]   retry-storm benchmark (docs/storm.md)
 
 Exit codes of ``run``: 0 all passed, 1 a scenario failed, 2 bad input, 3 harness/infrastructure
 error, 130 interrupted (everything created was removed first).
@@ -70,6 +71,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from harness.reports import compare
     return compare.main([str(args.run_a), str(args.run_b), *args.compare_options])
+
+
+def cmd_storm(args: argparse.Namespace) -> int:
+    from harness.storm.cli import run as run_storm
+    return run_storm(args)
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -202,6 +208,11 @@ def parser() -> argparse.ArgumentParser:
     build = sub.add_parser("build", help="build every image locally")
     build.add_argument("--mutants", action="store_true", help="also build the mutant agents under tests/")
     build.set_defaults(func=cmd_build)
+    from harness.storm.cli import add_arguments as storm_arguments
+    storm = sub.add_parser("storm", help="retry-storm benchmark: simulated agents (locust) against one center, "
+                           "policies compared (docs/storm.md)")
+    storm_arguments(storm)
+    storm.set_defaults(func=cmd_storm)
     return top
 
 

@@ -88,6 +88,9 @@ class Profile(Strict):
     run: RunSpec = RunSpec()
     signals: SignalSpec = SignalSpec()
     retry_policy: RetryPolicySpec
+    retry_module: str = Field("fixtures/agent/retry.py",
+                              description="the agent's retry-policy module (path relative to the project, or "
+                              "absolute): RetryPolicy, and CircuitBreaker if it has one; `startle storm` runs it")
     center: CenterSpec = CenterSpec()
     path: Path | None = Field(None, exclude=True)
 

@@ -1,0 +1,172 @@
+"""``startle storm``: a fleet of simulated agents restarting against one center, policies compared.
+
+    startle storm --mode contention --agents 100                      # all six policies, N = 100
+    startle storm --mode outage --outage-s 20 --agents 10000 --policy full-jitter
+    startle storm --mode capacity --capacity-per-s 200 --agents 2000 --policy none --policy profile
+
+Each policy (and each N) is one headless locust run (a master and one worker process per core)
+against a fresh mock center container; see harness/storm/__init__.py. Exit codes: 0 every run
+completed, 1 a run hit its watchdog (its figures are partial), 2 bad input, 3 infrastructure
+error, 130 interrupted (every container and process removed first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_INCOMPLETE, EXIT_INPUT, EXIT_INFRA, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+def _raise_interrupt(signum, frame):  # noqa: ARG001
+    raise KeyboardInterrupt
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The storm's options (also used when ``startle storm`` is a subcommand of harness/cli.py)."""
+    from harness.storm.modes import MODES
+    from harness.storm.policies import POLICY_NAMES
+    parser.add_argument("--mode", choices=MODES, default="boot",
+                        help="outage: center down for --outage-s, then up; boot: every agent at once; capacity: "
+                        "center admits --capacity-per-s; contention: optimistic-concurrency writes (default boot)")
+    parser.add_argument("--policy", action="append", choices=POLICY_NAMES, metavar="POLICY",
+                        help=f"retry policy to compare (repeat; default all: {', '.join(POLICY_NAMES)})")
+    parser.add_argument("--agents", action="append", type=int, metavar="N",
+                        help="simulated agents (repeat for several fleet sizes; default 100)")
+    parser.add_argument("--base-ms", type=float, help="first backoff ceiling, ms (default: the profile's)")
+    parser.add_argument("--cap-ms", type=float, help="largest backoff ceiling, ms (default: the profile's)")
+    parser.add_argument("--factor", type=float, help="ceiling growth per attempt (default: the profile's)")
+    parser.add_argument("--max-attempts", type=int, help="attempts per agent before it gives up (default: none)")
+    parser.add_argument("--deadline-s", type=float,
+                        help="seconds after its start an agent gives up (default: the profile's, 120)")
+    parser.add_argument("--outage-s", type=float, default=10.0, help="outage mode: seconds the center is down")
+    parser.add_argument("--outage-switch", choices=("proxy", "center"), default="proxy",
+                        help="outage mode: `proxy` = Toxiproxy in front of the center, disabled then enabled "
+                        "(default); `center` = no proxy in the path, the center's `down` behaviour (Toxiproxy "
+                        "accepts one connection at a time: ~1,800 new connections/s here)")
+    parser.add_argument("--capacity-per-s", type=float, help="capacity mode: registrations/s the center admits")
+    parser.add_argument("--capacity-burst", type=float,
+                        help="capacity mode: token bucket size (default: one second's worth)")
+    parser.add_argument("--profile", default="reference",
+                        help="agent profile (name or YAML): its retry_policy is `profile`, its retry_module runs")
+    parser.add_argument("--retry-module", help="the retry module to run instead of the profile's (path)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="locust worker processes (default: one per core; 0: one local process)")
+    parser.add_argument("--timeout-s", type=float, default=2.0, help="request timeout, seconds (default 2)")
+    parser.add_argument("--seed", type=int, help="seed of the agents' jitter (default: random)")
+    parser.add_argument("--json", metavar="OUT", help="also write the settings and figures as JSON to OUT")
+    parser.add_argument("--center-url", help="use this running center instead of starting a container")
+    parser.add_argument("--toxiproxy-url", help="with --center-url in outage mode: Toxiproxy API whose proxy "
+                        "`center` is in front of it (--target-url); without it the center's `down` is the switch")
+    parser.add_argument("--target-url", help="with --toxiproxy-url: the proxy's listen URL the agents use")
+    parser.add_argument("--reports", help="parent folder of the report folder (default: reports/)")
+    parser.add_argument("--remote-workers", type=int, default=0,
+                        help="workers started by hand on other machines the master also waits for "
+                        "(with --master-bind-host, --master-port, --center-url; docs/storm.md)")
+    parser.add_argument("--master-bind-host", default="127.0.0.1",
+                        help="address the locust master listens on (default 127.0.0.1: this machine only)")
+    parser.add_argument("--master-port", type=int, help="the locust master's port (default: a free one)")
+    return parser
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="startle storm", description=__doc__.split("\n\n")[0],
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    return add_arguments(top)
+
+
+def settings_from(args: argparse.Namespace):
+    """Validated settings and the profile (InputError with the fix on bad input)."""
+    from harness.errors import InputError
+    from harness.profile import load_profile
+    from harness.storm.modes import ModeParams
+    from harness.storm.policies import POLICY_NAMES, make_policies
+    from harness.storm.runner import StormSettings
+
+    profile = load_profile(args.profile)
+    rp = profile.retry_policy
+    agents = args.agents or [100]
+    if any(n < 1 for n in agents):
+        raise InputError("--agents", "N", "must be at least 1", "give a positive number of agents")
+    try:
+        mode = ModeParams(args.mode, outage_s=args.outage_s, capacity_per_s=args.capacity_per_s,
+                          capacity_burst=args.capacity_burst)
+        policies = make_policies(list(dict.fromkeys(args.policy or POLICY_NAMES)),
+                                 base_ms=args.base_ms or rp.base_ms, cap_ms=args.cap_ms or rp.cap_ms,
+                                 factor=args.factor or rp.factor, deadline_s=args.deadline_s or rp.deadline_s,
+                                 max_attempts=args.max_attempts, profile=profile, module=args.retry_module)
+    except ValueError as exc:
+        raise InputError("storm", "options", str(exc), "see `startle storm --help`") from None
+    if args.remote_workers and not args.center_url:
+        raise InputError("--remote-workers", "K", "remote workers cannot reach a center bound to 127.0.0.1",
+                         "start a center they can reach and pass --center-url (docs/storm.md)")
+    if args.remote_workers and not args.master_port:
+        raise InputError("--remote-workers", "K", "remote workers need to know the master's port",
+                         "pass --master-port PORT (and --master-bind-host 0.0.0.0)")
+    return StormSettings(mode, policies, agents, workers=args.workers, timeout_s=args.timeout_s, seed=args.seed,
+                         remote_workers=args.remote_workers, master_bind_host=args.master_bind_host,
+                         master_port=args.master_port)
+
+
+def run(args: argparse.Namespace) -> int:
+    from harness.config import REPORTS_DIR
+    from harness.runtime import Run
+    from harness.storm import report
+    from harness.storm.modes import Endpoints
+    from harness.storm.runner import ContainerWorld, ExternalWorld, run_storm
+
+    settings = settings_from(args)
+    run_ = Run(reports_root=Path(args.reports) if args.reports else REPORTS_DIR)
+    folder = run_.reports_root / f"storm-{run_.run_id}"
+    if args.center_url:
+        world = ExternalWorld(Endpoints(center=args.center_url.rstrip("/"),
+                                        target=(args.target_url or args.center_url).rstrip("/"),
+                                        toxiproxy=args.toxiproxy_url, proxy="center" if args.toxiproxy_url else None))
+    else:
+        world = ContainerWorld(run_, settings.mode.mode, outage_switch=args.outage_switch)
+    print(f"startle storm: run {run_.run_id}, {settings.mode.describe()}; "
+          f"{len(settings.policies)} polic{'y' if len(settings.policies) == 1 else 'ies'} x N = "
+          f"{', '.join(map(str, settings.agents))}; report in {folder}", flush=True)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    result = run_storm(settings, world, folder, progress=lambda line: print(line, flush=True))
+    paths = report.write(result, folder, run_.run_id)
+    summary = result.summary()
+    print()
+    if len(summary) > 1:
+        print("ranked by total work (attempts):")
+        print(report.table(summary, "attempts"))
+        print("\nranked by time to 100 % registered:")
+        print(report.table(summary, "t100_s"))
+    else:
+        print(report.table(summary))
+    print(f"\ntimes in seconds since {settings.mode.reference_event.replace('_', ' ')}; "
+          f"report {paths['html']}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report.summary_json(result, run_.run_id, folder), indent=2))
+        print(f"json {args.json}")
+    return EXIT_OK if all(r.meta["complete"] for r in result.runs) else EXIT_INCOMPLETE
+
+
+def main(argv: list[str] | None = None) -> int:
+    from harness.errors import InputError, StartleError
+    args = parser().parse_args(argv)
+    try:
+        return run(args)
+    except InputError as exc:
+        print(f"startle storm: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except (StartleError, RuntimeError) as exc:
+        print(f"startle storm: {exc}", file=sys.stderr)
+        return EXIT_INFRA
+    except KeyboardInterrupt:
+        print("startle storm: interrupted; every container and process of this storm was removed", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

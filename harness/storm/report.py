@@ -1,0 +1,186 @@
+"""What a storm leaves in its folder (``reports/storm-<run id>/``), and the terminal table.
+
+======================  ===========================================================================
+``storm.csv``           one row per policy and N: the figures of :mod:`harness.storm.metrics`
+``timeseries.csv``      per policy, N and second: attempts, requests, center requests, registrations,
+                        429s, 409s, unanswered, registered fraction
+``records.parquet``     every request of every agent (the raw material; :data:`metrics` columns)
+``center.parquet``      the center's own request log of every run, as records (same columns)
+``registered.svg/png``  registered fraction over time, a line per policy (and N)
+``center_rps.svg/png``  center requests/s over time, a panel per policy
+``storm.html``          self-contained page: settings, both rankings, both plots
+``storm.json``          settings and summary (what ``--json OUT`` also writes)
+``locust/``             the locust processes' logs, per run
+======================  ===========================================================================
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+TABLE_COLUMNS = {
+    "policy": "policy", "agents": "N", "attempts": "attempts", "attempts_per_agent_mean": "per agent",
+    "attempts_per_agent_p95": "p95", "attempts_per_agent_max": "max", "center_peak_rps": "peak req/s",
+    "t50_s": "t50 s", "t95_s": "t95 s", "t100_s": "t100 s", "status_429": "429", "status_409": "409",
+    "no_answer": "no answer", "wasted_pct": "wasted %", "never_registered": "never reg.", "center_ok": "center 200s",
+}
+
+
+def table(summary: pd.DataFrame, by: str | None = None) -> str:
+    """The summary as a fixed-width table (optionally ranked ``by`` a column)."""
+    from harness.storm.metrics import ranked
+    frame = ranked(summary, by) if by else summary.reset_index(drop=True)
+    cols = (["rank"] if by else []) + [c for c in TABLE_COLUMNS if c in frame.columns]
+    shown = frame[cols].rename(columns=TABLE_COLUMNS)
+    return shown.to_string(index=False, float_format=lambda v: f"{v:.2f}", na_rep="never")
+
+
+def plots(result, series: pd.DataFrame, folder: Path, reference: str) -> dict[str, str]:
+    """registered.svg/png (exact registration times) and center_rps.svg/png (1-s bins);
+    returns {name: inline SVG text}."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    many_n = len({run.agents for run in result.runs}) > 1
+    xlabel = f"seconds since {reference.replace('_', ' ')}"
+    out: dict[str, str] = {}
+
+    from harness.storm.metrics import registration_times
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    for run in result.runs:
+        done = registration_times(run.records, run.t_ref).to_numpy()
+        label = f"{run.policy.name} (N={run.agents})" if many_n else run.policy.name
+        start = min(0.0, run.t_go - run.t_ref)
+        xs = [start, *done, max(done[-1] if len(done) else 0.0, run.summary()["duration_s"] + start)]
+        ys = [0.0, *(100.0 * (i + 1) / run.agents for i in range(len(done))), 100.0 * len(done) / run.agents]
+        ax.step(xs, ys, where="post", label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("agents registered (%)")
+    ax.set_ylim(0, 102)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title("registered over time")
+    out["registered"] = _save(fig, folder / "registered")
+
+    from harness.storm.metrics import timeseries
+    span = float(series["t"].max() - series["t"].min() + 1) if len(series) else 1.0
+    bin_s = 0.1 if span <= 15 else 1.0  # short storms: 100-ms bins, still as requests per second
+    runs = result.runs
+    fig, axes = plt.subplots(len(runs), 1, figsize=(8, 1.6 + 1.5 * len(runs)), sharex=True, squeeze=False)
+    for ax, run in zip(axes[:, 0], runs):
+        label = f"{run.policy.name} (N={run.agents})" if many_n else run.policy.name
+        group = timeseries(run.records, run.agents, run.t_ref, run.center, bin_s=bin_s)
+        if group.empty:
+            continue
+        ax.bar(group["t"], group["center_requests"] / bin_s, width=bin_s, align="edge", color="#4c72b0",
+               label="reached the center")
+        for col, color in (("status_429", "#dd8452"), ("status_409", "#c44e52")):
+            if group[col].any():
+                ax.bar(group["t"], group[col] / bin_s, width=bin_s, align="edge", color=color, label=col[-3:])
+        lost = (group["requests"] - group["center_requests"]).clip(lower=0)
+        if lost.any():  # refused by the disabled proxy, or queued in front of the center
+            ax.bar(group["t"], lost / bin_s, width=bin_s, align="edge", color="#8c8c8c",
+                   bottom=group["center_requests"] / bin_s, label="sent, not (yet) at the center")
+        ax.set_ylabel("req/s", fontsize=8)
+        ax.set_title(label, fontsize=9, loc="left")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="upper right")
+    axes[-1, 0].set_xlabel(xlabel)
+    fig.suptitle(f"requests per second ({bin_s * 1000:g}-ms bins)")
+    out["center_rps"] = _save(fig, folder / "center_rps")
+    return out
+
+
+def _save(fig, stem: Path) -> str:
+    import matplotlib.pyplot as plt
+    fig.tight_layout()
+    fig.savefig(stem.with_suffix(".png"), dpi=110)
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg")
+    plt.close(fig)
+    svg = buf.getvalue()
+    stem.with_suffix(".svg").write_text(svg)
+    return svg[svg.find("<svg"):]
+
+
+PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>startle storm {run_id}</title>
+<style>body{{font:14px/1.4 system-ui,sans-serif;margin:2em;max-width:72em}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:2px 8px;text-align:right}}th{{background:#f4f4f4}}
+td:nth-child(2){{text-align:left}}svg{{max-width:100%;height:auto}}code{{background:#f4f4f4}}</style></head><body>
+<h1>startle storm {run_id}</h1>
+<p>{mode} &middot; times since <b>{reference}</b> &middot; {workers}</p>
+<ul>{policies}</ul>
+<h2>Ranked by total work (attempts)</h2>{by_work}
+<h2>Ranked by time to 100 % registered</h2>{by_time}
+<p>attempts: registration attempts (answered or not); peak req/s: most requests reaching the center in one
+second; t50/t95/t100: seconds until that share of the N agents was registered ("never": not within the
+deadline); wasted %: attempts that did not register their agent; never reg.: agents without a
+registration at the end. Definitions: <code>harness/storm/metrics.py</code>.</p>
+<h2>Registered over time</h2>{registered}
+<h2>Center requests per second</h2>{center_rps}
+<p>Files: storm.csv, timeseries.csv, records.parquet, center.parquet, storm.json.</p></body></html>"""
+
+
+def _html_table(summary: pd.DataFrame, by: str) -> str:
+    from harness.storm.metrics import ranked
+    frame = ranked(summary, by)
+    cols = ["rank"] + [c for c in TABLE_COLUMNS if c in frame.columns]
+    return frame[cols].rename(columns=TABLE_COLUMNS).to_html(
+        index=False, float_format=lambda v: f"{v:.2f}", na_rep="never", border=0)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item"):  # numpy scalars
+        return _jsonable(value.item())
+    return value
+
+
+def summary_json(result, run_id: str, folder: Path) -> dict[str, Any]:
+    s = result.settings
+    rows = [{k: _jsonable(v) for k, v in row.items()} for row in result.summary().to_dict("records")]
+    return {"run_id": run_id, "folder": str(folder), "mode": s.mode.to_dict(), "agents": s.agents,
+            "workers": s.workers, "timeout_s": s.timeout_s, "seed": s.seed,
+            "policies": [p.to_dict() for p in s.policies], "reference": s.mode.reference_event,
+            "summary": rows}
+
+
+def write(result, folder: Path, run_id: str) -> dict[str, Path]:
+    """Every file of the table above; returns {name: path}."""
+    folder.mkdir(parents=True, exist_ok=True)
+    summary = result.summary()
+    series = result.timeseries()
+    paths = {"csv": folder / "storm.csv", "timeseries": folder / "timeseries.csv",
+             "records": folder / "records.parquet", "json": folder / "storm.json", "html": folder / "storm.html"}
+    summary.to_csv(paths["csv"], index=False)
+    series.to_csv(paths["timeseries"], index=False)
+    records = result.records()
+    records["status"] = records["status"].astype("Int64")
+    records.to_parquet(paths["records"], index=False)
+    center = result.center_records()
+    if center is not None:
+        paths["center"] = folder / "center.parquet"
+        center["status"] = center["status"].astype("Int64")
+        center.to_parquet(paths["center"], index=False)
+    paths["json"].write_text(json.dumps(summary_json(result, run_id, folder), indent=2))
+    s = result.settings
+    svgs = plots(result, series, folder, s.mode.reference_event) if len(series) else {"registered": "", "center_rps": ""}
+    page = PAGE.format(
+        run_id=html.escape(run_id), mode=html.escape(s.mode.describe()),
+        reference=html.escape(s.mode.reference_event.replace("_", " ")),
+        workers=html.escape(f"{s.workers} locust worker process(es), request timeout {s.timeout_s:g} s"),
+        policies="".join(f"<li><b>{html.escape(p.name)}</b>: {html.escape(p.describe())}, deadline "
+                         f"{p.deadline_s:g} s</li>" for p in s.policies),
+        by_work=_html_table(summary, "attempts"), by_time=_html_table(summary, "t100_s"),
+        registered=svgs["registered"], center_rps=svgs["center_rps"])
+    paths["html"].write_text(page)
+    return paths

@@ -1,0 +1,362 @@
+"""Run a storm: the world, then for each N and each policy one locust run (a master and one
+worker process per core), the records, the center's own log, the figures.
+
+The world (:class:`ContainerWorld`): the mock center image and, when the mode needs it, Toxiproxy
+with a proxy ``center`` in front of it, both on the host network bound to 127.0.0.1 only,
+labelled with the run (``startle.scenario=storm``) and removed in ``finally`` (Ctrl-C included;
+a run whose process died is reaped by the next ``startle run`` / ``startle clean``). Host
+network, not a bridge with published ports: a storm opens one TCP connection per request, and
+across Docker's bridge and its userland proxy a connection costs ~4.6 ms against 0.06 ms on
+loopback on this host (fixtures/center/API.md), so a bridged storm would measure Docker, not the
+center. :class:`ExternalWorld` uses a center (and Toxiproxy) already running, e.g. in tests.
+
+Locust runs as separate processes (``python -m locust -f harness/storm/users.py``): gevent's
+monkey-patching stays out of this process, and the master/worker split is the one that scales
+across machines (see users.py). ``workers=0`` runs a single local locust process instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+import requests
+
+from harness.config import LABEL_ROLE, LABEL_RUN, LABEL_SCENARIO, ROOT
+from harness.errors import InfrastructureError
+from harness.storm import metrics, modes
+from harness.storm.policies import PolicySpec
+
+USERS_FILE = Path(__file__).with_name("users.py")
+SCENARIO_LABEL = "storm"
+START_TIMEOUT_S = 60.0
+"""Seconds a container, or the locust master with its workers, gets to come up."""
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (the kernel's choice)."""
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_http(url: str, timeout_s: float, alive: Callable[[], bool]) -> None:
+    """Until ``url`` answers 200 (a readiness probe, like testcontainers' HttpWaitStrategy)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if requests.get(url, timeout=1.0).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        if not alive():
+            raise InfrastructureError(f"{url}: the container exited before answering")
+        if time.monotonic() > deadline:
+            raise InfrastructureError(f"{url} did not answer within {timeout_s:g} s")
+        time.sleep(0.1)
+
+
+class ExternalWorld:
+    """A center (and Toxiproxy) that already run: nothing is started or removed."""
+
+    def __init__(self, endpoints: modes.Endpoints) -> None:
+        self.endpoints = endpoints
+
+    def __enter__(self) -> modes.Endpoints:
+        return self.endpoints
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
+class ContainerWorld:
+    """The center image (+ Toxiproxy) on the host network, 127.0.0.1 only, labelled with ``run``.
+
+    ``outage_switch``: ``proxy`` (outage mode: Toxiproxy in front of the center, its proxy
+    disabled and enabled) or ``center`` (no proxy in the path: the center's ``down`` behaviour).
+    Toxiproxy 2.12 accepts a connection and dials the upstream one at a time (proxy.go, its
+    accept loop), which caps a proxied storm at ~1,800 new connections/s on this host; with
+    ``center`` the agents reach the center directly once it is back (~5,400/s here).
+    """
+
+    def __init__(self, run, mode: str, client=None, center_image: str | None = None,
+                 toxiproxy_image: str | None = None, outage_switch: str = "proxy") -> None:
+        from harness.runtime import CENTER_IMAGE, TOXIPROXY_IMAGE, docker_client
+        if outage_switch not in ("proxy", "center"):
+            raise ValueError(f"outage_switch must be proxy or center, got {outage_switch!r}")
+        self.run, self.mode, self.outage_switch = run, mode, outage_switch
+        self.client = client or docker_client()
+        self.center_image = center_image or CENTER_IMAGE
+        self.toxiproxy_image = toxiproxy_image or TOXIPROXY_IMAGE
+        self.prefix = f"startle-{run.run_id}-storm"
+
+    def _labels(self, role: str) -> dict[str, str]:
+        return self.run.labels(**{LABEL_SCENARIO: SCENARIO_LABEL, LABEL_ROLE: role})
+
+    def _start(self, image: str, role: str, **kwargs):
+        from docker.errors import NotFound
+        try:
+            self.client.images.get(image)
+        except NotFound:
+            raise InfrastructureError(f"image {image} is not built; run `startle build` (images are built locally)") from None
+        return self.client.containers.run(image, detach=True, network_mode="host", name=f"{self.prefix}-{role}",
+                                          labels=self._labels(role), **kwargs)
+
+    @staticmethod
+    def _alive(container) -> Callable[[], bool]:
+        def alive() -> bool:
+            container.reload()
+            return container.status in ("created", "running")
+        return alive
+
+    def __enter__(self) -> modes.Endpoints:
+        try:
+            center_port = free_port()
+            center = self._start(self.center_image, "center",
+                                 environment={"CENTER_HOST": "127.0.0.1", "CENTER_PORT": str(center_port)})
+            center_url = f"http://127.0.0.1:{center_port}"
+            _wait_http(f"{center_url}/admin/health", START_TIMEOUT_S, self._alive(center))
+            if not modes.needs_proxy(self.mode) or self.outage_switch == "center":
+                return modes.Endpoints(center=center_url, target=center_url)
+            api_port, proxy_port = free_port(), free_port()
+            toxi = self._start(self.toxiproxy_image, "toxiproxy",
+                               entrypoint=["/toxiproxy-server", "-host=127.0.0.1", f"-port={api_port}"])
+            api = f"http://127.0.0.1:{api_port}"
+            _wait_http(f"{api}/version", START_TIMEOUT_S, self._alive(toxi))
+            requests.post(f"{api}/proxies", json={"name": "center", "listen": f"127.0.0.1:{proxy_port}",
+                                                  "upstream": f"127.0.0.1:{center_port}", "enabled": True},
+                          timeout=10).raise_for_status()
+            return modes.Endpoints(center=center_url, target=f"http://127.0.0.1:{proxy_port}",
+                                   toxiproxy=api, proxy="center")
+        except BaseException:
+            self.remove()
+            raise
+
+    def remove(self) -> None:
+        from harness.runtime import reap
+        reap(self.client, {LABEL_RUN: self.run.run_id, LABEL_SCENARIO: SCENARIO_LABEL})
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
+@dataclass
+class StormSettings:
+    """One storm: a mode, the policies and fleet sizes to compare, how to run locust.
+
+    ``workers``: locust worker processes (default: one per core; 0 = a single local process).
+    ``timeout_s``: each request's connect/read timeout (the reference agent's 2 s).
+    ``seed``: per-agent random streams derived from it (reproducible jitter), random when None.
+    ``remote_workers``: workers started by hand on other machines that the master also waits for
+    (``master_bind_host``/``master_port`` must then be reachable from them; see docs/storm.md).
+    """
+
+    mode: modes.ModeParams
+    policies: list[PolicySpec]
+    agents: list[int]
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    timeout_s: float = 2.0
+    seed: int | None = None
+    remote_workers: int = 0
+    master_bind_host: str = "127.0.0.1"
+    master_port: int | None = None
+
+    def limit_s(self, policy: PolicySpec) -> float:
+        """Watchdog of one locust run, seconds from go: every agent has stopped by its deadline
+        (counted from go, so an outage is inside it) plus a request in flight; 30 s more for the
+        simulator itself."""
+        return policy.deadline_s + self.timeout_s * 2 + 30.0
+
+
+@dataclass
+class PolicyRun:
+    """One locust run: one policy at one N."""
+
+    policy: PolicySpec
+    agents: int
+    meta: dict[str, Any]
+    records: pd.DataFrame
+    center: pd.DataFrame | None
+    wall_s: float
+
+    @property
+    def t_go(self) -> float:
+        return float(self.meta["events"]["go"])
+
+    @property
+    def t_ref(self) -> float:
+        events = self.meta["events"]
+        return float(events.get(modes.ModeParams(**self.meta["config"]["mode"]).reference_event, events["go"]))
+
+    def summary(self) -> dict[str, Any]:
+        out = metrics.summarise(self.records, self.agents, self.t_ref, self.center, t_go=self.t_go,
+                                mode=self.meta["config"]["mode"]["mode"], policy=self.policy.name)
+        out["complete"] = bool(self.meta["complete"])
+        out["wall_s"] = round(self.wall_s, 2)
+        return out
+
+    def timeseries(self) -> pd.DataFrame:
+        return metrics.timeseries(self.records, self.agents, self.t_ref, self.center,
+                                  labels={"mode": self.meta["config"]["mode"]["mode"], "policy": self.policy.name,
+                                          "agents": self.agents})
+
+
+def center_log(center_url: str, since: int) -> list[dict[str, Any]]:
+    """Every request record of the center from index ``since`` (paged)."""
+    out: list[dict[str, Any]] = []
+    while True:
+        answer = requests.get(f"{center_url}/admin/requests", params={"since": since, "limit": 10000}, timeout=30)
+        answer.raise_for_status()
+        body = answer.json()
+        out.extend(body["requests"])
+        if not body["requests"]:
+            return out
+        since = int(body["next"])
+
+
+def _stop(proc: subprocess.Popen, grace_s: float = 5.0) -> None:
+    """End one process this module started (SIGTERM, then SIGKILL), by its pid."""
+    if proc.poll() is not None:
+        return
+    try:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(grace_s)
+    except ProcessLookupError:
+        pass
+
+
+def run_locust(config: dict[str, Any], agents: int, workers: int, log_dir: Path, timeout_s: float,
+               remote_workers: int = 0, bind_host: str = "127.0.0.1", master_port: int | None = None) -> dict:
+    """One headless locust run (master + ``workers`` local processes, or one local process when
+    ``workers`` is 0 and no remote ones are expected); returns the master's output (``{"meta",
+    "columns", "rows"}``). ``remote_workers``: workers on other machines the master waits for too.
+    Processes started here are ended in any case."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    out_path = Path(config["output"])
+    out_path.unlink(missing_ok=True)
+    base = [sys.executable, "-m", "locust", "-f", str(USERS_FILE), "--loglevel", "WARNING"]
+    rate = str(max(agents * 10, 1000))  # dispatch everyone at once; the agents wait for go anyway
+    common = ["--headless", "-u", str(agents), "-r", rate, "--only-summary", "--stop-timeout", "0",
+              "--run-time", f"{int(config['limit_s'] + 60)}s", "--storm-config", json.dumps(config)]
+    procs: list[subprocess.Popen] = []
+    logs = []
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+
+    def spawn(args: list[str], name: str) -> subprocess.Popen:
+        log = open(log_dir / f"{name}.log", "w")
+        logs.append(log)
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env,
+                                start_new_session=True)  # Ctrl-C reaches us only; we stop them in order
+        procs.append(proc)
+        return proc
+
+    procs_log = "locust.log" if workers <= 0 and remote_workers <= 0 else "master.log"
+    try:
+        if workers <= 0 and remote_workers <= 0:
+            master = spawn(base + common, "locust")
+        else:
+            port = master_port or free_port()
+            master = spawn(base + common + ["--master", "--master-bind-host", bind_host, "--master-bind-port",
+                                           str(port), "--expect-workers", str(workers + remote_workers),
+                                           "--expect-workers-max-wait",
+                                           str(int(START_TIMEOUT_S * (10 if remote_workers else 1)))], "master")
+            for i in range(workers):
+                spawn(base + ["--worker", "--master-host", "127.0.0.1", "--master-port", str(port)], f"worker-{i}")
+        master.wait(timeout=timeout_s)
+        for proc in procs[1:]:  # workers quit with the master
+            proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        pass
+    finally:
+        for proc in procs:
+            _stop(proc)
+        for log in logs:
+            log.close()
+    if not out_path.exists():
+        tail = "\n".join((log_dir / procs_log).read_text().splitlines()[-20:]) if procs else ""
+        raise InfrastructureError(f"locust wrote no storm output (see {log_dir}); last lines:\n{tail}")
+    data = json.loads(out_path.read_text())
+    out_path.unlink()
+    return data
+
+
+@dataclass
+class StormResult:
+    settings: StormSettings
+    runs: list[PolicyRun]
+
+    def summary(self) -> pd.DataFrame:
+        return pd.DataFrame([r.summary() for r in self.runs])
+
+    def timeseries(self) -> pd.DataFrame:
+        return pd.concat([r.timeseries() for r in self.runs], ignore_index=True)
+
+    def records(self) -> pd.DataFrame:
+        """Every run's agent records, with ``policy`` and ``agents_n`` columns in front."""
+        return self._stack([(r, r.records) for r in self.runs])
+
+    def center_records(self) -> pd.DataFrame | None:
+        """Every run's center log as records (same columns), None when no run has one."""
+        pairs = [(r, r.center) for r in self.runs if r.center is not None]
+        return self._stack(pairs) if pairs else None
+
+    @staticmethod
+    def _stack(pairs) -> pd.DataFrame:
+        frames = []
+        for run, frame in pairs:
+            f = frame.copy()
+            f.insert(0, "policy", run.policy.name)
+            f.insert(1, "agents_n", run.agents)
+            frames.append(f)
+        return pd.concat(frames, ignore_index=True)
+
+
+def run_storm(settings: StormSettings, world, folder: Path,
+              progress: Callable[[str], Any] = print) -> StormResult:
+    """For each N, each policy: a fresh center (reset by the master), a locust run, the center's
+    log. ``world``: a :class:`ContainerWorld` or :class:`ExternalWorld` (entered here)."""
+    runs: list[PolicyRun] = []
+    with world as endpoints:
+        for agents in settings.agents:
+            for policy in settings.policies:
+                name = f"{policy.name}-n{agents}"
+                config = {"policy": policy.to_dict(), "mode": settings.mode.to_dict(),
+                          "endpoints": endpoints.to_dict(), "agents": agents, "timeout_s": settings.timeout_s,
+                          "seed": settings.seed, "limit_s": settings.limit_s(policy),
+                          "output": str(folder / "locust" / f"{name}.json")}
+                progress(f"storm: {name}: {agents} agents, {policy.describe()}, "
+                         f"{settings.workers or 'no'} worker process(es)")
+                wait_s = (config["limit_s"] + START_TIMEOUT_S * (10 if settings.remote_workers else 1)
+                          + 90 + agents / 500)
+                started = time.monotonic()
+                try:
+                    data = run_locust(config, agents, settings.workers, folder / "locust" / name, timeout_s=wait_s,
+                                      remote_workers=settings.remote_workers,
+                                      bind_host=settings.master_bind_host, master_port=settings.master_port)
+                except BaseException:  # the master may have died mid-outage: leave a usable center
+                    modes.restore(endpoints, settings.mode)
+                    raise
+                wall = time.monotonic() - started
+                meta = data["meta"]
+                records = metrics.records_frame(data["rows"], data["columns"])
+                center = metrics.records_from_center_log(center_log(endpoints.center, int(meta["first_index"])))
+                run = PolicyRun(policy, agents, meta, records, center, wall)
+                runs.append(run)
+                s = run.summary()
+                progress(f"storm: {name}: {s['attempts']} attempts, {s['registered']}/{agents} registered, "
+                         f"t100 {s['t100_s']:.2f} s, center peak {s['center_peak_rps']} req/s "
+                         f"({wall:.1f} s wall{'' if meta['complete'] else ', INCOMPLETE: ' + '; '.join(meta['errors'])})")
+    return StormResult(settings, runs)
