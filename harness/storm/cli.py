@@ -58,6 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help="locust worker processes (default: one per core; 0: one local process)")
     parser.add_argument("--timeout-s", type=float, default=2.0, help="request timeout, seconds (default 2)")
     parser.add_argument("--seed", type=int, help="seed of the agents' jitter (default: random)")
+    parser.add_argument("--repeat", type=int, default=1, metavar="K",
+                        help="run every policy and N K times, repeat i with seed + i; rankings by the medians "
+                        "(default 1)")
     parser.add_argument("--json", metavar="OUT", help="also write the settings and figures as JSON to OUT")
     parser.add_argument("--center-url", help="use this running center instead of starting a container")
     parser.add_argument("--toxiproxy-url", help="with --center-url in outage mode: Toxiproxy API whose proxy "
@@ -92,6 +95,8 @@ def settings_from(args: argparse.Namespace):
     agents = args.agents or [100]
     if any(n < 1 for n in agents):
         raise InputError("--agents", "N", "must be at least 1", "give a positive number of agents")
+    if args.repeat < 1:
+        raise InputError("--repeat", "K", "must be at least 1", "give how many times to run each policy and N")
     try:
         mode = ModeParams(args.mode, outage_s=args.outage_s, capacity_per_s=args.capacity_per_s,
                           capacity_burst=args.capacity_burst)
@@ -108,7 +113,7 @@ def settings_from(args: argparse.Namespace):
         raise InputError("--remote-workers", "K", "remote workers need to know the master's port",
                          "pass --master-port PORT (and --master-bind-host 0.0.0.0)")
     return StormSettings(mode, policies, agents, workers=args.workers, timeout_s=args.timeout_s, seed=args.seed,
-                         remote_workers=args.remote_workers, master_bind_host=args.master_bind_host,
+                         repeat=args.repeat, remote_workers=args.remote_workers, master_bind_host=args.master_bind_host,
                          master_port=args.master_port)
 
 
@@ -130,22 +135,15 @@ def run(args: argparse.Namespace) -> int:
         world = ContainerWorld(run_, settings.mode.mode, outage_switch=args.outage_switch)
     print(f"startle storm: run {run_.run_id}, {settings.mode.describe()}; "
           f"{len(settings.policies)} polic{'y' if len(settings.policies) == 1 else 'ies'} x N = "
-          f"{', '.join(map(str, settings.agents))}; report in {folder}", flush=True)
+          f"{', '.join(map(str, settings.agents))}{f' x {settings.repeat} repeats' if settings.repeat > 1 else ''}; "
+          f"report in {folder}", flush=True)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     result = run_storm(settings, world, folder, progress=lambda line: print(line, flush=True))
     paths = report.write(result, folder, run_.run_id)
-    summary = result.summary()
     print()
-    if len(summary) > 1:
-        print("ranked by total work (attempts):")
-        print(report.table(summary, "attempts"))
-        print("\nranked by time to 100 % registered:")
-        print(report.table(summary, "t100_s"))
-    else:
-        print(report.table(summary))
-    print(f"\ntimes in seconds since {settings.mode.reference_event.replace('_', ' ')}; "
-          f"report {paths['html']}")
+    print(report.tables(result, settings.mode.reference_event))
+    print(f"report {paths['html']}; reproduce with --seed {result.seeds[0]}")
     if args.json:
         Path(args.json).write_text(json.dumps(report.summary_json(result, run_.run_id, folder), indent=2))
         print(f"json {args.json}")

@@ -40,6 +40,14 @@ outage mode; times are seconds since ``t_ref``):
 - ``lag_p95_ms``: p95 of ``t_start - t_planned``: how late the simulator sent compared with the
   policy's schedule (the simulator's own health: large values mean the load generator, not the
   policy, shaped the storm).
+
+Over repeats (``--repeat K``: every policy and N run K times with seeds ``seed + i``),
+:func:`over_repeats` gives per (mode, policy, N) the **median** of each figure over the K runs,
+``runs`` = K, and the min and max of the two ranking figures (``attempts``, ``t100_s``). A figure
+in :data:`NEVER_COLUMNS` that is NaN ("never") counts as +infinity: the median of t100 s
+[0.8, 1.1, never] is 1.1, of [0.8, never, never] never (more than half never); with an even K the
+two middle values are averaged, so [0.8, 1.1, never, never] gives never as well. Its max is never
+when any run never got there; its min only when none did.
 """
 
 from __future__ import annotations
@@ -56,6 +64,12 @@ SUMMARY_COLUMNS = ("mode", "policy", "agents", "attempts", "attempts_per_agent_m
                    "attempts_per_agent_max", "requests", "center_requests", "center_peak_rps", "offered_peak_rps",
                    "t50_s", "t95_s", "t100_s", "registered", "center_ok", "never_registered", "status_429", "status_409",
                    "no_answer", "wasted", "wasted_pct", "work_per_agent", "lag_p95_ms", "duration_s")
+KEYS = ("mode", "policy", "agents")
+"""What identifies one (policy, N) across repeats."""
+RANGE_COLUMNS = ("attempts", "t100_s")
+"""The ranking figures: :func:`over_repeats` adds their ``_min`` and ``_max`` over the repeats."""
+NEVER_COLUMNS = ("t50_s", "t95_s", "t100_s", "work_per_agent")
+"""Figures whose NaN means never (nobody / not that share registered): +infinity over repeats."""
 
 
 def records_frame(rows: Iterable[Iterable[Any]], columns: Iterable[str] = COLUMNS) -> pd.DataFrame:
@@ -124,10 +138,9 @@ def summarise(records: pd.DataFrame, agents: int, t_ref: float, center: pd.DataF
     offered_rate = _per_second(records["t_start"], t_ref, 1.0)
     lag = (reg["t_start"] - reg["t_planned"]).dropna()
     t_go = t_ref if t_go is None else t_go
-    out: dict[str, Any] = {key: labels.get(key) for key in ("mode", "policy")}
+    out: dict[str, Any] = {"mode": labels.get("mode"), "policy": labels.get("policy"), "agents": int(agents)}
     out.update(labels)
     out.update({
-        "agents": int(agents),
         "attempts": attempts,
         "attempts_per_agent_mean": attempts / agents if agents else math.nan,
         "attempts_per_agent_p95": float(per_agent.quantile(0.95)) if len(per_agent) else math.nan,
@@ -194,3 +207,29 @@ def ranked(summary: pd.DataFrame, by: str) -> pd.DataFrame:
     out = summary.sort_values([by, "attempts"], na_position="last", kind="stable").reset_index(drop=True)
     out.insert(0, "rank", range(1, len(out) + 1))
     return out
+
+
+def over_repeats(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per-run summary rows (:func:`summarise`, one per repeat) as one row per (mode, policy,
+    agents), in order of first appearance: ``runs`` (rows, = K), ``complete`` (every run
+    complete), the median of every other numeric figure (``repeat``, ``seed`` dropped), and
+    ``<figure>_min``/``_max`` of :data:`RANGE_COLUMNS` right after the figure. NaN in
+    :data:`NEVER_COLUMNS` is +infinity (never; module docstring), other NaN (e.g. an unknown lag)
+    is skipped. A count keeps its integer type when every median of it is whole."""
+    keys = [k for k in KEYS if k in summary.columns]
+    frame = summary.drop(columns=[c for c in ("repeat", "seed") if c in summary.columns])
+    never = [c for c in NEVER_COLUMNS if c in frame.columns]
+    frame[never] = frame[never].astype(float).fillna(math.inf)
+    flags = [c for c in frame.columns if c not in keys and pd.api.types.is_bool_dtype(frame[c])]
+    figures = [c for c in frame.select_dtypes("number").columns if c not in keys and c not in flags]
+    groups = frame.groupby(keys, sort=False, dropna=False)
+    out = groups[figures].median()
+    for col in figures:
+        if pd.api.types.is_integer_dtype(frame[col]) and (out[col] % 1 == 0).all():
+            out[col] = out[col].astype("int64")
+    parts = [groups.size().rename("runs"), groups[flags].all()]
+    for col in figures:
+        parts.append(out[col])
+        if col in RANGE_COLUMNS:
+            parts += [groups[col].min().rename(f"{col}_min"), groups[col].max().rename(f"{col}_max")]
+    return pd.concat(parts, axis=1).replace(math.inf, math.nan).reset_index()

@@ -1,17 +1,25 @@
 """What a storm leaves in its folder (``reports/storm-<run id>/``), and the terminal table.
 
 ======================  ===========================================================================
-``storm.csv``           one row per policy and N: the figures of :mod:`harness.storm.metrics`
-``timeseries.csv``      per policy, N and second: attempts, requests, center requests, registrations,
-                        429s, 409s, unanswered, registered fraction
+``storm.csv``           one row per policy, N and repeat (``repeat`` 0-based, ``seed``): the figures
+                        of :mod:`harness.storm.metrics`
+``storm_medians.csv``   with ``--repeat K`` > 1: one row per policy and N, medians over the repeats
+                        with ``runs`` and the min/max of attempts and t100 (:func:`metrics.over_repeats`)
+``timeseries.csv``      per policy, N, repeat and second: attempts, requests, center requests,
+                        registrations, 429s, 409s, unanswered, registered fraction
 ``records.parquet``     every request of every agent (the raw material; :data:`metrics` columns)
+                        with ``policy``, ``agents_n``, ``repeat`` in front
 ``center.parquet``      the center's own request log of every run, as records (same columns)
-``registered.svg/png``  registered fraction over time, a line per policy (and N)
-``center_rps.svg/png``  center requests/s over time, a panel per policy
-``storm.html``          self-contained page: settings, both rankings, both plots
-``storm.json``          settings and summary (what ``--json OUT`` also writes)
-``locust/``             the locust processes' logs, per run
+``registered.svg/png``  registered fraction over time, a line per policy (and N); repeat 0 only
+``center_rps.svg/png``  center requests/s over time, a panel per policy (and N); repeat 0 only
+``storm.html``          self-contained page: settings, both rankings (of medians when K > 1), both plots
+``storm.json``          settings (with the seeds), per-run ``summary`` and per-policy ``medians``
+                        (what ``--json OUT`` also writes)
+``locust/``             the locust processes' logs, per run (``<policy>-n<N>[-r<repeat>]``)
 ======================  ===========================================================================
+
+With K > 1 the rankings are of medians, and attempts and t100 read "median (min–max)" over the
+repeats: the jittered policies reorder between seeds, so one run's order is not a ranking.
 """
 
 from __future__ import annotations
@@ -25,6 +33,8 @@ from typing import Any
 
 import pandas as pd
 
+from harness.storm.metrics import RANGE_COLUMNS, over_repeats, ranked
+
 TABLE_COLUMNS = {
     "policy": "policy", "agents": "N", "attempts": "attempts", "attempts_per_agent_mean": "per agent",
     "attempts_per_agent_p95": "p95", "attempts_per_agent_max": "max", "center_peak_rps": "peak req/s",
@@ -33,13 +43,51 @@ TABLE_COLUMNS = {
 }
 
 
-def table(summary: pd.DataFrame, by: str | None = None) -> str:
-    """The summary as a fixed-width table (optionally ranked ``by`` a column)."""
-    from harness.storm.metrics import ranked
+def _value(value: Any) -> str:
+    """A figure as the tables show it: NaN = never, counts whole, anything else with 2 decimals."""
+    if pd.isna(value):
+        return "never"
+    return str(int(value)) if pd.api.types.is_integer(value) else f"{value:.2f}"
+
+
+def _shown(summary: pd.DataFrame, by: str | None) -> pd.DataFrame:
+    """The table's frame: optionally ranked ``by`` a column, :data:`TABLE_COLUMNS` renamed; for
+    medians over several runs (:func:`metrics.over_repeats`) attempts and t100 read "median (min–max)"."""
     frame = ranked(summary, by) if by else summary.reset_index(drop=True)
+    if "runs" in frame.columns and frame["runs"].max() > 1:
+        frame = frame.copy()
+        for col in RANGE_COLUMNS:
+            frame[col] = [f"{_value(m)} ({_value(lo)}–{_value(hi)})"
+                          for m, lo, hi in zip(frame[col], frame[f"{col}_min"], frame[f"{col}_max"])]
     cols = (["rank"] if by else []) + [c for c in TABLE_COLUMNS if c in frame.columns]
-    shown = frame[cols].rename(columns=TABLE_COLUMNS)
-    return shown.to_string(index=False, float_format=lambda v: f"{v:.2f}", na_rep="never")
+    return frame[cols].rename(columns=TABLE_COLUMNS)
+
+
+def table(summary: pd.DataFrame, by: str | None = None) -> str:
+    """The summary (or medians) as a fixed-width table, optionally ranked ``by`` a column."""
+    return _shown(summary, by).to_string(index=False, float_format=lambda v: f"{v:.2f}", na_rep="never")
+
+
+def repeats_note(result) -> str:
+    """One line saying what a table of ``result.ranking()`` holds (empty when K = 1)."""
+    k, seeds = result.settings.repeat, result.seeds
+    if k <= 1:
+        return ""
+    return (f"medians of {k} repeats per policy and N (seeds {seeds[0]}–{seeds[-1]}); attempts and t100: "
+            f"median (min–max); t100 never counts as slowest; each repeat in storm.csv")
+
+
+def tables(result, reference: str) -> str:
+    """The terminal's text after a storm: the table(s) of ``result.ranking()``, ranked by total
+    work and by time to 100 % when there is more than one row, and what they hold."""
+    ranking = result.ranking()
+    if len(ranking) > 1:
+        text = ("ranked by total work (attempts):\n" + table(ranking, "attempts")
+                + "\n\nranked by time to 100 % registered:\n" + table(ranking, "t100_s"))
+    else:
+        text = table(ranking)
+    note = repeats_note(result)
+    return text + "\n\n" + (note + "\n" if note else "") + f"times in seconds since {reference.replace('_', ' ')}"
 
 
 def plots(result, series: pd.DataFrame, folder: Path, reference: str) -> dict[str, str]:
@@ -49,13 +97,15 @@ def plots(result, series: pd.DataFrame, folder: Path, reference: str) -> dict[st
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    many_n = len({run.agents for run in result.runs}) > 1
+    runs = result.first_repeat()
+    many_n = len({run.agents for run in runs}) > 1
     xlabel = f"seconds since {reference.replace('_', ' ')}"
+    which = f" (repeat 0, seed {runs[0].seed})" if result.settings.repeat > 1 else ""
     out: dict[str, str] = {}
 
     from harness.storm.metrics import registration_times
     fig, ax = plt.subplots(figsize=(8, 4.2))
-    for run in result.runs:
+    for run in runs:
         done = registration_times(run.records, run.t_ref).to_numpy()
         label = f"{run.policy.name} (N={run.agents})" if many_n else run.policy.name
         start = min(0.0, run.t_go - run.t_ref)
@@ -67,13 +117,14 @@ def plots(result, series: pd.DataFrame, folder: Path, reference: str) -> dict[st
     ax.set_ylim(0, 102)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title("registered over time")
+    ax.set_title(f"registered over time{which}")
     out["registered"] = _save(fig, folder / "registered")
 
     from harness.storm.metrics import timeseries
+    if "repeat" in series.columns:
+        series = series[series["repeat"] == 0]
     span = float(series["t"].max() - series["t"].min() + 1) if len(series) else 1.0
     bin_s = 0.1 if span <= 15 else 1.0  # short storms: 100-ms bins, still as requests per second
-    runs = result.runs
     fig, axes = plt.subplots(len(runs), 1, figsize=(8, 1.6 + 1.5 * len(runs)), sharex=True, squeeze=False)
     for ax, run in zip(axes[:, 0], runs):
         label = f"{run.policy.name} (N={run.agents})" if many_n else run.policy.name
@@ -94,7 +145,7 @@ def plots(result, series: pd.DataFrame, folder: Path, reference: str) -> dict[st
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="upper right")
     axes[-1, 0].set_xlabel(xlabel)
-    fig.suptitle(f"requests per second ({bin_s * 1000:g}-ms bins)")
+    fig.suptitle(f"requests per second ({bin_s * 1000:g}-ms bins){which}")
     out["center_rps"] = _save(fig, folder / "center_rps")
     return out
 
@@ -118,23 +169,19 @@ td:nth-child(2){{text-align:left}}svg{{max-width:100%;height:auto}}code{{backgro
 <h1>startle storm {run_id}</h1>
 <p>{mode} &middot; times since <b>{reference}</b> &middot; {workers}</p>
 <ul>{policies}</ul>
-<h2>Ranked by total work (attempts)</h2>{by_work}
+{repeats}<h2>Ranked by total work (attempts)</h2>{by_work}
 <h2>Ranked by time to 100 % registered</h2>{by_time}
 <p>attempts: registration attempts (answered or not); peak req/s: most requests reaching the center in one
 second; t50/t95/t100: seconds until that share of the N agents was registered ("never": not within the
 deadline); wasted %: attempts that did not register their agent; never reg.: agents without a
 registration at the end. Definitions: <code>harness/storm/metrics.py</code>.</p>
-<h2>Registered over time</h2>{registered}
+{curves}<h2>Registered over time</h2>{registered}
 <h2>Center requests per second</h2>{center_rps}
-<p>Files: storm.csv, timeseries.csv, records.parquet, center.parquet, storm.json.</p></body></html>"""
+<p>Files: storm.csv, {medians_csv}timeseries.csv, records.parquet, center.parquet, storm.json.</p></body></html>"""
 
 
 def _html_table(summary: pd.DataFrame, by: str) -> str:
-    from harness.storm.metrics import ranked
-    frame = ranked(summary, by)
-    cols = ["rank"] + [c for c in TABLE_COLUMNS if c in frame.columns]
-    return frame[cols].rename(columns=TABLE_COLUMNS).to_html(
-        index=False, float_format=lambda v: f"{v:.2f}", na_rep="never", border=0)
+    return _shown(summary, by).to_html(index=False, float_format=lambda v: f"{v:.2f}", na_rep="never", border=0)
 
 
 def _jsonable(value: Any) -> Any:
@@ -145,23 +192,35 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{k: _jsonable(v) for k, v in row.items()} for row in frame.to_dict("records")]
+
+
 def summary_json(result, run_id: str, folder: Path) -> dict[str, Any]:
+    """Settings, ``seeds`` (of each repeat; ``seed`` is the one given, None = random), ``summary``
+    (one row per run, with ``repeat`` and ``seed``) and ``medians`` (per policy and N over the
+    repeats, :func:`metrics.over_repeats`; with K = 1 the same figures, runs 1). NaN is null."""
     s = result.settings
-    rows = [{k: _jsonable(v) for k, v in row.items()} for row in result.summary().to_dict("records")]
+    summary = result.summary()
     return {"run_id": run_id, "folder": str(folder), "mode": s.mode.to_dict(), "agents": s.agents,
-            "workers": s.workers, "timeout_s": s.timeout_s, "seed": s.seed,
-            "policies": [p.to_dict() for p in s.policies], "reference": s.mode.reference_event,
-            "summary": rows}
+            "workers": s.workers, "timeout_s": s.timeout_s, "seed": s.seed, "repeat": s.repeat,
+            "seeds": result.seeds, "policies": [p.to_dict() for p in s.policies],
+            "reference": s.mode.reference_event, "summary": _rows(summary), "medians": _rows(over_repeats(summary))}
 
 
 def write(result, folder: Path, run_id: str) -> dict[str, Path]:
     """Every file of the table above; returns {name: path}."""
     folder.mkdir(parents=True, exist_ok=True)
+    s = result.settings
     summary = result.summary()
     series = result.timeseries()
     paths = {"csv": folder / "storm.csv", "timeseries": folder / "timeseries.csv",
              "records": folder / "records.parquet", "json": folder / "storm.json", "html": folder / "storm.html"}
     summary.to_csv(paths["csv"], index=False)
+    ranking = result.ranking()
+    if s.repeat > 1:
+        paths["medians"] = folder / "storm_medians.csv"
+        ranking.to_csv(paths["medians"], index=False)
     series.to_csv(paths["timeseries"], index=False)
     records = result.records()
     records["status"] = records["status"].astype("Int64")
@@ -172,7 +231,6 @@ def write(result, folder: Path, run_id: str) -> dict[str, Path]:
         center["status"] = center["status"].astype("Int64")
         center.to_parquet(paths["center"], index=False)
     paths["json"].write_text(json.dumps(summary_json(result, run_id, folder), indent=2))
-    s = result.settings
     svgs = plots(result, series, folder, s.mode.reference_event) if len(series) else {"registered": "", "center_rps": ""}
     page = PAGE.format(
         run_id=html.escape(run_id), mode=html.escape(s.mode.describe()),
@@ -180,7 +238,11 @@ def write(result, folder: Path, run_id: str) -> dict[str, Path]:
         workers=html.escape(f"{s.workers} locust worker process(es), request timeout {s.timeout_s:g} s"),
         policies="".join(f"<li><b>{html.escape(p.name)}</b>: {html.escape(p.describe())}, deadline "
                          f"{p.deadline_s:g} s</li>" for p in s.policies),
-        by_work=_html_table(summary, "attempts"), by_time=_html_table(summary, "t100_s"),
+        repeats=f"<p>{html.escape(repeats_note(result))}.</p>\n" if s.repeat > 1 else "",
+        by_work=_html_table(ranking, "attempts"), by_time=_html_table(ranking, "t100_s"),
+        curves=(f"<p>The plots show repeat 0 (seed {result.seeds[0]}) of {s.repeat}, one line / panel per "
+                "policy; every repeat's series is in timeseries.csv.</p>\n") if s.repeat > 1 else "",
+        medians_csv="storm_medians.csv, " if s.repeat > 1 else "",
         registered=svgs["registered"], center_rps=svgs["center_rps"])
     paths["html"].write_text(page)
     return paths

@@ -1,5 +1,5 @@
-"""Run a storm: the world, then for each N and each policy one locust run (a master and one
-worker process per core), the records, the center's own log, the figures.
+"""Run a storm: the world, then for each N, each repeat and each policy one locust run (a master
+and one worker process per core), the records, the center's own log, the figures.
 
 The world (:class:`ContainerWorld`): the mock center image and, when the mode needs it, Toxiproxy
 with a proxy ``center`` in front of it, both on the host network bound to 127.0.0.1 only,
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -157,6 +158,7 @@ class StormSettings:
     ``workers``: locust worker processes (default: one per core; 0 = a single local process).
     ``timeout_s``: each request's connect/read timeout (the reference agent's 2 s).
     ``seed``: per-agent random streams derived from it (reproducible jitter), random when None.
+    ``repeat``: runs of every (policy, N), repeat ``i`` with seed ``seed + i`` (see :meth:`seeds`).
     ``remote_workers``: workers started by hand on other machines that the master also waits for
     (``master_bind_host``/``master_port`` must then be reachable from them; see docs/storm.md).
     """
@@ -167,6 +169,7 @@ class StormSettings:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     timeout_s: float = 2.0
     seed: int | None = None
+    repeat: int = 1
     remote_workers: int = 0
     master_bind_host: str = "127.0.0.1"
     master_port: int | None = None
@@ -177,10 +180,17 @@ class StormSettings:
         simulator itself."""
         return policy.deadline_s + self.timeout_s * 2 + 30.0
 
+    def seeds(self) -> list[int]:
+        """The seed of each repeat: ``seed + i`` for i in 0..repeat-1, from a random ``seed`` (drawn
+        anew at each call: call once per storm) when None, so ``--seed seeds[0] --repeat K``
+        reproduces the storm. Every policy of a repeat gets the same seed."""
+        base = self.seed if self.seed is not None else random.SystemRandom().randrange(2 ** 31)
+        return [base + i for i in range(self.repeat)]
+
 
 @dataclass
 class PolicyRun:
-    """One locust run: one policy at one N."""
+    """One locust run: one policy at one N, repeat ``repeat`` (0-based) with jitter seed ``seed``."""
 
     policy: PolicySpec
     agents: int
@@ -188,6 +198,8 @@ class PolicyRun:
     records: pd.DataFrame
     center: pd.DataFrame | None
     wall_s: float
+    repeat: int = 0
+    seed: int | None = None
 
     @property
     def t_go(self) -> float:
@@ -200,7 +212,8 @@ class PolicyRun:
 
     def summary(self) -> dict[str, Any]:
         out = metrics.summarise(self.records, self.agents, self.t_ref, self.center, t_go=self.t_go,
-                                mode=self.meta["config"]["mode"]["mode"], policy=self.policy.name)
+                                mode=self.meta["config"]["mode"]["mode"], policy=self.policy.name,
+                                repeat=self.repeat, seed=self.seed)
         out["complete"] = bool(self.meta["complete"])
         out["wall_s"] = round(self.wall_s, 2)
         return out
@@ -208,7 +221,7 @@ class PolicyRun:
     def timeseries(self) -> pd.DataFrame:
         return metrics.timeseries(self.records, self.agents, self.t_ref, self.center,
                                   labels={"mode": self.meta["config"]["mode"]["mode"], "policy": self.policy.name,
-                                          "agents": self.agents})
+                                          "agents": self.agents, "repeat": self.repeat})
 
 
 def center_log(center_url: str, since: int) -> list[dict[str, Any]]:
@@ -295,17 +308,31 @@ def run_locust(config: dict[str, Any], agents: int, workers: int, log_dir: Path,
 
 @dataclass
 class StormResult:
+    """Every run of a storm; ``seeds``: the seed of each repeat (:meth:`StormSettings.seeds`)."""
+
     settings: StormSettings
     runs: list[PolicyRun]
+    seeds: list[int] = field(default_factory=list)
 
     def summary(self) -> pd.DataFrame:
+        """One row per run (policy, N, repeat): :func:`metrics.summarise`, ``complete``, ``wall_s``."""
         return pd.DataFrame([r.summary() for r in self.runs])
+
+    def ranking(self) -> pd.DataFrame:
+        """What the rankings are made of: the summary when every (policy, N) ran once, else one row
+        per (policy, N) of medians over the repeats (:func:`metrics.over_repeats`)."""
+        summary = self.summary()
+        return metrics.over_repeats(summary) if self.settings.repeat > 1 else summary
+
+    def first_repeat(self) -> list[PolicyRun]:
+        """The runs of repeat 0 (one per policy and N: what the plots draw)."""
+        return [r for r in self.runs if r.repeat == 0]
 
     def timeseries(self) -> pd.DataFrame:
         return pd.concat([r.timeseries() for r in self.runs], ignore_index=True)
 
     def records(self) -> pd.DataFrame:
-        """Every run's agent records, with ``policy`` and ``agents_n`` columns in front."""
+        """Every run's agent records, with ``policy``, ``agents_n`` and ``repeat`` columns in front."""
         return self._stack([(r, r.records) for r in self.runs])
 
     def center_records(self) -> pd.DataFrame | None:
@@ -320,43 +347,59 @@ class StormResult:
             f = frame.copy()
             f.insert(0, "policy", run.policy.name)
             f.insert(1, "agents_n", run.agents)
+            f.insert(2, "repeat", run.repeat)
             frames.append(f)
         return pd.concat(frames, ignore_index=True)
 
 
 def run_storm(settings: StormSettings, world, folder: Path,
               progress: Callable[[str], Any] = print) -> StormResult:
-    """For each N, each policy: a fresh center (reset by the master), a locust run, the center's
-    log. ``world``: a :class:`ContainerWorld` or :class:`ExternalWorld` (entered here)."""
+    """For each N, each repeat, each policy: a fresh center (reset by the master), a locust run, the
+    center's log. Repeats are the middle loop, so every policy of a repeat runs close in time to the
+    others (drift of the host hits them alike). ``world``: a :class:`ContainerWorld` or
+    :class:`ExternalWorld` (entered here)."""
     runs: list[PolicyRun] = []
+    seeds = settings.seeds()
     with world as endpoints:
         for agents in settings.agents:
-            for policy in settings.policies:
-                name = f"{policy.name}-n{agents}"
-                config = {"policy": policy.to_dict(), "mode": settings.mode.to_dict(),
-                          "endpoints": endpoints.to_dict(), "agents": agents, "timeout_s": settings.timeout_s,
-                          "seed": settings.seed, "limit_s": settings.limit_s(policy),
-                          "output": str(folder / "locust" / f"{name}.json")}
-                progress(f"storm: {name}: {agents} agents, {policy.describe()}, "
-                         f"{settings.workers or 'no'} worker process(es)")
-                wait_s = (config["limit_s"] + START_TIMEOUT_S * (10 if settings.remote_workers else 1)
-                          + 90 + agents / 500)
-                started = time.monotonic()
-                try:
-                    data = run_locust(config, agents, settings.workers, folder / "locust" / name, timeout_s=wait_s,
-                                      remote_workers=settings.remote_workers,
-                                      bind_host=settings.master_bind_host, master_port=settings.master_port)
-                except BaseException:  # the master may have died mid-outage: leave a usable center
-                    modes.restore(endpoints, settings.mode)
-                    raise
-                wall = time.monotonic() - started
-                meta = data["meta"]
-                records = metrics.records_frame(data["rows"], data["columns"])
-                center = metrics.records_from_center_log(center_log(endpoints.center, int(meta["first_index"])))
-                run = PolicyRun(policy, agents, meta, records, center, wall)
-                runs.append(run)
-                s = run.summary()
-                progress(f"storm: {name}: {s['attempts']} attempts, {s['registered']}/{agents} registered, "
-                         f"t100 {s['t100_s']:.2f} s, center peak {s['center_peak_rps']} req/s "
-                         f"({wall:.1f} s wall{'' if meta['complete'] else ', INCOMPLETE: ' + '; '.join(meta['errors'])})")
-    return StormResult(settings, runs)
+            for repeat, seed in enumerate(seeds):
+                for policy in settings.policies:
+                    runs.append(_run_one(settings, endpoints, folder, policy, agents, repeat, seed, progress))
+    return StormResult(settings, runs, seeds)
+
+
+def _run_one(settings: StormSettings, endpoints: modes.Endpoints, folder: Path, policy: PolicySpec, agents: int,
+             repeat: int, seed: int, progress: Callable[[str], Any]) -> PolicyRun:
+    """One locust run of ``policy`` at N = ``agents``, repeat ``repeat`` (0-based) with ``seed``."""
+    name = f"{policy.name}-n{agents}"
+    if settings.repeat > 1:
+        tag = f"{name} #{repeat + 1}/{settings.repeat}"
+        name = f"{name}-r{repeat}"  # file names: the 0-based repeat of storm.csv
+    else:
+        tag = name
+    config = {"policy": policy.to_dict(), "mode": settings.mode.to_dict(),
+              "endpoints": endpoints.to_dict(), "agents": agents, "timeout_s": settings.timeout_s,
+              "seed": seed, "repeat": repeat, "limit_s": settings.limit_s(policy),
+              "output": str(folder / "locust" / f"{name}.json")}
+    progress(f"storm: {tag}: {agents} agents, {policy.describe()}, seed {seed}, "
+             f"{settings.workers or 'no'} worker process(es)")
+    wait_s = (config["limit_s"] + START_TIMEOUT_S * (10 if settings.remote_workers else 1)
+              + 90 + agents / 500)
+    started = time.monotonic()
+    try:
+        data = run_locust(config, agents, settings.workers, folder / "locust" / name, timeout_s=wait_s,
+                          remote_workers=settings.remote_workers,
+                          bind_host=settings.master_bind_host, master_port=settings.master_port)
+    except BaseException:  # the master may have died mid-outage: leave a usable center
+        modes.restore(endpoints, settings.mode)
+        raise
+    wall = time.monotonic() - started
+    meta = data["meta"]
+    records = metrics.records_frame(data["rows"], data["columns"])
+    center = metrics.records_from_center_log(center_log(endpoints.center, int(meta["first_index"])))
+    run = PolicyRun(policy, agents, meta, records, center, wall, repeat=repeat, seed=seed)
+    s = run.summary()
+    progress(f"storm: {tag}: {s['attempts']} attempts, {s['registered']}/{agents} registered, "
+             f"t100 {s['t100_s']:.2f} s, center peak {s['center_peak_rps']} req/s "
+             f"({wall:.1f} s wall{'' if meta['complete'] else ', INCOMPLETE: ' + '; '.join(meta['errors'])})")
+    return run
