@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STARTLE := $(VENV)/bin/startle
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: run test setup unit integration scenarios mutants doctor clean help bench-center bench-report
+.PHONY: run test setup unit integration scenarios mutants doctor clean help bench-center bench-report bench-storm bench-fleet
 
 help:
 	@echo "make run    set up, then run every scenario (reports/latest/)"
@@ -15,6 +15,8 @@ help:
 	@echo "make unit   unit tests only (no Docker)"
 	@echo "make bench-center   requests/s the mock center sustains (wrk)"
 	@echo "make bench-report   seconds to build every report of 100 synthetic scenarios"
+	@echo "make bench-storm    retry storms: six policies at N=100 (contention), 10,000 agents after an outage"
+	@echo "make bench-fleet    100 real agent containers restarted in an outage, beside the simulation"
 
 setup:
 	@bash scripts/setup.sh
@@ -47,3 +49,14 @@ bench-center: setup
 
 bench-report: setup
 	$(PY) benchmarks/report_build.py
+
+# Retry storms (docs/storm.md): the policy table at N = 100 in contention mode (medians of 5 seeds),
+# then 10,000 simulated agents against a center back from a 10-s outage.
+bench-storm: setup
+	$(STARTLE) storm --mode contention --agents 100 --repeat 5 --seed 1
+	$(STARTLE) storm --mode outage --outage-s 10 --outage-switch center --agents 10000 --policy full-jitter --seed 1
+
+# The real-container cross-check: 100 reference-agent containers restarted together during a
+# 45-s center outage, beside the simulation of their policy at the same N.
+bench-fleet: setup
+	$(STARTLE) storm --mode outage --outage-s 45 --containers 100 --seed 1

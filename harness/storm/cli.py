@@ -7,7 +7,8 @@
 Each policy (and each N) is one headless locust run (a master and one worker process per core)
 against a fresh mock center container; see harness/storm/__init__.py. Exit codes: 0 every run
 completed, 1 a run hit its watchdog (its figures are partial), 2 bad input, 3 infrastructure
-error, 130 interrupted (every container and process removed first).
+error, 4 the real fleet (``--containers``) disagrees with the simulation of its declared policy,
+130 interrupted (every container and process removed first).
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import json
 import os
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 
-EXIT_OK, EXIT_INCOMPLETE, EXIT_INPUT, EXIT_INFRA, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_INCOMPLETE, EXIT_INPUT, EXIT_INFRA, EXIT_DISAGREES, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
 
 def _raise_interrupt(signum, frame):  # noqa: ARG001
@@ -44,10 +46,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--deadline-s", type=float,
                         help="seconds after its start an agent gives up (default: the profile's, 120)")
     parser.add_argument("--outage-s", type=float, default=10.0, help="outage mode: seconds the center is down")
-    parser.add_argument("--outage-switch", choices=("proxy", "center"), default="proxy",
+    parser.add_argument("--outage-switch", choices=("proxy", "center"),
                         help="outage mode: `proxy` = Toxiproxy in front of the center, disabled then enabled "
                         "(default); `center` = no proxy in the path, the center's `down` behaviour (Toxiproxy "
-                        "accepts one connection at a time: ~1,800 new connections/s here)")
+                        "accepts one connection at a time: ~1,800 new connections/s here; default with --containers)")
+    parser.add_argument("--containers", type=int, metavar="N",
+                        help="outage mode: also restart N real agent containers of the profile together during a "
+                        "center outage and put them beside the simulation at the same N (policy `profile` unless "
+                        "--policy is given; harness/storm/fleet.py)")
     parser.add_argument("--capacity-per-s", type=float, help="capacity mode: registrations/s the center admits")
     parser.add_argument("--capacity-burst", type=float,
                         help="capacity mode: token bucket size (default: one second's worth)")
@@ -92,7 +98,21 @@ def settings_from(args: argparse.Namespace):
 
     profile = load_profile(args.profile)
     rp = profile.retry_policy
-    agents = args.agents or [100]
+    if args.containers is not None:
+        if args.containers < 1 or args.mode != "outage":
+            raise InputError("--containers", "N", "the container fleet needs N >= 1 and --mode outage",
+                             "pass --mode outage --containers N (agents restarted during a center outage)")
+        if args.center_url:
+            raise InputError("--containers", "N", "the fleet starts its own center; --center-url cannot be used",
+                             "drop --center-url, or run the fleet in a separate storm")
+    if args.containers and args.agents and set(args.agents) != {args.containers}:
+        raise InputError("--agents", "N", "with --containers the simulation runs at the fleet's N only",
+                         "drop --agents (or run other fleet sizes in a separate storm)")
+    agents = list(args.agents or [args.containers or 100])
+    names = list(dict.fromkeys(args.policy or POLICY_NAMES))
+    if args.containers:  # the fleet runs the profile's policy: the simulation of it is its comparison
+        names = names if args.policy else []
+        names += [] if "profile" in names else ["profile"]
     if any(n < 1 for n in agents):
         raise InputError("--agents", "N", "must be at least 1", "give a positive number of agents")
     if args.repeat < 1:
@@ -100,7 +120,7 @@ def settings_from(args: argparse.Namespace):
     try:
         mode = ModeParams(args.mode, outage_s=args.outage_s, capacity_per_s=args.capacity_per_s,
                           capacity_burst=args.capacity_burst)
-        policies = make_policies(list(dict.fromkeys(args.policy or POLICY_NAMES)),
+        policies = make_policies(names,
                                  base_ms=args.base_ms or rp.base_ms, cap_ms=args.cap_ms or rp.cap_ms,
                                  factor=args.factor or rp.factor, deadline_s=args.deadline_s or rp.deadline_s,
                                  max_attempts=args.max_attempts, profile=profile, module=args.retry_module)
@@ -120,8 +140,8 @@ def settings_from(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from harness.config import REPORTS_DIR
     from harness.runtime import Run
-    from harness.storm import report
-    from harness.storm.modes import Endpoints
+    from harness.storm import fleet, report
+    from harness.storm.modes import Endpoints, ModeParams
     from harness.storm.runner import ContainerWorld, ExternalWorld, run_storm
 
     settings = settings_from(args)
@@ -132,22 +152,51 @@ def run(args: argparse.Namespace) -> int:
                                         target=(args.target_url or args.center_url).rstrip("/"),
                                         toxiproxy=args.toxiproxy_url, proxy="center" if args.toxiproxy_url else None))
     else:
-        world = ContainerWorld(run_, settings.mode.mode, outage_switch=args.outage_switch)
+        world = ContainerWorld(run_, settings.mode.mode,
+                               outage_switch=args.outage_switch or ("center" if args.containers else "proxy"))
     print(f"startle storm: run {run_.run_id}, {settings.mode.describe()}; "
           f"{len(settings.policies)} polic{'y' if len(settings.policies) == 1 else 'ies'} x N = "
           f"{', '.join(map(str, settings.agents))}{f' x {settings.repeat} repeats' if settings.repeat > 1 else ''}; "
           f"report in {folder}", flush=True)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    result = run_storm(settings, world, folder, progress=lambda line: print(line, flush=True))
+    progress = lambda line: print(line, flush=True)  # noqa: E731
+    fleet_run = None
+    if args.containers:  # first: the simulation replays the fleet's measured outage and restart moments
+        fleet_run = run_fleet(run_, args, settings, progress)
+        settings = replace(settings, mode=ModeParams(**fleet_run.meta["config"]["mode"]))
+    result = run_storm(settings, world, folder, progress=progress)
+    if fleet_run is not None:
+        result.runs.append(fleet_run)
+        result.cross_check = fleet.agreement(fleet_run, next(r for r in result.runs if r.policy.name == "profile"
+                                                             and r.agents == fleet_run.agents))
     paths = report.write(result, folder, run_.run_id)
     print()
     print(report.tables(result, settings.mode.reference_event))
+    if result.cross_check is not None:
+        print(result.cross_check.line())
     print(f"report {paths['html']}; reproduce with --seed {result.seeds[0]}")
     if args.json:
         Path(args.json).write_text(json.dumps(report.summary_json(result, run_.run_id, folder), indent=2))
         print(f"json {args.json}")
+    if result.cross_check is not None and not result.cross_check.agrees:
+        return EXIT_DISAGREES
     return EXIT_OK if all(r.meta["complete"] for r in result.runs) else EXIT_INCOMPLETE
+
+
+def run_fleet(run_, args: argparse.Namespace, settings, progress):
+    """The real-container cross-check at N = ``--containers``, with the profile's policy."""
+    from harness.profile import load_profile
+    from harness.storm import fleet
+    profile_policy = next(p for p in settings.policies if p.name == "profile")  # settings_from added it
+    progress(f"storm: fleet: {args.containers} real agent containers of profile {args.profile}, "
+             f"restarted together during a center outage of at least {settings.mode.outage_s:g} s")
+    run = fleet.cross_check(run_, load_profile(args.profile), args.containers, settings.mode, profile_policy,
+                            progress=progress)
+    s = run.summary()
+    progress(f"storm: fleet: {s['attempts']} attempts, {s['registered']}/{args.containers} registered, "
+             f"t100 {s['t100_s']:.2f} s, center peak {s['center_peak_rps']} req/s ({run.wall_s:.1f} s wall)")
+    return run
 
 
 def main(argv: list[str] | None = None) -> int:

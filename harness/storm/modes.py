@@ -52,12 +52,15 @@ class Endpoints:
 @dataclass(frozen=True)
 class ModeParams:
     """``outage_s``: seconds the center is unreachable (outage); ``capacity_per_s``: registrations
-    per second the center admits and ``capacity_burst`` its bucket (capacity)."""
+    per second the center admits and ``capacity_burst`` its bucket (capacity); ``start_offsets_s``:
+    seconds after go the agents start, one drawn per agent (empty: all at go; the real fleet's
+    measured restart moments, so that the simulation beside it restarts the same way)."""
 
     mode: str = "boot"
     outage_s: float = 10.0
     capacity_per_s: float | None = None
     capacity_burst: float | None = None
+    start_offsets_s: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -80,6 +83,9 @@ class ModeParams:
         return "center_up" if self.mode == "outage" else "go"
 
     def describe(self) -> str:
+        if self.mode == "outage" and self.start_offsets_s:
+            return (f"outage: center unreachable for {self.outage_s:.1f} s; the agents start 0-"
+                    f"{max(self.start_offsets_s):.1f} s after it went down, as the real fleet restarted")
         if self.mode == "outage":
             return f"outage: center unreachable for {self.outage_s:g} s after the agents start"
         if self.mode == "capacity":

@@ -169,7 +169,7 @@ td:nth-child(2){{text-align:left}}svg{{max-width:100%;height:auto}}code{{backgro
 <h1>startle storm {run_id}</h1>
 <p>{mode} &middot; times since <b>{reference}</b> &middot; {workers}</p>
 <ul>{policies}</ul>
-{repeats}<h2>Ranked by total work (attempts)</h2>{by_work}
+{repeats}{cross_check}<h2>Ranked by total work (attempts)</h2>{by_work}
 <h2>Ranked by time to 100 % registered</h2>{by_time}
 <p>attempts: registration attempts (answered or not); peak req/s: most requests reaching the center in one
 second; t50/t95/t100: seconds until that share of the N agents was registered ("never": not within the
@@ -178,6 +178,17 @@ registration at the end. Definitions: <code>harness/storm/metrics.py</code>.</p>
 {curves}<h2>Registered over time</h2>{registered}
 <h2>Center requests per second</h2>{center_rps}
 <p>Files: storm.csv, {medians_csv}timeseries.csv, records.parquet, center.parquet, storm.json.</p></body></html>"""
+
+
+def _cross_check_html(check) -> str:
+    """The real fleet's verdict against the simulation (empty when no fleet ran)."""
+    if check is None:
+        return ""
+    colour = "#2e7d32" if check.agrees else "#c62828"
+    return (f"<h2>Real containers beside the simulation</h2><p style=\"color:{colour}\"><b>"
+            f"{html.escape(check.line())}</b></p><p>The row <code>containers</code> is the real fleet (its figures "
+            "from the center's log); <code>profile</code> the simulation of its declared policy with the same "
+            "outage and the same restart moments. Tests: <code>harness/storm/fleet.py</code>.</p>\n")
 
 
 def _html_table(summary: pd.DataFrame, by: str) -> str:
@@ -205,7 +216,8 @@ def summary_json(result, run_id: str, folder: Path) -> dict[str, Any]:
     return {"run_id": run_id, "folder": str(folder), "mode": s.mode.to_dict(), "agents": s.agents,
             "workers": s.workers, "timeout_s": s.timeout_s, "seed": s.seed, "repeat": s.repeat,
             "seeds": result.seeds, "policies": [p.to_dict() for p in s.policies],
-            "reference": s.mode.reference_event, "summary": _rows(summary), "medians": _rows(over_repeats(summary))}
+            "reference": s.mode.reference_event, "summary": _rows(summary), "medians": _rows(over_repeats(summary)),
+            "cross_check": result.cross_check.to_dict() if result.cross_check is not None else None}
 
 
 def write(result, folder: Path, run_id: str) -> dict[str, Path]:
@@ -239,6 +251,7 @@ def write(result, folder: Path, run_id: str) -> dict[str, Path]:
         policies="".join(f"<li><b>{html.escape(p.name)}</b>: {html.escape(p.describe())}, deadline "
                          f"{p.deadline_s:g} s</li>" for p in s.policies),
         repeats=f"<p>{html.escape(repeats_note(result))}.</p>\n" if s.repeat > 1 else "",
+        cross_check=_cross_check_html(result.cross_check),
         by_work=_html_table(ranking, "attempts"), by_time=_html_table(ranking, "t100_s"),
         curves=(f"<p>The plots show repeat 0 (seed {result.seeds[0]}) of {s.repeat}, one line / panel per "
                 "policy; every repeat's series is in timeseries.csv.</p>\n") if s.repeat > 1 else "",

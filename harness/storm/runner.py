@@ -313,6 +313,8 @@ class StormResult:
     settings: StormSettings
     runs: list[PolicyRun]
     seeds: list[int] = field(default_factory=list)
+    cross_check: Any = None
+    """The real fleet's :class:`harness.storm.fleet.Agreement` with the simulation, when one ran."""
 
     def summary(self) -> pd.DataFrame:
         """One row per run (policy, N, repeat): :func:`metrics.summarise`, ``complete``, ``wall_s``."""

@@ -233,6 +233,15 @@ def _init(environment, **_kw) -> None:
         MasterSide(environment, json.loads(raw))
 
 
+def start_offset(offsets: list[float] | None, seed: int | None, node_id: str) -> float:
+    """Seconds after go this agent starts: 0, or one of ``offsets`` drawn for it (reproducibly with
+    a seed) — e.g. the restart moments measured on a real fleet (harness/storm/fleet.py)."""
+    if not offsets:
+        return 0.0
+    rng = random.Random(f"{seed}-{node_id}-start") if seed is not None else random.Random()
+    return float(rng.choice(offsets))
+
+
 class StormAgent(User):
     """One simulated agent: waits for go, registers with its policy, then idles until the end."""
 
@@ -250,12 +259,14 @@ class StormAgent(User):
         seed = cfg.get("seed")
         host, port = side.target
         timeout_s = float(cfg["timeout_s"])
+        start = side.t_go + start_offset(cfg["mode"].get("start_offsets_s"), seed, node_id)
+        gevent.sleep(max(0.0, start - time.time()))  # the agent's own (re)start moment, not a synchronisation
         agent = SimulatedAgent(
             node_id, side.backoff,
             send=lambda method, path, body: wire.request(host, port, method, path, body, timeout_s),
             sleep=gevent.sleep, clock=time.time,
             rng=random.Random(f"{seed}-{node_id}") if seed is not None else random.Random(),
-            contention=bool(cfg["mode"]["mode"] == "contention"), records=side, start=side.t_go)
+            contention=bool(cfg["mode"]["mode"] == "contention"), records=side, start=start)
         try:
             outcome = agent.run()
         except gevent.GreenletExit:

@@ -1,0 +1,310 @@
+"""The real-container cross-check: N reference-agent containers restarted together after a center outage.
+
+What the simulation claims, checked against the agent itself. :func:`cross_check`:
+
+1. the world: a scenario network, the mock center, N agent containers from the profile (node ids
+   ``fleet-0001`` ...), all labelled with the run (``startle.scenario=storm-fleet``) and removed
+   in ``finally`` (Ctrl-C included); the agents reach the center directly (no proxy: the
+   simulation's ``--outage-switch center``), their region comes from the env (no metadata
+   fetch), Docker's health check is off (N containers × one ``exec`` every 2 s would cost these
+   two cores more than the agents do);
+2. the fleet comes up and registers (waited on in the center's log);
+3. the center goes down (its ``down`` behaviour: it reads each request, records it and closes the
+   connection unanswered) and every agent is restarted at once (``docker restart`` from a pool
+   of threads: "at once" is as fast as the engine restarts containers, the spread is reported);
+4. when every agent has knocked at least once after its restart (the center's log), and
+   ``outage_s`` after the center went down, the center comes back (``center_up``, the reference
+   time, as in the simulation's outage mode);
+5. the center's log until every agent has registered again (or the profile's deadline) gives the
+   figures, through :func:`harness.storm.metrics.records_from_center_log` — the same functions
+   as the simulation's, so the two rows of a report compare like for like.
+
+The engine restarts containers one after another (~0.35 s each here: 100 take ~33 s), so the
+fleet does not restart at one instant. The run's mode in ``meta`` carries what was measured —
+the outage's real length and each agent's first knock after the center went down
+(``start_offsets_s``) — and the simulation beside it replays exactly that (cli.py runs the fleet
+first). :func:`agreement` then judges the fleet against the simulation of its declared policy.
+
+The figures count registration traffic (``/v1/register``); the agents' other requests
+(heartbeats, log shipping) are counted apart (``meta["other_requests"]``).
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Callable
+
+import numpy as np
+
+from harness.containers import CENTER_PORT
+from harness.errors import InfrastructureError
+from harness.storm import metrics
+from harness.storm.modes import ModeParams
+from harness.storm.policies import PolicySpec
+
+FLEET_SCENARIO = "storm-fleet"
+POLICY_NAME = "containers"
+"""The name of the real fleet's row in the storm's tables (its policy is the profile's)."""
+RESTART_THREADS = 16
+"""Concurrent ``docker restart`` / ``start`` calls (the engine serialises much of the work anyway)."""
+REGISTER_PATH = "/v1/register"
+TEMPLATE_ID = "fleet-template-node"
+
+
+def node_id(i: int) -> str:
+    return f"fleet-{i + 1:04d}"
+
+
+class FleetWorld:
+    """Network, center (+ an idle Toxiproxy, from :class:`harness.runtime.World`) and N agents.
+
+    A context manager: everything is removed on exit. ``world.center`` is the center's admin
+    client; ``agents`` the started containers (docker SDK objects).
+    """
+
+    def __init__(self, run, profile, agents: int, client=None) -> None:
+        from harness.runtime import World
+        from harness.timeline import Timeline
+
+        class DirectWorld(World):
+            @property
+            def center_url(self) -> str:  # the agents reach the center itself, not the proxy
+                return f"http://center:{CENTER_PORT}"
+
+        self.world = DirectWorld(run, FLEET_SCENARIO, profile, Timeline(), client=client)
+        self.size = agents
+        self.agents: list[Any] = []
+
+    @property
+    def center(self):
+        return self.world.center
+
+    def __enter__(self) -> "FleetWorld":
+        try:
+            self.world.start_infrastructure()
+        except BaseException:
+            self.world.remove()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.world.remove()
+
+    def _specs(self) -> list:
+        """One spec per agent: the profile's, node id filled in, one shared read-only config copy."""
+        template = self.world.agent_spec(TEMPLATE_ID)
+        template.env.pop("METADATA_URL", None)
+        template.env["EDGE_REGION"] = "fleet"
+        template.publish_health = False
+        template.extra["healthcheck"] = {"test": ["NONE"]}
+        specs = []
+        for i in range(self.size):
+            spec = copy.deepcopy(template)
+            spec.env = {key: value.replace(TEMPLATE_ID, node_id(i)) for key, value in template.env.items()}
+            specs.append(spec)
+        return specs
+
+    def start_agents(self) -> float:
+        """Create and start every agent container (in parallel); returns the seconds it took."""
+        from harness.containers import AgentContainer
+        started = time.monotonic()
+        specs = self._specs()
+        self.world.require_image(specs[0].image)
+
+        def start(i: int):
+            agent = AgentContainer(specs[i], f"{self.world.prefix}-agent-{i + 1:04d}", self.world.labels,
+                                   self.world.network)
+            agent.start()
+            return agent.get_wrapped_container()
+
+        with ThreadPoolExecutor(RESTART_THREADS) as pool:
+            self.agents = list(pool.map(start, range(self.size)))
+        return time.monotonic() - started
+
+    def restart_agents(self, stop_timeout_s: int = 5) -> tuple[float, float]:
+        """``docker restart`` every agent at once; returns (first, last) return time, Unix s."""
+        def restart(container) -> float:
+            container.restart(timeout=stop_timeout_s)
+            return time.time()
+
+        with ThreadPoolExecutor(RESTART_THREADS) as pool:
+            done = list(pool.map(restart, self.agents))
+        return min(done), max(done)
+
+
+class CenterLog:
+    """The center's request log from one index on, followed with long polls."""
+
+    def __init__(self, admin, since: int) -> None:
+        self.admin, self.next = admin, since
+        self.records: list[dict[str, Any]] = []
+
+    def follow_until(self, done: Callable[[list[dict[str, Any]]], bool], timeout_s: float, what: str,
+                     strict: bool = True) -> bool:
+        """Poll until ``done(records)``; at the deadline raise (``strict``) or return False."""
+        deadline = time.monotonic() + timeout_s
+        while not done(self.records):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                if strict:
+                    raise InfrastructureError(f"storm fleet: {what} within {timeout_s:g} s")
+                return False
+            self.next, new = self.admin.requests_since(self.next, wait_s=min(2.0, left))
+            self.records.extend(new)
+        return True
+
+
+def _registered(records: list[dict[str, Any]], after: float = 0.0) -> set[str]:
+    return {r["node_id"] for r in records
+            if r.get("path") == REGISTER_PATH and r.get("status") == 200 and r["ts"] >= after}
+
+
+def _knocked(records: list[dict[str, Any]], after: float) -> set[str]:
+    return {r["node_id"] for r in records if r.get("path") == REGISTER_PATH and r["ts"] >= after}
+
+
+def cross_check(run, profile, agents: int, mode: ModeParams, policy: PolicySpec,
+                progress: Callable[[str], Any] = print, client=None, start_timeout_s: float | None = None):
+    """Run N real agent containers through an outage (module docstring); returns a
+    :class:`harness.storm.runner.PolicyRun` named :data:`POLICY_NAME` (its records are the
+    center's log). ``policy``: the profile's policy, as the simulation ran it (for the report)."""
+    from harness.storm.runner import PolicyRun
+    if mode.mode != "outage":
+        raise ValueError("the container fleet runs in outage mode only (agents restarted during a center outage)")
+    deadline_s = policy.deadline_s
+    start_timeout_s = start_timeout_s or 60.0 + agents * 1.0
+    wall = time.monotonic()
+    with FleetWorld(run, profile, agents, client=client) as fleet:
+        log = CenterLog(fleet.center, 0)
+        took = fleet.start_agents()
+        progress(f"storm: fleet: {agents} agent containers started in {took:.1f} s; waiting for them to register")
+        log.follow_until(lambda recs: len(_registered(recs)) >= agents, start_timeout_s,
+                         f"not every one of {agents} agent containers registered")
+        fleet.center.behaviour(down=True)
+        t_down = time.time()
+        log = CenterLog(fleet.center, log.next)
+        first, last = fleet.restart_agents()
+        progress(f"storm: fleet: center down; {agents} agents restarted within {last - t_down:.1f} s "
+                 f"(restart calls returned {first - t_down:.1f}–{last - t_down:.1f} s after the center went down)")
+        log.follow_until(lambda recs: len(_knocked(recs, t_down)) >= agents, start_timeout_s,
+                         "not every restarted agent tried to register")
+        window_left_s = t_down + mode.outage_s - time.time()
+        if window_left_s > 0:  # the rest of the outage: a fault's duration, not a synchronisation
+            threading.Event().wait(window_left_s)
+        fleet.center.behaviour(down=False)
+        t_up = time.time()
+        complete = log.follow_until(lambda recs: len(_registered(recs, t_up)) >= agents, deadline_s + 10.0,
+                                    "every agent registered again", strict=False)
+        records = [r for r in log.records if r["ts"] >= t_down]
+    reg_records = [r for r in records if r.get("path") == REGISTER_PATH]
+    frame = metrics.records_from_center_log(reg_records)
+    missing = agents - len(_registered(records, t_up))
+    first_knock = frame.groupby("agent")["t_start"].min() - t_down
+    measured = replace(mode, outage_s=round(t_up - t_down, 3),
+                       start_offsets_s=tuple(round(float(t), 3) for t in first_knock.sort_values()))
+    meta = {"events": {"go": t_down, "center_up": t_up, "restart_first": first, "restart_last": last},
+            "config": {"mode": measured.to_dict()}, "complete": complete,
+            "errors": [] if complete else [f"{missing} agent(s) not registered within {deadline_s + 10:g} s"],
+            "other_requests": len(records) - len(reg_records), "restart_spread_s": round(last - t_down, 2)}
+    return PolicyRun(replace(policy, name=POLICY_NAME), agents, meta, frame, frame, time.monotonic() - wall)
+
+
+ALPHA = 0.001
+"""Significance of each distribution test: the fleet disagrees when p < ALPHA (two tests: a
+perfect agent is flagged by chance in at most ~0.2 % of cross-checks)."""
+ATTEMPTS_RATIO = 1.5
+"""The fleet disagrees when its attempts per agent differ from the simulation's by more than this factor."""
+
+
+@dataclass
+class Agreement:
+    """Does the real fleet do what the simulation of its declared policy predicts?
+
+    Three tests on what the storm already records, fleet against simulation at the same N, the
+    same outage and the same restart moments:
+
+    - ``gaps``: the seconds between an agent's consecutive registration attempts (as the center
+      saw them arrive), two-sample Kolmogorov–Smirnov: the backoff schedule itself, hundreds of
+      samples (``gaps_d``, ``gaps_p``);
+    - ``times``: the agents' registration times after the center's return, the same test
+      (``times_d``, ``times_p``);
+    - attempts per agent, ``ratio`` = fleet / simulation, within [1 / ATTEMPTS_RATIO, ATTEMPTS_RATIO].
+
+    A distribution test fails when p < :data:`ALPHA`; a fleet that did not register entirely disagrees.
+    """
+
+    agents: int
+    attempts_per_agent: tuple[float, float]
+    """(fleet, simulation)."""
+    ratio: float
+    gaps_d: float
+    gaps_p: float
+    times_d: float
+    times_p: float
+    registered: tuple[int, int]
+    reasons: list[str]
+
+    @property
+    def agrees(self) -> bool:
+        return not self.reasons
+
+    def line(self) -> str:
+        fleet, sim = self.attempts_per_agent
+        verdict = "AGREE" if self.agrees else "DISAGREE: " + "; ".join(self.reasons)
+        return (f"cross-check at N = {self.agents}: attempts per agent {fleet:.2f} (containers) vs {sim:.2f} "
+                f"(simulated, x{self.ratio:.2f}); retry gaps KS D = {self.gaps_d:.2f}, p = {self.gaps_p:.3g}; "
+                f"registration times KS D = {self.times_d:.2f}, p = {self.times_p:.3g} -> {verdict}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "agrees": self.agrees}
+
+
+def retry_gaps(frame) -> np.ndarray:
+    """Seconds between consecutive registration attempts of the same agent (by ``t_start``)."""
+    reg = frame[frame["kind"] == "register"].sort_values(["agent", "t_start"])
+    return reg.groupby("agent")["t_start"].diff().dropna().to_numpy(dtype=float)
+
+
+def _ks(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    from scipy.stats import ks_2samp
+    if not len(a) or not len(b):
+        return 1.0, 0.0
+    test = ks_2samp(a, b)
+    return float(test.statistic), float(test.pvalue)
+
+
+def agreement(fleet_run, simulated_run) -> Agreement:
+    """Compare the fleet's :class:`PolicyRun` with the simulation's at the same N (see :class:`Agreement`).
+    Both sides' gaps come from the center's log (the simulation's own records when it has none)."""
+    n = fleet_run.agents
+    real, sim = fleet_run.summary(), simulated_run.summary()
+    real_times = metrics.registration_times(fleet_run.records, fleet_run.t_ref).to_numpy()
+    sim_times = metrics.registration_times(simulated_run.records, simulated_run.t_ref).to_numpy()
+    real_gaps = retry_gaps(fleet_run.center if fleet_run.center is not None else fleet_run.records)
+    sim_gaps = retry_gaps(simulated_run.center if simulated_run.center is not None else simulated_run.records)
+    per_agent = (float(real["attempts_per_agent_mean"]), float(sim["attempts_per_agent_mean"]))
+    ratio = per_agent[0] / per_agent[1] if per_agent[1] else float("inf")
+    gaps_d, gaps_p = _ks(real_gaps, sim_gaps)
+    times_d, times_p = _ks(real_times, sim_times)
+    reasons = []
+    if real["registered"] < n:
+        reasons.append(f"{n - real['registered']} of {n} agent containers never registered")
+    if gaps_p < ALPHA:
+        reasons.append(f"retry gaps differ (KS p = {gaps_p:.2g} < {ALPHA:g}; median {_median(real_gaps)} s "
+                       f"vs {_median(sim_gaps)} s)")
+    if times_p < ALPHA:
+        reasons.append(f"registration times differ (KS p = {times_p:.2g} < {ALPHA:g}; median "
+                       f"{_median(real_times)} s vs {_median(sim_times)} s after the center's return)")
+    if not (1 / ATTEMPTS_RATIO <= ratio <= ATTEMPTS_RATIO):
+        reasons.append(f"attempts per agent {per_agent[0]:.2f} vs {per_agent[1]:.2f} (x{ratio:.2f}, "
+                       f"allowed x{1 / ATTEMPTS_RATIO:.2f}-x{ATTEMPTS_RATIO:g})")
+    return Agreement(n, per_agent, ratio, gaps_d, gaps_p, times_d, times_p,
+                     (int(real["registered"]), int(sim["registered"])), reasons)
+
+
+def _median(values) -> str:
+    return f"{float(np.median(values)):.2f}" if len(values) else "n/a"

@@ -1,0 +1,63 @@
+"""The real-container cross-check: 30 agent containers restarted together during a center outage,
+beside the simulation of their declared policy at the same N (`startle storm --containers 30`).
+
+The reference agent must agree with its simulation; the ``fixed-interval`` mutant (retries every
+0.5 s while its profile declares full-jitter exponential backoff) must be flagged. Nothing may be
+left behind.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from harness.config import LABEL_RUN
+from harness.profile import PROFILES_DIR
+from harness.runtime import leftovers
+from harness.storm import cli, fleet
+
+FLEET = ["--mode", "outage", "--outage-s", "12", "--containers", "30", "--seed", "3"]
+
+
+def storm(tmp_path, *extra: str) -> tuple[int, dict]:
+    out = tmp_path / "storm.json"
+    code = cli.main([*FLEET, "--reports", str(tmp_path / "reports"), "--json", str(out), *extra])
+    return code, json.loads(out.read_text()) if out.exists() else {}
+
+
+def no_leftovers(docker, data: dict) -> None:
+    assert data, "the storm wrote no JSON"
+    assert leftovers(docker, {LABEL_RUN: data["run_id"]}) == []
+
+
+@pytest.mark.docker
+def test_reference_fleet_agrees_with_its_simulation(docker, tmp_path):
+    code, data = storm(tmp_path)
+    no_leftovers(docker, data)
+    rows = {row["policy"]: row for row in data["summary"]}
+    assert set(rows) == {"profile", fleet.POLICY_NAME}
+    real = rows[fleet.POLICY_NAME]
+    assert real["registered"] == 30 and real["agents"] == 30
+    assert real["attempts"] > 30  # every agent retried through the outage
+    check = data["cross_check"]
+    assert check["agrees"], check["reasons"]
+    assert code == cli.EXIT_OK
+
+
+@pytest.mark.docker
+def test_fleet_of_fixed_interval_mutants_disagrees_with_the_declared_policy(docker, tmp_path):
+    image = "startle/mutant-fixed-interval:amd64"
+    docker.images.get(image)  # built by `make mutants`: missing is an error, not a skip
+    profile = yaml.safe_load((PROFILES_DIR / "reference.yaml").read_text())
+    profile["name"] = "fixed-interval-mutant"
+    profile["images"] = {"amd64": image}
+    path = tmp_path / "mutant-profile.yaml"
+    path.write_text(yaml.safe_dump(profile))
+    code, data = storm(tmp_path, "--profile", str(path))
+    no_leftovers(docker, data)
+    check = data["cross_check"]
+    assert not check["agrees"]
+    assert any("retry gaps differ" in reason for reason in check["reasons"]), check["reasons"]
+    assert code == cli.EXIT_DISAGREES
