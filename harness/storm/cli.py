@@ -138,6 +138,15 @@ def settings_from(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    """The storm; Ctrl-C / SIGTERM end it with exit 130 after everything it started was removed."""
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        print("startle storm: interrupted; every container and process of this storm was removed", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _run(args: argparse.Namespace) -> int:
     from harness.config import REPORTS_DIR
     from harness.runtime import Run
     from harness.storm import fleet, report
@@ -210,9 +219,6 @@ def main(argv: list[str] | None = None) -> int:
     except (StartleError, RuntimeError) as exc:
         print(f"startle storm: {exc}", file=sys.stderr)
         return EXIT_INFRA
-    except KeyboardInterrupt:
-        print("startle storm: interrupted; every container and process of this storm was removed", file=sys.stderr)
-        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

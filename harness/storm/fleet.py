@@ -121,8 +121,7 @@ class FleetWorld:
             agent.start()
             return agent.get_wrapped_container()
 
-        with ThreadPoolExecutor(RESTART_THREADS) as pool:
-            self.agents = list(pool.map(start, range(self.size)))
+        self.agents = _in_parallel(start, range(self.size))
         return time.monotonic() - started
 
     def restart_agents(self, stop_timeout_s: int = 5) -> tuple[float, float]:
@@ -131,9 +130,18 @@ class FleetWorld:
             container.restart(timeout=stop_timeout_s)
             return time.time()
 
-        with ThreadPoolExecutor(RESTART_THREADS) as pool:
-            done = list(pool.map(restart, self.agents))
+        done = _in_parallel(restart, self.agents)
         return min(done), max(done)
+
+
+def _in_parallel(fn: Callable[[Any], Any], items) -> list:
+    """``[fn(item) ...]`` from :data:`RESTART_THREADS` threads, in order. On an error or Ctrl-C the
+    calls not yet begun are cancelled (the world is removed right after)."""
+    pool = ThreadPoolExecutor(RESTART_THREADS)
+    try:
+        return list(pool.map(fn, items))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class CenterLog:

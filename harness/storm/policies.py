@@ -109,7 +109,8 @@ class PolicySpec:
         if self.jitter is None:
             text = "no backoff"
         else:
-            text = (f"{self.jitter} jitter, base {self.base_ms:g} ms, x{self.factor:g}, cap {self.cap_ms:g} ms")
+            kind = "no jitter" if self.jitter == "none" else f"{self.jitter} jitter"
+            text = f"{kind}, base {self.base_ms:g} ms, x{self.factor:g}, cap {self.cap_ms:g} ms"
         if self.breaker_threshold:
             text += f", breaker {self.breaker_threshold}/{self.breaker_cooldown_s:g} s"
         return text

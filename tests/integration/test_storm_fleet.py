@@ -61,3 +61,38 @@ def test_fleet_of_fixed_interval_mutants_disagrees_with_the_declared_policy(dock
     assert not check["agrees"]
     assert any("retry gaps differ" in reason for reason in check["reasons"]), check["reasons"]
     assert code == cli.EXIT_DISAGREES
+
+
+@pytest.mark.docker
+def test_ctrl_c_while_the_fleet_starts_removes_everything(docker, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from harness.config import LABEL_SCENARIO, ROOT
+    since = int(time.time())
+    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", "storm", *FLEET, "--reports", str(tmp_path)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        first = proc.stdout.readline()  # "startle storm: run <id>, ..."
+        run_id = first.split("run ", 1)[1].split(",", 1)[0]
+        events = docker.events(since=since, decode=True,
+                               filters={"type": "container", "event": "start",
+                                        "label": [f"{LABEL_RUN}={run_id}", f"{LABEL_SCENARIO}={fleet.FLEET_SCENARIO}"]})
+        started = 0
+        for _event in events:  # the center, Toxiproxy, then agents: interrupt among the agents' starts
+            started += 1
+            if started >= 6:
+                break
+        events.close()
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == cli.EXIT_INTERRUPTED, first + out
+    assert "removed" in out
+    assert leftovers(docker, {LABEL_RUN: run_id}) == []
