@@ -4,54 +4,19 @@ recording, scripted failures, Retry-After, down, long poll. No Docker."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 aiohttp = pytest.importorskip("aiohttp")
 from aiohttp import web  # noqa: E402
-from aiohttp.test_utils import TestServer  # noqa: E402
-
-CENTER_PY = Path(__file__).resolve().parents[2] / "fixtures" / "center" / "center.py"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("startle_center", CENTER_PY)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-center = _load()
+from centerlib import center, get as _get, post as _post  # noqa: E402
+from centerlib import run as _run  # noqa: E402
 
 
 def run(coro_fn):
-    """Run ``coro_fn(session, base_url)`` against a fresh center on 127.0.0.1:<ephemeral>."""
-
-    async def main():
-        server = TestServer(center.make_app(region="test-region-1", log_requests=False), host="127.0.0.1")
-        await server.start_server()
-        try:
-            async with aiohttp.ClientSession() as s:
-                return await coro_fn(s, f"http://127.0.0.1:{server.port}")
-        finally:
-            await server.close()
-
-    return asyncio.run(main())
-
-
-async def _post(s, url, body):
-    async with s.post(url, json=body) as r:
-        return r.status, dict(r.headers), await r.json(content_type=None)
-
-
-async def _get(s, url):
-    async with s.get(url) as r:
-        return r.status, await r.json(content_type=None)
+    """Run ``coro_fn(session, base_url)`` against a fresh center (region ``test-region-1``)."""
+    return _run(coro_fn, region="test-region-1")
 
 
 REG = {"node_id": "edge-001", "attempt": 1, "advertise_addr": "127.0.0.1:1", "version": "1.0.0",

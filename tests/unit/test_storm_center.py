@@ -4,60 +4,11 @@ capacity (token bucket, 429 + Retry-After) and contention (optimistic concurrenc
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 
 aiohttp = pytest.importorskip("aiohttp")
-from aiohttp.test_utils import TestServer  # noqa: E402
-
-CENTER_PY = Path(__file__).resolve().parents[2] / "fixtures" / "center" / "center.py"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("startle_center_storm", CENTER_PY)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-center = _load()
-
-
-def run(coro_fn, clock=None):
-    """Run ``coro_fn(session, base_url, state)`` against a fresh center; ``clock`` replaces the
-    center's perf counter (the token bucket's clock) when given."""
-
-    async def main():
-        app = center.make_app(log_requests=False)
-        server = TestServer(app, host="127.0.0.1")
-        await server.start_server()
-        try:
-            async with aiohttp.ClientSession() as s:
-                return await coro_fn(s, f"http://127.0.0.1:{server.port}", app[center.STATE_KEY])
-        finally:
-            await server.close()
-
-    saved = center._perf
-    if clock is not None:
-        center._perf = clock
-    try:
-        return asyncio.run(main())
-    finally:
-        center._perf = saved
-
-
-async def _post(s, url, body):
-    async with s.post(url, json=body) as r:
-        return r.status, dict(r.headers), await r.json(content_type=None)
-
-
-async def _get(s, url):
-    async with s.get(url) as r:
-        return r.status, await r.json(content_type=None)
+from centerlib import center, get as _get, post as _post, run  # noqa: E402,F401
 
 
 def reg(node, **extra):
