@@ -212,12 +212,12 @@ def ranked(summary: pd.DataFrame, by: str) -> pd.DataFrame:
 def over_repeats(summary: pd.DataFrame) -> pd.DataFrame:
     """Per-run summary rows (:func:`summarise`, one per repeat) as one row per (mode, policy,
     agents), in order of first appearance: ``runs`` (rows, = K), ``complete`` (every run
-    complete), the median of every other numeric figure (``repeat``, ``seed`` dropped), and
+    complete), the median of every other numeric figure (``repeat``, ``seed``, ``*_unix`` dropped), and
     ``<figure>_min``/``_max`` of :data:`RANGE_COLUMNS` right after the figure. NaN in
     :data:`NEVER_COLUMNS` is +infinity (never; module docstring), other NaN (e.g. an unknown lag)
     is skipped. A count keeps its integer type when every median of it is whole."""
     keys = [k for k in KEYS if k in summary.columns]
-    frame = summary.drop(columns=[c for c in ("repeat", "seed") if c in summary.columns])
+    frame = summary.drop(columns=[c for c in summary.columns if c in ("repeat", "seed") or c.endswith("_unix")])
     never = [c for c in NEVER_COLUMNS if c in frame.columns]
     frame[never] = frame[never].astype(float).fillna(math.inf)
     flags = [c for c in frame.columns if c not in keys and pd.api.types.is_bool_dtype(frame[c])]

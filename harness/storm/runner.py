@@ -216,6 +216,7 @@ class PolicyRun:
                                 repeat=self.repeat, seed=self.seed)
         out["complete"] = bool(self.meta["complete"])
         out["wall_s"] = round(self.wall_s, 2)
+        out["t_go_unix"], out["t_ref_unix"] = self.t_go, self.t_ref  # to recompute figures from records.parquet
         return out
 
     def timeseries(self) -> pd.DataFrame:
@@ -317,7 +318,8 @@ class StormResult:
     """The real fleet's :class:`harness.storm.fleet.Agreement` with the simulation, when one ran."""
 
     def summary(self) -> pd.DataFrame:
-        """One row per run (policy, N, repeat): :func:`metrics.summarise`, ``complete``, ``wall_s``."""
+        """One row per run (policy, N, repeat): :func:`metrics.summarise`, ``complete``, ``wall_s``,
+        ``t_go_unix``/``t_ref_unix`` (the release and the reference time, Unix s)."""
         return pd.DataFrame([r.summary() for r in self.runs])
 
     def ranking(self) -> pd.DataFrame:

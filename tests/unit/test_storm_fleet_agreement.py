@@ -88,3 +88,13 @@ def test_the_verdict_serialises_with_its_reasons():
 def test_the_fleet_refuses_other_modes():
     with pytest.raises(ValueError, match="outage mode only"):
         fleet.cross_check(None, None, 30, ModeParams("boot"), PolicySpec("profile", 100, 4000))
+
+
+def test_a_small_but_significant_shift_of_many_gaps_is_not_a_disagreement():
+    # 100 agents x 15 attempts: every real gap 100 ms longer (the agent's own overhead under load)
+    real = outage_run("containers", 100, 15, uniform(100, 4.0, 1), seed=1)
+    sim = outage_run("profile", 100, 15, uniform(100, 4.0, 2), seed=2)
+    real.center = real.records = real.records.assign(t_start=real.records["t_start"] + 0.1 * real.records["attempt"])
+    verdict = fleet.agreement(real, sim)
+    assert verdict.gaps_p < fleet.ALPHA and verdict.gaps_d < fleet.D_MIN
+    assert verdict.agrees, verdict.reasons
