@@ -50,6 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help="outage mode: `proxy` = Toxiproxy in front of the center, disabled then enabled "
                         "(default); `center` = no proxy in the path, the center's `down` behaviour (Toxiproxy "
                         "accepts one connection at a time: ~1,800 new connections/s here; default with --containers)")
+    parser.add_argument("--center-backlog", type=int, default=128, metavar="N",
+                        help="the center container's listen queue (default 128, aiohttp's; a boot storm of "
+                        "thousands overflows it and the kernel drops SYNs: see `listen overflows`)")
     parser.add_argument("--containers", type=int, metavar="N",
                         help="outage mode: also restart N real agent containers of the profile together during a "
                         "center outage and put them beside the simulation at the same N (policy `profile` unless "
@@ -162,7 +165,8 @@ def _run(args: argparse.Namespace) -> int:
                                         toxiproxy=args.toxiproxy_url, proxy="center" if args.toxiproxy_url else None))
     else:
         world = ContainerWorld(run_, settings.mode.mode,
-                               outage_switch=args.outage_switch or ("center" if args.containers else "proxy"))
+                               outage_switch=args.outage_switch or ("center" if args.containers else "proxy"),
+                               center_backlog=args.center_backlog)
     print(f"startle storm: run {run_.run_id}, {settings.mode.describe()}; "
           f"{len(settings.policies)} polic{'y' if len(settings.policies) == 1 else 'ies'} x N = "
           f"{', '.join(map(str, settings.agents))}{f' x {settings.repeat} repeats' if settings.repeat > 1 else ''}; "

@@ -39,8 +39,11 @@ TABLE_COLUMNS = {
     "policy": "policy", "agents": "N", "attempts": "attempts", "attempts_per_agent_mean": "per agent",
     "attempts_per_agent_p95": "p95", "attempts_per_agent_max": "max", "center_peak_rps": "peak req/s",
     "t50_s": "t50 s", "t95_s": "t95 s", "t100_s": "t100 s", "status_429": "429", "status_409": "409",
-    "no_answer": "no answer", "wasted_pct": "wasted %", "never_registered": "never reg.", "center_ok": "center 200s",
+    "no_answer": "no answer", "listen_overflows": "listen overflows", "wasted_pct": "wasted %",
+    "never_registered": "never reg.", "center_ok": "center 200s",
 }
+UNKNOWN_COLUMNS = ("listen_overflows",)
+"""Columns whose NaN means "not measured" (e.g. the real fleet's center has its own network), not "never"."""
 
 
 def _value(value: Any) -> str:
@@ -60,7 +63,11 @@ def _shown(summary: pd.DataFrame, by: str | None) -> pd.DataFrame:
             frame[col] = [f"{_value(m)} ({_value(lo)}–{_value(hi)})"
                           for m, lo, hi in zip(frame[col], frame[f"{col}_min"], frame[f"{col}_max"])]
     cols = (["rank"] if by else []) + [c for c in TABLE_COLUMNS if c in frame.columns]
-    return frame[cols].rename(columns=TABLE_COLUMNS)
+    frame = frame[cols].copy()
+    for col in UNKNOWN_COLUMNS:
+        if col in frame.columns:
+            frame[col] = [str(int(v)) if not pd.isna(v) else "n/a" for v in frame[col]]
+    return frame.rename(columns=TABLE_COLUMNS)
 
 
 def table(summary: pd.DataFrame, by: str | None = None) -> str:

@@ -83,7 +83,8 @@ class ExternalWorld:
 class ContainerWorld:
     """The center image (+ Toxiproxy) on the host network, 127.0.0.1 only, labelled with ``run``.
 
-    ``outage_switch``: ``proxy`` (outage mode: Toxiproxy in front of the center, its proxy
+    ``center_backlog``: the center's listen queue (``CENTER_BACKLOG``; the kernel caps it at
+    ``net.core.somaxconn``). ``outage_switch``: ``proxy`` (outage mode: Toxiproxy in front of the center, its proxy
     disabled and enabled) or ``center`` (no proxy in the path: the center's ``down`` behaviour).
     Toxiproxy 2.12 accepts a connection and dials the upstream one at a time (proxy.go, its
     accept loop), which caps a proxied storm at ~1,800 new connections/s on this host; with
@@ -91,11 +92,11 @@ class ContainerWorld:
     """
 
     def __init__(self, run, mode: str, client=None, center_image: str | None = None,
-                 toxiproxy_image: str | None = None, outage_switch: str = "proxy") -> None:
+                 toxiproxy_image: str | None = None, outage_switch: str = "proxy", center_backlog: int = 128) -> None:
         from harness.runtime import CENTER_IMAGE, TOXIPROXY_IMAGE, docker_client
         if outage_switch not in ("proxy", "center"):
             raise ValueError(f"outage_switch must be proxy or center, got {outage_switch!r}")
-        self.run, self.mode, self.outage_switch = run, mode, outage_switch
+        self.run, self.mode, self.outage_switch, self.center_backlog = run, mode, outage_switch, center_backlog
         self.client = client or docker_client()
         self.center_image = center_image or CENTER_IMAGE
         self.toxiproxy_image = toxiproxy_image or TOXIPROXY_IMAGE
@@ -124,7 +125,8 @@ class ContainerWorld:
         try:
             center_port = free_port()
             center = self._start(self.center_image, "center",
-                                 environment={"CENTER_HOST": "127.0.0.1", "CENTER_PORT": str(center_port)})
+                                 environment={"CENTER_HOST": "127.0.0.1", "CENTER_PORT": str(center_port),
+                                              "CENTER_BACKLOG": str(self.center_backlog)})
             center_url = f"http://127.0.0.1:{center_port}"
             _wait_http(f"{center_url}/admin/health", START_TIMEOUT_S, self._alive(center))
             if not modes.needs_proxy(self.mode) or self.outage_switch == "center":
@@ -216,6 +218,7 @@ class PolicyRun:
                                 repeat=self.repeat, seed=self.seed)
         out["complete"] = bool(self.meta["complete"])
         out["wall_s"] = round(self.wall_s, 2)
+        out["listen_overflows"] = self.meta.get("listen_overflows")
         out["t_go_unix"], out["t_ref_unix"] = self.t_go, self.t_ref  # to recompute figures from records.parquet
         return out
 
@@ -223,6 +226,17 @@ class PolicyRun:
         return metrics.timeseries(self.records, self.agents, self.t_ref, self.center,
                                   labels={"mode": self.meta["config"]["mode"]["mode"], "policy": self.policy.name,
                                           "agents": self.agents, "repeat": self.repeat})
+
+
+def listen_overflows(netstat: Path = Path("/proc/net/netstat")) -> int | None:
+    """This network namespace's count of connections dropped because a listen queue was full
+    (``TcpExt ListenOverflows``; the storm's center shares it: host network). None if unreadable."""
+    try:
+        lines = [line.split() for line in netstat.read_text().splitlines() if line.startswith("TcpExt:")]
+        names, values = lines[0], lines[1]
+        return int(values[names.index("ListenOverflows")])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def center_log(center_url: str, since: int) -> list[dict[str, Any]]:
@@ -390,6 +404,7 @@ def _run_one(settings: StormSettings, endpoints: modes.Endpoints, folder: Path, 
     wait_s = (config["limit_s"] + START_TIMEOUT_S * (10 if settings.remote_workers else 1)
               + 90 + agents / 500)
     started = time.monotonic()
+    overflows_before = listen_overflows()
     try:
         data = run_locust(config, agents, settings.workers, folder / "locust" / name, timeout_s=wait_s,
                           remote_workers=settings.remote_workers,
@@ -399,6 +414,8 @@ def _run_one(settings: StormSettings, endpoints: modes.Endpoints, folder: Path, 
         raise
     wall = time.monotonic() - started
     meta = data["meta"]
+    after = listen_overflows()
+    meta["listen_overflows"] = after - overflows_before if None not in (after, overflows_before) else None
     records = metrics.records_frame(data["rows"], data["columns"])
     center = metrics.records_from_center_log(center_log(endpoints.center, int(meta["first_index"])))
     run = PolicyRun(policy, agents, meta, records, center, wall, repeat=repeat, seed=seed)

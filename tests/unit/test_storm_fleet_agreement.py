@@ -98,3 +98,16 @@ def test_a_small_but_significant_shift_of_many_gaps_is_not_a_disagreement():
     verdict = fleet.agreement(real, sim)
     assert verdict.gaps_p < fleet.ALPHA and verdict.gaps_d < fleet.D_MIN
     assert verdict.agrees, verdict.reasons
+
+
+def test_the_table_says_n_a_for_an_unmeasured_listen_queue_not_never():
+    import pandas as pd
+
+    from harness.storm import report
+    summary = pd.DataFrame([{"policy": "profile", "agents": 30, "attempts": 270, "t100_s": 3.8, "listen_overflows": 12},
+                            {"policy": "containers", "agents": 30, "attempts": 265, "t100_s": float("nan"),
+                             "listen_overflows": float("nan")}])
+    lines = report.table(summary, "attempts").splitlines()
+    containers = next(line for line in lines if "containers" in line)
+    assert containers.rstrip().endswith("n/a") and "never" in containers  # t100 never, the queue unknown
+    assert next(line for line in lines if "profile" in line).rstrip().endswith("12")
