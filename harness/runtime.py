@@ -249,7 +249,7 @@ def reap(client: docker.DockerClient, labels: dict[str, str] | None = None) -> d
             pass
     for network in client.networks.list(filters=filters):
         try:
-            network.remove()
+            _remove_network(network)
             removed["networks"] += 1
         except NotFound:
             pass
@@ -260,6 +260,40 @@ def reap(client: docker.DockerClient, labels: dict[str, str] | None = None) -> d
         except NotFound:
             pass
     return removed
+
+
+GHOST_ENDPOINT_WAIT_S = 10.0
+"""Seconds a network with "active endpoints" but no container gets to settle before reap gives up."""
+
+
+def _remove_network(network, wait_s: float = GHOST_ENDPOINT_WAIT_S) -> None:
+    """Remove a network; while the engine says it "has active endpoints", force-disconnect what
+    it lists and retry until ``wait_s``. Then an InfrastructureError naming the fix: Docker 20.10
+    can keep a ghost endpoint after many containers were removed at once, which only a dockerd
+    restart clears."""
+    from docker.errors import APIError
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            network.remove()
+            return
+        except NotFound:
+            raise
+        except APIError as exc:
+            if "active endpoints" not in str(exc):
+                raise
+            network.reload()
+            for endpoint in (network.attrs.get("Containers") or {}):
+                try:
+                    network.disconnect(endpoint, force=True)
+                except (NotFound, APIError):
+                    pass
+            if time.monotonic() > deadline:
+                raise InfrastructureError(
+                    f"network {network.name} keeps a ghost endpoint (no container is attached; a Docker 20.10 "
+                    "race after mass removal); restart dockerd (`pkill -x dockerd; make setup`), then "
+                    "`startle clean`") from None
+            threading.Event().wait(0.5)  # the engine's own cleanup, polled with a deadline
 
 
 def _containers(client: docker.DockerClient, filters: dict) -> list:

@@ -1,0 +1,55 @@
+"""reap's network removal when Docker says "has active endpoints" (no Docker: a fake network)."""
+
+from __future__ import annotations
+
+import pytest
+from docker.errors import APIError
+
+from harness import runtime
+from harness.errors import InfrastructureError
+
+
+class GhostyNetwork:
+    """Refuses removal ``refusals`` times (or for ever with None), listing ``attached`` endpoints."""
+
+    name = "startle-x-storm-fleet"
+
+    def __init__(self, refusals: int | None, attached: tuple[str, ...] = ()) -> None:
+        self.refusals, self.attrs, self.disconnected, self.removed = refusals, {"Containers": {}}, [], False
+        self._attached = {c: {} for c in attached}
+
+    def remove(self) -> None:
+        if self.refusals is None or self.refusals > 0:
+            self.refusals = None if self.refusals is None else self.refusals - 1
+            raise APIError("403 Client Error: Forbidden (\"error while removing network: network "
+                           f"{self.name} has active endpoints\")")
+        self.removed = True
+
+    def reload(self) -> None:
+        self.attrs = {"Containers": dict(self._attached)}
+
+    def disconnect(self, container, force=False) -> None:
+        self.disconnected.append((container, force))
+        self._attached.pop(container, None)
+
+
+def test_a_lingering_endpoint_is_force_disconnected_and_the_removal_retried():
+    network = GhostyNetwork(refusals=1, attached=("abc123",))
+    runtime._remove_network(network, wait_s=5.0)
+    assert network.removed and network.disconnected == [("abc123", True)]
+
+
+def test_a_ghost_endpoint_ends_in_an_error_that_names_the_fix():
+    network = GhostyNetwork(refusals=None)
+    with pytest.raises(InfrastructureError, match="restart dockerd"):
+        runtime._remove_network(network, wait_s=0.0)
+    assert not network.removed
+
+
+def test_other_refusals_are_not_retried():
+    class Busy(GhostyNetwork):
+        def remove(self) -> None:
+            raise APIError("500 Server Error: something else")
+
+    with pytest.raises(APIError, match="something else"):
+        runtime._remove_network(Busy(refusals=None), wait_s=5.0)
