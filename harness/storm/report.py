@@ -97,9 +97,10 @@ def tables(result, reference: str) -> str:
     return text + "\n\n" + (note + "\n" if note else "") + f"times in seconds since {reference.replace('_', ' ')}"
 
 
-def plots(result, series: pd.DataFrame, folder: Path, reference: str) -> dict[str, str]:
-    """registered.svg/png (exact registration times) and center_rps.svg/png (1-s bins);
-    returns {name: inline SVG text}."""
+def plots(result, folder: Path, reference: str) -> dict[str, str]:
+    """registered.svg/png (exact registration times; a logarithmic time axis when one policy takes
+    ten times longer than another) and center_rps.svg/png (a panel per policy on its own time
+    scale, 100-ms or 1-s bins); repeat 0 only. Returns {name: inline SVG text}."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -112,6 +113,7 @@ def plots(result, series: pd.DataFrame, folder: Path, reference: str) -> dict[st
 
     from harness.storm.metrics import registration_times
     fig, ax = plt.subplots(figsize=(8, 4.2))
+    ends = []
     for run in runs:
         done = registration_times(run.records, run.t_ref).to_numpy()
         label = f"{run.policy.name} (N={run.agents})" if many_n else run.policy.name
@@ -119,6 +121,10 @@ def plots(result, series: pd.DataFrame, folder: Path, reference: str) -> dict[st
         xs = [start, *done, max(done[-1] if len(done) else 0.0, run.summary()["duration_s"] + start)]
         ys = [0.0, *(100.0 * (i + 1) / run.agents for i in range(len(done))), 100.0 * len(done) / run.agents]
         ax.step(xs, ys, where="post", label=label)
+        ends.append(xs[-1])
+    if max(ends) > 20.0 and min(ends) < max(ends) / 10:  # a seconds-long and a minutes-long policy: both readable
+        ax.set_xscale("symlog", linthresh=1.0)
+        xlabel += " (logarithmic beyond ±1 s)"
     ax.set_xlabel(xlabel)
     ax.set_ylabel("agents registered (%)")
     ax.set_ylim(0, 102)
@@ -128,16 +134,16 @@ def plots(result, series: pd.DataFrame, folder: Path, reference: str) -> dict[st
     out["registered"] = _save(fig, folder / "registered")
 
     from harness.storm.metrics import timeseries
-    if "repeat" in series.columns:
-        series = series[series["repeat"] == 0]
-    span = float(series["t"].max() - series["t"].min() + 1) if len(series) else 1.0
-    bin_s = 0.1 if span <= 15 else 1.0  # short storms: 100-ms bins, still as requests per second
-    fig, axes = plt.subplots(len(runs), 1, figsize=(8, 1.6 + 1.5 * len(runs)), sharex=True, squeeze=False)
-    for ax, run in zip(axes[:, 0], runs):
-        label = f"{run.policy.name} (N={run.agents})" if many_n else run.policy.name
-        group = timeseries(run.records, run.agents, run.t_ref, run.center, bin_s=bin_s)
+    fig, axes = plt.subplots(len(runs), 1, figsize=(8, 1.6 + 1.5 * len(runs)), squeeze=False)
+    for ax, run in zip(axes[:, 0], runs):  # each panel on its own time scale and bin
+        group = timeseries(run.records, run.agents, run.t_ref, run.center, bin_s=1.0)
         if group.empty:
             continue
+        bin_s = 0.1 if len(group) <= 15 else 1.0  # short storms: 100-ms bins, still as requests per second
+        if bin_s != 1.0:
+            group = timeseries(run.records, run.agents, run.t_ref, run.center, bin_s=bin_s)
+        label = f"{run.policy.name} (N={run.agents})" if many_n else run.policy.name
+        label += f" · {bin_s * 1000:g}-ms bins"
         ax.bar(group["t"], group["center_requests"] / bin_s, width=bin_s, align="edge", color="#4c72b0",
                label="reached the center")
         for col, color in (("status_429", "#dd8452"), ("status_409", "#c44e52")):
@@ -151,8 +157,8 @@ def plots(result, series: pd.DataFrame, folder: Path, reference: str) -> dict[st
         ax.set_title(label, fontsize=9, loc="left")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="upper right")
-    axes[-1, 0].set_xlabel(xlabel)
-    fig.suptitle(f"requests per second ({bin_s * 1000:g}-ms bins){which}")
+    axes[-1, 0].set_xlabel(f"seconds since {reference.replace('_', ' ')} (each panel its own scale)")
+    fig.suptitle(f"requests per second{which}")
     out["center_rps"] = _save(fig, folder / "center_rps")
     return out
 
@@ -250,7 +256,7 @@ def write(result, folder: Path, run_id: str) -> dict[str, Path]:
         center["status"] = center["status"].astype("Int64")
         center.to_parquet(paths["center"], index=False)
     paths["json"].write_text(json.dumps(summary_json(result, run_id, folder), indent=2))
-    svgs = plots(result, series, folder, s.mode.reference_event) if len(series) else {"registered": "", "center_rps": ""}
+    svgs = plots(result, folder, s.mode.reference_event) if len(series) else {"registered": "", "center_rps": ""}
     page = PAGE.format(
         run_id=html.escape(run_id), mode=html.escape(s.mode.describe()),
         reference=html.escape(s.mode.reference_event.replace("_", " ")),
