@@ -122,3 +122,14 @@ def test_the_table_says_n_a_for_an_unmeasured_listen_queue_not_never():
     containers = next(line for line in lines if "containers" in line)
     assert containers.rstrip().endswith("n/a") and "never" in containers  # t100 never, the queue unknown
     assert next(line for line in lines if "profile" in line).rstrip().endswith("12")
+
+
+def test_listen_overflows_reads_the_tcpext_counter(tmp_path):
+    from harness.storm.runner import listen_overflows
+    netstat = tmp_path / "netstat"
+    netstat.write_text("TcpExt: SyncookiesSent ListenOverflows ListenDrops\nTcpExt: 0 14843 14843\n"
+                       "IpExt: InNoRoutes\nIpExt: 0\n")
+    assert listen_overflows(netstat) == 14843
+    netstat.write_text("IpExt: InNoRoutes\nIpExt: 0\n")
+    assert listen_overflows(netstat) is None
+    assert listen_overflows(tmp_path / "missing") is None
