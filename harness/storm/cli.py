@@ -167,7 +167,10 @@ def _run(args: argparse.Namespace) -> int:
         world = ContainerWorld(run_, settings.mode.mode,
                                outage_switch=args.outage_switch or ("center" if args.containers else "proxy"),
                                center_backlog=args.center_backlog)
-    print(f"startle storm: run {run_.run_id}, {settings.mode.describe()}; "
+    what = (f"{args.containers} real agent containers restarted during a center outage of at least "
+            f"{settings.mode.outage_s:g} s, then the simulation replaying it" if args.containers
+            else settings.mode.describe())
+    print(f"startle storm: run {run_.run_id}, {what}; "
           f"{len(settings.policies)} polic{'y' if len(settings.policies) == 1 else 'ies'} x N = "
           f"{', '.join(map(str, settings.agents))}{f' x {settings.repeat} repeats' if settings.repeat > 1 else ''}; "
           f"report in {folder}", flush=True)
