@@ -214,12 +214,14 @@ def cross_check(run, profile, agents: int, mode: ModeParams, policy: PolicySpec,
             threading.Event().wait(window_left_s)
         fleet.center.behaviour(down=False)
         t_up = time.time()
-        complete = log.follow_until(lambda recs: len(_registered(recs, t_up)) >= agents, deadline_s + 10.0,
+        # a 200 since the center went down is a registration after the restart; not "since t_up": a
+        # request that arrived just before the switch returned is answered 200 with an earlier ts
+        complete = log.follow_until(lambda recs: len(_registered(recs, t_down)) >= agents, deadline_s + 10.0,
                                     "every agent registered again", strict=False)
         records = [r for r in log.records if r["ts"] >= t_down]
     reg_records = [r for r in records if r.get("path") == REGISTER_PATH]
     frame = metrics.records_from_center_log(reg_records)
-    missing = agents - len(_registered(records, t_up))
+    missing = agents - len(_registered(records, t_down))
     first_knock = frame.groupby("agent")["t_start"].min() - t_down
     measured = replace(mode, outage_s=round(t_up - t_down, 3),
                        start_offsets_s=tuple(round(float(t), 3) for t in first_knock.sort_values()))
