@@ -30,10 +30,13 @@ class CenterAdmin:
         except requests.RequestException:
             return False
 
-    def requests_since(self, index: int, wait_s: float = 2.0) -> tuple[int, list[dict[str, Any]]]:
-        """Long poll: records with index ≥ ``index``; returns (next index, records)."""
-        answer = self.session.get(self._url("/admin/requests"), params={"since": index, "wait_s": wait_s},
-                                  timeout=wait_s + self.timeout_s)
+    def requests_since(self, index: int, wait_s: float = 2.0, limit: int | None = None) -> tuple[int, list[dict[str, Any]]]:
+        """Long poll: records with index ≥ ``index`` (at most ``limit``, else the center's page
+        size); returns (next index, records)."""
+        params: dict[str, Any] = {"since": index, "wait_s": wait_s}
+        if limit is not None:
+            params["limit"] = limit
+        answer = self.session.get(self._url("/admin/requests"), params=params, timeout=wait_s + self.timeout_s)
         answer.raise_for_status()
         body = answer.json()
         return int(body["next"]), list(body["requests"])
@@ -44,8 +47,11 @@ class CenterAdmin:
         answer.raise_for_status()
         return answer.json()
 
-    def reset(self) -> None:
-        self.session.post(self._url("/admin/reset"), timeout=self.timeout_s).raise_for_status()
+    def reset(self) -> int:
+        """Forget nodes, behaviour and records; returns the index of the next request record."""
+        answer = self.session.post(self._url("/admin/reset"), timeout=self.timeout_s)
+        answer.raise_for_status()
+        return int(answer.json()["next"])
 
     def logs(self, node_id: str | None = None) -> list[dict[str, Any]]:
         params = {"node_id": node_id} if node_id else {}

@@ -95,8 +95,10 @@ class World:
     """
 
     def __init__(self, run: Run, scenario_name: str, profile: Profile, timeline: Timeline,
-                 client: docker.DockerClient | None = None) -> None:
+                 client: docker.DockerClient | None = None, via_proxy: bool = True) -> None:
         self.run, self.scenario_name, self.profile, self.timeline = run, scenario_name, profile, timeline
+        self.via_proxy = via_proxy
+        """The agents reach the center through Toxiproxy (scenarios), or directly (no Toxiproxy started)."""
         self.client = client or docker_client()
         self.prefix = f"startle-{run.run_id}-{scenario_name}"[:50]
         self.world_id = secrets.token_hex(6)
@@ -113,22 +115,24 @@ class World:
 
     # --- infrastructure ---------------------------------------------------------------------
     def start_infrastructure(self) -> None:
-        """Network, center, Toxiproxy with a proxy ``center`` in front of the center."""
-        for image in (CENTER_IMAGE, TOXIPROXY_IMAGE):
+        """Network, center, and (``via_proxy``) Toxiproxy with a proxy ``center`` in front of the center."""
+        for image in (CENTER_IMAGE, TOXIPROXY_IMAGE) if self.via_proxy else (CENTER_IMAGE,):
             self.require_image(image)
         self.network = StartleNetwork(self.prefix, self.labels).create()
         self.center_container = CenterContainer(CENTER_IMAGE, f"{self.prefix}-center", self.labels, self.network)
-        self.toxiproxy_container = ToxiproxyContainer(TOXIPROXY_IMAGE, f"{self.prefix}-toxiproxy",
-                                                      self.labels, self.network)
-        for container in (self.center_container, self.toxiproxy_container):
+        if self.via_proxy:
+            self.toxiproxy_container = ToxiproxyContainer(TOXIPROXY_IMAGE, f"{self.prefix}-toxiproxy",
+                                                          self.labels, self.network)
+        for container in filter(None, (self.center_container, self.toxiproxy_container)):
             try:
                 container.start()
             except Exception as exc:  # noqa: BLE001  (wrap with the container's own logs)
                 raise InfrastructureError(f"{container.role} did not become ready: {exc}\n"
                                           f"last logs:\n{container.short_logs()}") from None
         self.center = self.center_container.admin()
-        self.toxiproxy = self.toxiproxy_container.admin()
-        self.toxiproxy.create_proxy("center", f"0.0.0.0:{CENTER_PROXY_PORT}", f"center:{CENTER_PORT}")
+        if self.toxiproxy_container is not None:
+            self.toxiproxy = self.toxiproxy_container.admin()
+            self.toxiproxy.create_proxy("center", f"0.0.0.0:{CENTER_PROXY_PORT}", f"center:{CENTER_PORT}")
 
     def require_image(self, image: str) -> str:
         """The image's id; an InfrastructureError naming the fix when it is not built."""
@@ -140,8 +144,8 @@ class World:
 
     @property
     def center_url(self) -> str:
-        """The center as the agent sees it: through Toxiproxy."""
-        return f"http://toxiproxy:{CENTER_PROXY_PORT}"
+        """The center as the agent sees it: through Toxiproxy (``via_proxy``), else directly."""
+        return f"http://toxiproxy:{CENTER_PROXY_PORT}" if self.via_proxy else f"http://center:{CENTER_PORT}"
 
     # --- agent ----------------------------------------------------------------------------
     def agent_spec(self, node_id: str, image: str | None = None, arch: str | None = None) -> AgentSpec:
@@ -277,9 +281,7 @@ def _remove_network(network, wait_s: float = GHOST_ENDPOINT_WAIT_S) -> None:
         try:
             network.remove()
             return
-        except NotFound:
-            raise
-        except APIError as exc:
+        except APIError as exc:  # NotFound included: re-raised for the caller
             if "active endpoints" not in str(exc):
                 raise
             network.reload()

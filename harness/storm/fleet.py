@@ -40,7 +40,6 @@ from typing import Any, Callable
 
 import numpy as np
 
-from harness.containers import CENTER_PORT
 from harness.errors import InfrastructureError
 from harness.storm import metrics
 from harness.storm.modes import ModeParams
@@ -60,7 +59,7 @@ def node_id(i: int) -> str:
 
 
 class FleetWorld:
-    """Network, center (+ an idle Toxiproxy, from :class:`harness.runtime.World`) and N agents.
+    """Network, center (a :class:`harness.runtime.World` without Toxiproxy) and N agents.
 
     A context manager: everything is removed on exit. ``world.center`` is the center's admin
     client; ``agents`` the started containers (docker SDK objects).
@@ -69,13 +68,7 @@ class FleetWorld:
     def __init__(self, run, profile, agents: int, client=None) -> None:
         from harness.runtime import World
         from harness.timeline import Timeline
-
-        class DirectWorld(World):
-            @property
-            def center_url(self) -> str:  # the agents reach the center itself, not the proxy
-                return f"http://center:{CENTER_PORT}"
-
-        self.world = DirectWorld(run, FLEET_SCENARIO, profile, Timeline(), client=client)
+        self.world = World(run, FLEET_SCENARIO, profile, Timeline(), client=client, via_proxy=False)
         self.size = agents
         self.agents: list[Any] = []
 

@@ -17,15 +17,13 @@ contention as boot, but a registration is a conditional write on the registry ve
 
 The locust master runs this module: :func:`prepare` before the agents are released,
 :func:`actions` are timed from the release (``go``), :func:`restore` at the end. Everything is
-plain HTTP to the center's admin API (fixtures/center/API.md) and Toxiproxy's API.
+the center's admin API (fixtures/center/API.md) and Toxiproxy's, through harness/clients.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from typing import Any
-
-import requests
 
 MODES = ("outage", "boot", "capacity", "contention")
 TIMEOUT_S = 10.0
@@ -47,6 +45,17 @@ class Endpoints:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def center_admin(self):
+        """The center's admin API client (harness/clients.py)."""
+        from harness.clients import CenterAdmin
+        return CenterAdmin(self.center, timeout_s=TIMEOUT_S)
+
+    def toxiproxy_admin(self):
+        """Toxiproxy's API through toxiproxy-python (harness/clients.py); only when ``toxiproxy`` is set."""
+        from harness.clients import ToxiproxyAdmin
+        from harness.storm.wire import split_url
+        return ToxiproxyAdmin(*split_url(self.toxiproxy))
 
 
 @dataclass(frozen=True)
@@ -100,36 +109,25 @@ def needs_proxy(mode: str) -> bool:
     return mode == "outage"
 
 
-def _center(ep: Endpoints, path: str, body: dict | None = None) -> dict:
-    answer = requests.post(f"{ep.center}{path}", json=body, timeout=TIMEOUT_S)
-    answer.raise_for_status()
-    return answer.json()
-
-
-def _proxy_enabled(ep: Endpoints, enabled: bool) -> None:
-    answer = requests.post(f"{ep.toxiproxy}/proxies/{ep.proxy}", json={"enabled": enabled}, timeout=TIMEOUT_S)
-    answer.raise_for_status()
-
-
 def center_switch(ep: Endpoints, up: bool) -> None:
     """Make the center reachable (``up``) or not: the proxy when there is one, else ``down``."""
     if ep.toxiproxy and ep.proxy:
-        _proxy_enabled(ep, up)
+        ep.toxiproxy_admin().set_enabled(ep.proxy, up)
     else:
-        _center(ep, "/admin/behaviour", {"down": not up})
+        ep.center_admin().behaviour(down=not up)
 
 
 def prepare(ep: Endpoints, params: ModeParams) -> int:
     """A fresh center (records, nodes, behaviour, registry version) scripted for the mode.
     Returns the index of the center's first request record from now on."""
-    first = int(_center(ep, "/admin/reset")["next"])
+    center = ep.center_admin()
+    first = center.reset()
     if ep.toxiproxy and ep.proxy:
-        _proxy_enabled(ep, True)
+        ep.toxiproxy_admin().set_enabled(ep.proxy, True)
     if params.mode == "capacity":
-        _center(ep, "/admin/behaviour", {"capacity_per_s": params.capacity_per_s,
-                                         "capacity_burst": params.capacity_burst})
+        center.behaviour(capacity_per_s=params.capacity_per_s, capacity_burst=params.capacity_burst)
     elif params.mode == "contention":
-        _center(ep, "/admin/behaviour", {"contention": True})
+        center.behaviour(contention=True)
     elif params.mode == "outage":
         center_switch(ep, up=False)
     return first
@@ -151,6 +149,6 @@ def restore(ep: Endpoints, params: ModeParams) -> None:
     """Center reachable and unscripted again (best effort; the world is removed anyway)."""
     try:
         center_switch(ep, up=True)
-        _center(ep, "/admin/behaviour", {"capacity_per_s": None, "contention": False, "down": False})
-    except requests.RequestException:
+        ep.center_admin().behaviour(capacity_per_s=None, contention=False, down=False)
+    except Exception:  # noqa: BLE001  (best effort: a center or proxy already gone)
         pass

@@ -136,11 +136,10 @@ class ContainerWorld:
                                entrypoint=["/toxiproxy-server", "-host=127.0.0.1", f"-port={api_port}"])
             api = f"http://127.0.0.1:{api_port}"
             _wait_http(f"{api}/version", START_TIMEOUT_S, self._alive(toxi))
-            requests.post(f"{api}/proxies", json={"name": "center", "listen": f"127.0.0.1:{proxy_port}",
-                                                  "upstream": f"127.0.0.1:{center_port}", "enabled": True},
-                          timeout=10).raise_for_status()
-            return modes.Endpoints(center=center_url, target=f"http://127.0.0.1:{proxy_port}",
-                                   toxiproxy=api, proxy="center")
+            endpoints = modes.Endpoints(center=center_url, target=f"http://127.0.0.1:{proxy_port}",
+                                        toxiproxy=api, proxy="center")
+            endpoints.toxiproxy_admin().create_proxy("center", f"127.0.0.1:{proxy_port}", f"127.0.0.1:{center_port}")
+            return endpoints
         except BaseException:
             self.remove()
             raise
@@ -239,17 +238,15 @@ def listen_overflows(netstat: Path = Path("/proc/net/netstat")) -> int | None:
         return None
 
 
-def center_log(center_url: str, since: int) -> list[dict[str, Any]]:
-    """Every request record of the center from index ``since`` (paged)."""
+def center_log(endpoints: modes.Endpoints, since: int) -> list[dict[str, Any]]:
+    """Every request record of the center from index ``since`` (pages of 10,000)."""
+    admin = endpoints.center_admin()
     out: list[dict[str, Any]] = []
     while True:
-        answer = requests.get(f"{center_url}/admin/requests", params={"since": since, "limit": 10000}, timeout=30)
-        answer.raise_for_status()
-        body = answer.json()
-        out.extend(body["requests"])
-        if not body["requests"]:
+        since, page = admin.requests_since(since, wait_s=0, limit=10_000)
+        if not page:
             return out
-        since = int(body["next"])
+        out.extend(page)
 
 
 def _stop(proc: subprocess.Popen, grace_s: float = 5.0) -> None:
@@ -417,7 +414,7 @@ def _run_one(settings: StormSettings, endpoints: modes.Endpoints, folder: Path, 
     after = listen_overflows()
     meta["listen_overflows"] = after - overflows_before if None not in (after, overflows_before) else None
     records = metrics.records_frame(data["rows"], data["columns"])
-    center = metrics.records_from_center_log(center_log(endpoints.center, int(meta["first_index"])))
+    center = metrics.records_from_center_log(center_log(endpoints, int(meta["first_index"])))
     run = PolicyRun(policy, agents, meta, records, center, wall, repeat=repeat, seed=seed)
     s = run.summary()
     progress(f"storm: {tag}: {s['attempts']} attempts, {s['registered']}/{agents} registered, "
