@@ -47,8 +47,18 @@ class CenterAdmin:
         answer.raise_for_status()
         return answer.json()
 
+    def set_routes(self, routes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Declare the agent's routes (API.md, "Declared routes"), replacing the earlier ones;
+        returns them as the center holds them. A malformed list: ValueError with the center's reason."""
+        answer = self.session.post(self._url("/admin/routes"), json=routes, timeout=self.timeout_s)
+        if answer.status_code == 400:
+            raise ValueError(f"center refused the routes: {answer.json().get('error')}")
+        answer.raise_for_status()
+        return list(answer.json()["routes"])
+
     def reset(self) -> int:
-        """Forget nodes, behaviour and records; returns the index of the next request record."""
+        """Forget nodes, behaviour and records (the declared routes stay); returns the index of the
+        next request record."""
         answer = self.session.post(self._url("/admin/reset"), timeout=self.timeout_s)
         answer.raise_for_status()
         return int(answer.json()["next"])

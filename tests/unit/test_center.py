@@ -4,6 +4,8 @@ recording, scripted failures, Retry-After, down, long poll. No Docker."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import time
 
 import pytest
@@ -32,9 +34,13 @@ def test_register_is_recorded_with_every_field():
         _st, page = await _get(s, base + "/admin/requests?since=0")
         assert page["next"] == 1
         (rec,) = page["requests"]
-        assert set(rec) == {"index", "ts", "method", "path", "node_id", "attempt", "status", "latency_ms",
-                            "remote", "note"}
+        assert set(rec) == {"index", "ts", "method", "path", "route", "node_id", "attempt", "status", "latency_ms",
+                            "remote", "note", "bytes", "content_type", "content_encoding", "body_sha256"}
         assert rec["index"] == 0 and rec["method"] == "POST" and rec["path"] == "/v1/register"
+        assert rec["route"] is None  # a built-in route, not a declared one
+        sent = json.dumps(dict(REG, attempt=3)).encode()  # aiohttp's json= serialises the same way
+        assert rec["bytes"] == len(sent) and rec["body_sha256"] == hashlib.sha256(sent).hexdigest()
+        assert rec["content_type"] == "application/json" and rec["content_encoding"] is None
         assert rec["node_id"] == "edge-001" and rec["attempt"] == 3 and rec["status"] == 200
         assert rec["remote"] == "127.0.0.1" and rec["note"] is None
         assert t0 - 1 <= rec["ts"] <= time.time() and rec["latency_ms"] >= 0
