@@ -22,6 +22,10 @@ import time
 from pathlib import Path
 
 from harness.lifecycle import ScenarioResult
+from harness.profile import load_profile
+from harness.signals import read_line
+
+REFERENCE = load_profile("reference")
 
 T0 = 1_795_850_000.0
 """Unix s of the first synthetic scenario's agent start."""
@@ -40,9 +44,16 @@ class Events:
         self.zero, self.records = zero, []
 
     def at(self, offset_s: float, source: str, kind: str, container: str = "", **fields) -> None:
+        """One event; the agent's are written as the reference agent logs them and read through its
+        profile (as the log collector does); ``probe``/STAGE is startle's probe of that stage."""
         t = round(self.zero + offset_s, 6)
         if source == "agent":
-            fields = {"ts": t, "event": kind, "node_id": "node-x", **fields}
+            line = fields["line"] if kind == "line" else json.dumps({"ts": t, "event": kind, "node_id": "node-x",
+                                                                     **fields})
+            self.records += [e.to_dict() for e in read_line(line, REFERENCE.signals, t)]
+            return
+        if source == "probe":
+            kind, fields = "stage", {"stage": kind, "ok": fields.get("status") == 200, "how": "GET :8081/ready"}
         self.records.append({"source": source, "kind": kind, "t": t, "container": container, "fields": fields})
 
 
@@ -78,7 +89,8 @@ def synthetic_result(index: int, rng: random.Random, status: str) -> ScenarioRes
     name = f"synthetic-{index:03d}-{family}"
     zero = T0 + index * 60.0
     result = ScenarioResult(name=name, family=family, status=status, started=zero - 2.0, profile="reference",
-                            deadline_s=40.0, policy=dict(POLICY), images={"agent": "startle/agent:amd64"})
+                            deadline_s=40.0, policy=dict(POLICY), images={"agent": "startle/agent:amd64"},
+                            profile_spec=REFERENCE.model_dump(mode="json", by_alias=True))
     if status in ("skip", "error"):
         result.finished = zero - 1.5
         result.error = ("requires qemu-aarch64 (binfmt): not enabled on this host" if status == "skip"

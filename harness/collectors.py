@@ -3,7 +3,6 @@
 * :class:`DockerEvents`   the engine's event stream for this scenario's containers
 * :class:`AgentLog`       the agent's stdout/stderr, JSON lines parsed, followed across restarts
 * :class:`CenterRequests` the center's request log, by long poll (no polling interval)
-* :class:`ReadyProbe`     when the agent claims readiness, the harness asks its endpoint itself
 
 Each runs in a daemon thread and stops on :meth:`stop`; none of them sleeps to synchronise.
 """
@@ -12,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import datetime
 import time
 from typing import Any, Callable
 
@@ -22,6 +22,7 @@ from docker.errors import NotFound
 from harness.clients import CenterAdmin
 from harness.config import LABEL_ROLE, LABEL_WORLD
 from harness.profile import SignalSpec
+from harness.signals import read_line
 from harness.timeline import Event, Timeline
 
 
@@ -94,23 +95,20 @@ class DockerEvents(Collector):
         self.thread.join(timeout=join_s)
 
 
-def parse_agent_line(line: str, signals: SignalSpec, received: float) -> Event:
-    """A JSON log line becomes an event named by its ``event_key``; other lines become ``line``."""
-    text = line.rstrip("\r\n")
-    if text.startswith("{"):
+def split_docker_timestamp(line: str, received: float) -> tuple[float, str]:
+    """``2026-12-01T20:25:51.123456789Z text`` (``docker logs --timestamps``) → (Unix s, text)."""
+    stamp, sep, text = line.partition(" ")
+    if sep and stamp[:4].isdigit() and "T" in stamp:
         try:
-            obj = json.loads(text)
-        except json.JSONDecodeError:
-            obj = None
-        if isinstance(obj, dict) and signals.event_key in obj:
-            t = obj.get(signals.time_key)
-            return Event("agent", str(obj[signals.event_key]),
-                         float(t) if isinstance(t, (int, float)) else received, "agent", obj)
-    return Event("agent", "line", received, "agent", {"line": text})
+            return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp(), text
+        except ValueError:
+            pass
+    return received, line
 
 
 class AgentLog(Collector):
-    """Follows the agent container's output; after the container stops, waits for its restart."""
+    """Follows the agent container's output (each line read through the profile's signal matchers,
+    :func:`harness.signals.read_line`); after the container stops, waits for its restart."""
 
     name = "agent-log"
 
@@ -125,18 +123,16 @@ class AgentLog(Collector):
         while not self.stopping.is_set():
             buffer = ""
             try:
-                stream = self.container.logs(stream=True, follow=True, since=since) if since else \
-                    self.container.logs(stream=True, follow=True)
+                stream = self.container.logs(stream=True, follow=True, timestamps=True, since=since) if since \
+                    else self.container.logs(stream=True, follow=True, timestamps=True)
                 for chunk in stream:
                     buffer += chunk.decode(errors="replace")
                     while "\n" in buffer:
                         line, buffer = buffer.split("\n", 1)
-                        if line.strip():
-                            self.timeline.add(parse_agent_line(line, self.signals, time.time()))
+                        self._add(line)
             except NotFound:
                 return
-            if buffer.strip():
-                self.timeline.add(parse_agent_line(buffer, self.signals, time.time()))
+            self._add(buffer)
             # The container stopped. Follow again once Docker starts it again (restart policy).
             starts_seen = max(starts_seen, 1)
             restarted = lambda: self.stopping.is_set() or len(self._starts()) > starts_seen  # noqa: E731
@@ -146,6 +142,12 @@ class AgentLog(Collector):
             starts = self._starts()
             starts_seen = len(starts)
             since = starts[-1].t
+
+    def _add(self, raw: str) -> None:
+        t, text = split_docker_timestamp(raw, time.time())
+        if text.strip():
+            for event in read_line(text, self.signals, t):
+                self.timeline.add(event)
 
     def _starts(self) -> list[Event]:
         return self.timeline.select("docker", "start", lambda e: e.container == "agent")
@@ -186,35 +188,6 @@ class CenterRequests(Collector):
             return
         for record in records:
             self.timeline.add(Event("center", "request", float(record["ts"]), "center", record))
-
-
-class ReadyProbe:
-    """When the agent logs the readiness stage, GET its ready endpoint and record the answer.
-
-    Subscribed to the timeline; runs in the thread that added the event (the log reader).
-    """
-
-    def __init__(self, timeline: Timeline, signals: SignalSpec, url: Callable[[], str | None],
-                 ready_stage: str = "ready") -> None:
-        self.timeline, self.signals, self.url, self.ready_stage = timeline, signals, url, ready_stage
-
-    def __call__(self, event: Event) -> None:
-        if event.source != "agent" or event.kind != self.signals.stage_event:
-            return
-        if event.get(self.signals.stage_field) != self.ready_stage:
-            return
-        self.probe(reason="agent claimed readiness")
-
-    def probe(self, reason: str) -> Event | None:
-        url = self.url()
-        if url is None:
-            return None
-        try:
-            status: int | None = requests.get(url, timeout=2).status_code
-            error = None
-        except requests.RequestException as exc:
-            status, error = None, type(exc).__name__
-        return self.timeline.record("probe", "ready", "agent", status=status, error=error, url=url, reason=reason)
 
 
 class LaunchedAgentLogs(Collector):
@@ -299,13 +272,9 @@ class CenterLogs(Collector):
                 return
             for line in lines[self.seen:]:
                 fields: dict[str, Any] = {"seq": line.get("seq"), "line_ts": line.get("ts")}
-                try:
-                    obj = json.loads(line.get("msg") or "")
-                    if isinstance(obj, dict):
-                        fields["event"] = obj.get(self.signals.event_key)
-                        fields["msg_ts"] = obj.get(self.signals.time_key)
-                except (TypeError, ValueError):
-                    fields["event"] = None
+                read = read_line(str(line.get("msg") or ""), self.signals, float("nan"))[0]
+                fields["event"] = read.kind  # the signal the shipped line is, or "line"
+                fields["msg_ts"] = None if read.t != read.t else read.t  # its own time (NaN: none)
                 self.timeline.add(Event("center", "log_line", float(line.get("rx_ts") or time.time()), "center",
                                         fields))
             self.seen = max(self.seen, len(lines))

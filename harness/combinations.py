@@ -4,10 +4,11 @@
 from different families becomes a scenario ``<a>-x-<b>`` with both members' faults, and an
 expected outcome given by one rule:
 
-* a member *fails at startup* when it expects ``exits`` with a preflight code (10–19). If one or
-  both members fail, the pair fails the way the member that preflight reaches first fails (the
-  lower exit code: preflight checks run in the order of their codes) — its ``exits``,
-  ``diagnosis`` and ``never_ready`` checks;
+* a member *fails at startup* when it expects ``exits`` for a preflight reason (one of
+  :data:`PREFLIGHT_ORDER`). If one or both members fail, the pair fails the way the member that
+  preflight reaches first fails — its ``exits``, ``diagnosis`` and ``never_ready`` checks. The order
+  is the reference agent's documented preflight order (fixtures/agent/CONTRACT.md); an agent that
+  checks in another order fails those pairs, which says so;
 * otherwise both faults are survivable and the pair must still come up: ``registered`` and
   ``ready`` within the sum of the members' bounds (each fault may cost the agent its own delay).
 """
@@ -26,7 +27,9 @@ from harness.scenario import Scenario, load_scenario
 from harness.yamlfile import read_yaml, validate
 
 PAIRS_FILE = SCENARIOS_DIR / "combinations" / "pairs.yaml"
-PREFLIGHT_CODES = range(10, 20)
+PREFLIGHT_ORDER = ("env", "config-missing", "config-empty", "config-unreadable", "config-malformed", "device",
+                   "docker-socket", "dns", "route", "threads")
+"""Preflight reasons in the order a preflight checks them."""
 FAILURE_CHECKS = ("exits", "diagnosis", "never_ready")
 
 
@@ -37,11 +40,12 @@ class PairsSpec(BaseModel):
     exclusive: list[list[str]] = Field([], description="family pairs that cannot co-occur")
 
 
-def startup_failure_code(scenario: Scenario) -> int | None:
-    """The preflight exit code a member expects, or None when it expects to come up."""
+def startup_failure_rank(scenario: Scenario) -> int | None:
+    """The place in :data:`PREFLIGHT_ORDER` of the preflight failure a member expects, or None
+    when it expects to come up."""
     for check in scenario.checks:
-        if check.type == "exits" and getattr(check, "code", None) in PREFLIGHT_CODES:
-            return int(check.code)
+        if check.type == "exits" and getattr(check, "reason", None) in PREFLIGHT_ORDER:
+            return PREFLIGHT_ORDER.index(check.reason)
     return None
 
 
@@ -55,7 +59,7 @@ def bound(scenario: Scenario, check_type: str) -> float:
 
 def combine(a: Scenario, b: Scenario) -> Scenario:
     """The pair scenario of two members, with the expected outcome from the rule above."""
-    failing = [(code, member) for member in (a, b) if (code := startup_failure_code(member)) is not None]
+    failing = [(rank, member) for member in (a, b) if (rank := startup_failure_rank(member)) is not None]
     if failing:
         _, decisive = min(failing, key=lambda pair: pair[0])
         expect = [c.model_dump() for c in decisive.checks if c.type in FAILURE_CHECKS]

@@ -114,6 +114,22 @@ the 127.0.0.1 port its container port PORT is published on. Faults use them in `
 
 
 @dataclass
+class ConfigCopy:
+    """The agent's config folder rendered for one scenario: ``folder`` on this host, mounted at
+    ``mount``; ``file`` the main file in it (None: not declared), ``format`` json/yaml/toml/ini."""
+
+    folder: Path
+    mount: str
+    file: str | None
+    format: str | None
+    keys: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def main(self) -> Path | None:
+        return None if self.file is None else self.folder / self.file
+
+
+@dataclass
 class AgentSpec:
     """How the agent container is created: the profile's run spec, which faults may change.
 
@@ -143,22 +159,29 @@ class AgentSpec:
     dns: list[str] = field(default_factory=list)
     dns_options: list[str] = field(default_factory=list)
     tmpfs: dict[str, str] = field(default_factory=dict)
-    health_port: int = 8081
+    ports: list[int] = field(default_factory=list)
+    """Container ports startle probes (published on 127.0.0.1 in bridge modes)."""
+    host_ports: dict[int, int] = field(default_factory=dict)
+    """Host network mode: container port → the port the agent was told to use instead."""
     publish_health: bool = True
+    command: list[str] | None = None
+    config: "ConfigCopy | None" = None
+    """The scenario's rendered config copy (None when the profile has no config)."""
+    knobs: dict[str, str] = field(default_factory=dict)
+    """startle's lever name → the env variable the agent reads for it (the profile's ``knobs``)."""
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def set_knob(self, knob: str, value: str) -> None:
+        """Set the env variable the profile declares for ``knob`` (faults check ``needs`` first)."""
+        self.env[self.knobs[knob]] = value
 
     @property
     def docker_network_mode(self) -> str | None:
         """The ``network_mode`` Docker is given (None: attached to a network by name)."""
         return self.network_mode if self.network_mode in ("none", "host") else None
 
-    @property
-    def scratch_dir(self) -> "Path | None":
-        """The scenario's temp folder (parent of the mounted config copy), for files faults create."""
-        for host_path, bind in self.volumes.items():
-            if bind.get("bind") == "/app/config":
-                return Path(host_path).parent
-        return None
+    scratch_dir: "Path | None" = None
+    """The scenario's temp folder, for files faults create (device nodes, sockets)."""
 
     def docker_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``docker.containers.create`` (what ``docker run`` flags become)."""
@@ -221,7 +244,10 @@ class AgentContainer(StartleContainer):
         for host_path, bind in spec.volumes.items():
             self.with_volume_mapping(host_path, bind["bind"], bind.get("mode", "ro"))
         if spec.publish_health and spec.docker_network_mode is None:
-            self.publish(spec.health_port)
+            for port in spec.ports:
+                self.publish(port)
+        if spec.command:
+            self.with_command(spec.command)
         self.with_kwargs(**self._kwargs, **spec.docker_kwargs())
 
     # --- helpers ----------------------------------------------------------------------------

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from harness.checks import Check, CheckContext, Verdict
-from harness.collectors import (AgentLog, CenterLogs, CenterRequests, Collector, DockerEvents, LaunchedAgentLogs,
-                                ReadyProbe)
+from harness.collectors import AgentLog, CenterLogs, CenterRequests, Collector, DockerEvents, LaunchedAgentLogs
 from harness.errors import InfrastructureError
 from harness.faults import Fault
+from harness.probes import HealthProbes
 from harness.profile import Profile, load_profile
 from harness.runtime import Run, World
 from harness.scenario import Scenario
@@ -59,7 +59,9 @@ class ScenarioResult:
     policy: dict[str, Any] = field(default_factory=dict)
     """The profile's declared retry policy (base_ms, factor, cap_ms, jitter, deadline_s, breaker_*)."""
     signals: dict[str, Any] = field(default_factory=dict)
-    """The profile's names of the agent's log events (attempt, registered, stage_event...)."""
+    """The profile's signal matchers (``signals`` of the profile)."""
+    profile_spec: dict[str, Any] = field(default_factory=dict)
+    """The whole profile as it was used (reports read the timeline through it: :mod:`harness.view`)."""
     timeline: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     @property
@@ -134,8 +136,9 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
     """
     profile = profile or load_profile(scenario.profile)
     result = ScenarioResult(scenario.name, scenario.family, started=time.time(), profile=profile.name,
-                            deadline_s=scenario.deadline_s, policy=profile.retry_policy.model_dump(),
-                            signals=profile.signals.model_dump())
+                            deadline_s=scenario.deadline_s,
+                            policy=profile.retry_policy.model_dump() if profile.retry_policy else {},
+                            signals=profile.signals.model_dump(), profile_spec=profile.model_dump(mode="json", by_alias=True))
     marks: list[tuple[str, float]] = []
 
     def phase(name: str, what: str) -> None:
@@ -153,7 +156,11 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
     applied: list[Fault] = []
     starter: Any = None
     try:
-        # Host requirements first (a fault's ``preflight``): a skip costs no container.
+        # What the profile must declare, then host requirements (a fault's ``preflight``): a skip
+        # costs no container.
+        missing = scenario.missing(profile)
+        if missing:
+            raise ScenarioSkipped(f"profile {profile.name} does not declare " + "; ".join(missing))
         for fault in scenario.typed_faults:
             if callable(getattr(fault, "preflight", None)):
                 fault.preflight()
@@ -187,8 +194,8 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
             center_logs = CenterLogs(timeline, world.center.base_url, node_id, profile.signals)
             timeline.subscribe(center_logs)
             collectors.append(center_logs)
-        timeline.subscribe(ReadyProbe(timeline, profile.signals, lambda: world.agent_health_url(profile.health.ready)
-                                      if world else None))
+        probes = HealthProbes(timeline, profile.health, world.agent_address, world.agent_docker_container)
+        timeline.subscribe(probes)
         if starter is not None:
             # The agent is started by its own launcher: follow every container it creates.
             follower = LaunchedAgentLogs(timeline, world.client, profile.signals)
@@ -198,7 +205,9 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
         else:
             agent = world.start_agent(spec)
         started = time.time()
+        collectors.append(probes.start())
         result.images = {"agent": spec.image, "agent_id": world.require_image(spec.image)}
+        world.record_agent_image(spec.image)
         if starter is None:
             collectors.append(AgentLog(timeline, agent.get_wrapped_container(), profile.signals).start())
         actions = [a for a in plan_actions(scenario.typed_faults, started)

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -24,7 +25,7 @@ from harness.clients import CenterAdmin, ToxiproxyAdmin
 from harness.config import (ROOT, LABEL_HOST, LABEL_MANAGED, LABEL_PID, LABEL_ROLE, LABEL_RUN, LABEL_SCENARIO, LABEL_WORLD,
                             REPORTS_DIR)
 from harness.containers import (CENTER_PORT, CENTER_PROXY_PORT, AgentContainer, AgentSpec, CenterContainer,
-                                StartleNetwork, ToxiproxyContainer)
+                                ConfigCopy, StartleNetwork, ToxiproxyContainer)
 from harness.errors import InfrastructureError
 from harness.profile import Profile
 from harness.timeline import Timeline
@@ -44,6 +45,26 @@ def docker_client() -> docker.DockerClient:
     except DockerException as exc:
         raise InfrastructureError(f"no Docker engine answers ({exc}); run `make setup` or "
                                   "`startle doctor` to see how to start one") from None
+
+
+PLACEHOLDERS = re.compile(r"\{(node_id|center_url|center_host|center_port|metadata_url)\}")
+"""The placeholders of env values and config templates; any other brace is left alone (JSON)."""
+
+
+def fill(text: str, values: dict[str, str]) -> str:
+    """``text`` with each known ``{placeholder}`` replaced."""
+    return PLACEHOLDERS.sub(lambda m: values[m.group(1)], text)
+
+
+def render_file(path: Path, values: dict[str, str]) -> None:
+    """Fill the placeholders of one config template in place (binary files are left as they are)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError):
+        return
+    filled = fill(text, values)
+    if filled != text:
+        path.write_text(filled, encoding="utf-8")
 
 
 def native_arch() -> str:
@@ -110,6 +131,8 @@ class World:
         self.center: CenterAdmin | None = None
         self.toxiproxy: ToxiproxyAdmin | None = None
         self.tempdir = Path(tempfile.mkdtemp(prefix=f"{self.prefix}-"))
+        self.node_id = ""
+        """The agent's node id in this scenario (set by :meth:`agent_spec`)."""
         self.launcher: Path = LAUNCHER
         """The host-side launcher used by faults that start the agent through it (mutants replace it)."""
 
@@ -143,9 +166,20 @@ class World:
                                       "(images are built locally, never pulled)") from None
 
     @property
+    def center_address(self) -> tuple[str, int]:
+        """(host, port) of the center as the agent sees it: through Toxiproxy (``via_proxy``), else directly."""
+        return ("toxiproxy", CENTER_PROXY_PORT) if self.via_proxy else ("center", self.center_port)
+
+    @property
+    def center_port(self) -> int:
+        """The port the center listens on in its container (the built-in center's, or the profile's own)."""
+        own = self.profile.center.image
+        return own.port if own is not None else CENTER_PORT
+
+    @property
     def center_url(self) -> str:
-        """The center as the agent sees it: through Toxiproxy (``via_proxy``), else directly."""
-        return f"http://toxiproxy:{CENTER_PROXY_PORT}" if self.via_proxy else f"http://center:{CENTER_PORT}"
+        host, port = self.center_address
+        return f"http://{host}:{port}"
 
     # --- agent ----------------------------------------------------------------------------
     def agent_spec(self, node_id: str, image: str | None = None, arch: str | None = None) -> AgentSpec:
@@ -155,23 +189,38 @@ class World:
             if arch not in self.profile.images:
                 raise InfrastructureError(f"profile {self.profile.name} has no image for {arch}")
             image = self.profile.images[arch]  # type: ignore[index]
-        values = {"node_id": node_id, "center_url": self.center_url,
-                  "metadata_url": f"{self.center_url}/v1/metadata"}
-        env = {key: value.format(**values) for key, value in self.profile.env.items()}
+        self.node_id = node_id
+        values = self.placeholders(node_id)
+        env = {key: fill(value, values) for key, value in self.profile.env.items()}
         run = self.profile.run
+        knobs = {k: v for k, v in self.profile.knobs.model_dump().items() if v}
         spec = AgentSpec(image=image, env=env, restart=run.restart, cpus=run.cpus, memory_mb=run.memory_mb,
                          pids_limit=run.pids_limit, user=run.user, cap_drop=list(run.cap_drop),
                          cap_add=list(run.cap_add), security_opt=list(run.security_opt),
-                         health_port=self.profile.health.port)
-        source = self.profile.config_source()
-        if source is not None and self.profile.config is not None:
-            config_dir = self.tempdir / "config"
-            shutil.copytree(source, config_dir)
-            config_dir.chmod(0o755)
-            for path in config_dir.rglob("*"):
+                         ports=self.profile.health.ports(), command=run.command, knobs=knobs,
+                         scratch_dir=self.tempdir)
+        source, config = self.profile.config_source(), self.profile.config
+        if source is not None and config is not None:
+            if not source.is_dir():
+                raise InfrastructureError(f"profile {self.profile.name}: config.source {source} is not a folder; "
+                                          "fix the path (relative to the profile's folder)")
+            folder = self.tempdir / "config"
+            shutil.copytree(source, folder)
+            folder.chmod(0o755)
+            for path in folder.rglob("*"):
                 path.chmod(0o755 if path.is_dir() else 0o644)
-            spec.volumes[str(config_dir)] = {"bind": self.profile.config.mount, "mode": "ro"}
+                if config.render and path.is_file():
+                    render_file(path, values)
+            spec.config = ConfigCopy(folder, config.mount, config.file, config.file_format, dict(config.keys))
+            spec.volumes[str(folder)] = {"bind": config.mount, "mode": "ro"}
         return spec
+
+    def placeholders(self, node_id: str) -> dict[str, str]:
+        """The values of the profile's placeholders for this scenario."""
+        host, port = self.center_address
+        metadata = self.profile.center.metadata
+        return {"node_id": node_id, "center_url": self.center_url, "center_host": host, "center_port": str(port),
+                "metadata_url": self.center_url + (metadata.split(" ", 1)[1] if metadata else "")}
 
     def start_agent(self, spec: AgentSpec) -> AgentContainer:
         self.require_image(spec.image)
@@ -180,20 +229,39 @@ class World:
         self.agent_container.start()
         return self.agent_container
 
-    def agent_health_url(self, path: str) -> str | None:
-        """URL of one of the agent's health endpoints on 127.0.0.1 (None with ``--network none``).
-
-        Host mode: the agent's own port on loopback; bridge modes: its port published on 127.0.0.1.
-        """
+    def agent_address(self, port: int) -> tuple[str, int] | None:
+        """Where startle reaches the agent's container ``port`` (None with ``--network none``, or
+        before the port is published). Host mode: the port the agent was told to use, on loopback;
+        bridge modes: the port published on 127.0.0.1."""
         agent = self.agent_container
         if agent is None or not agent.spec.publish_health or agent.spec.network_mode == "none":
             return None
         if agent.spec.network_mode == "host":
-            return f"http://127.0.0.1:{agent.spec.health_port}{path}"
+            return "127.0.0.1", agent.spec.host_ports.get(port, port)
         try:
-            return f"http://127.0.0.1:{agent.host_port(agent.spec.health_port)}{path}"
-        except (KeyError, IndexError, TypeError, NotFound):
+            return "127.0.0.1", int(agent.host_port(port))
+        except (KeyError, IndexError, TypeError, ValueError, NotFound):
             return None
+
+    def agent_docker_container(self):
+        """The agent's Docker container (docker-py), also when a launcher created it; None if gone."""
+        try:
+            if self.agent_container is not None:
+                return self.agent_container.get_wrapped_container()
+            return self.client.containers.get(f"{self.prefix}-agent")
+        except NotFound:
+            return None
+
+    def record_agent_image(self, image: str) -> None:
+        """A ``harness``/``agent_image`` event: the image's id, architecture and HEALTHCHECK."""
+        try:
+            attrs = self.client.images.get(image).attrs
+        except NotFound:
+            return
+        config = attrs.get("Config") or {}
+        test = (config.get("Healthcheck") or {}).get("Test") or []
+        self.timeline.record("harness", "agent_image", "agent", image=image, id=attrs.get("Id"),
+                             arch=attrs.get("Architecture"), healthcheck=bool(test) and test != ["NONE"])
 
     def agent_log_tail(self, lines: int = 40) -> list[str]:
         """The agent container's last log lines (also when a launcher created it)."""

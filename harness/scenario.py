@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
@@ -30,6 +30,9 @@ from harness.config import SCENARIOS_DIR
 from harness.errors import InputError
 from harness.faults import FAULTS, Fault
 from harness.yamlfile import read_yaml, validate
+
+if TYPE_CHECKING:
+    from harness.profile import Profile
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
@@ -84,6 +87,16 @@ class Scenario(BaseModel):
     @property
     def checks(self) -> list[Check]:
         return list(self.expect)
+
+    def missing(self, profile: "Profile") -> list[str]:
+        """What this scenario needs of ``profile`` and it does not declare, each with who needs it."""
+        out: list[str] = []
+        for item in [*self.typed_faults, *self.checks]:
+            for field in item.missing(profile):
+                entry = f"{field} (needed by {item.type})"
+                if entry not in out:
+                    out.append(entry)
+        return out
 
 
 def load_scenario(path: Path | str) -> Scenario:

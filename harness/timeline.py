@@ -21,7 +21,7 @@ class Event:
     """One thing that happened.
 
     source: ``docker``, ``agent``, ``center``, ``fault``, ``probe`` or ``harness``.
-    kind: what happened, in the source's own words (``die``, ``register_attempt``, ``request``...).
+    kind: what happened, in the source's own words (``die``, ``attempt``, ``request``...; agent signals per harness/events.py).
     t: Unix time in seconds.
     container: the role of the container it concerns (``agent``, ``center``...), or "".
     fields: the rest, as the source gave it (JSON-serialisable).

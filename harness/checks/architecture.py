@@ -22,7 +22,7 @@ def classify_exit(ctx: CheckContext) -> dict:
         return {"classification": "running"}
     code = died.get("exit_code")
     lines = [e for e in ctx.timeline.select("agent") if e.t <= died.t + 5]
-    texts = [str(e.get("line") or "") for e in lines if e.kind == "line"]
+    texts = [str(e.get("line")) for e in lines if e.get("line") is not None]
     exec_line = next((t for t in texts if EXEC_FORMAT.search(t)), None)
     oom = ctx.timeline.first("docker", "oom", lambda e: e.container == "agent")
     if exec_line is not None:
@@ -68,7 +68,7 @@ class ExecFormatError(Check):
                                             f"{facts['log_line']!r})", **measured)
             return None
         if self.deadline_from(start, self.within_s, ctx, final):
-            ready = ctx.timeline.first("agent", "agent_start")
+            ready = next(iter(ctx.signal("agent_start")), None)
             return self.verdict("fail", f"the agent did not exit within {self.within_s} s"
                                 + (f"; it started as arch {ready.get('arch')}" if ready else ""), **measured)
         return None
@@ -87,13 +87,15 @@ class EmulatedReady(Check):
 
     def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
         start = ctx.agent_started
-        signals = ctx.profile.signals
-        ready = next((e for e in ctx.agent_events(signals.stage_event) if e.get(signals.stage_field) == "ready"), None)
-        first = ctx.timeline.first("agent", "agent_start")
+        ready = ctx.stage_ok("ready")
+        first = next(iter(ctx.signal("agent_start")), None)
         native = ctx.timeline.first("harness", "native_ready")
         if start is not None and ready is not None:
             took = round(ready.t - start, 3)
-            m = {"emulated_ready_s": took, "agent_arch": first.get("arch") if first else None}
+            image = ctx.timeline.first("harness", "agent_image")
+            arch = first.get("arch") if first else image.get("arch") if image else None
+            m = {"emulated_ready_s": took, "agent_arch": arch,
+                 "arch_from": "the agent's agent_start signal" if first else "the image"}
             if native is not None:
                 m["native_ready_s"] = native.get("ready_after_s")
                 m["slowdown_x"] = round(took / max(native.get("ready_after_s"), 1e-3), 2)

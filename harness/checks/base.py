@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from harness.profile import Profile
 from harness.registry import Registry
-from harness.timeline import Event, Timeline
+from harness.view import FaultWindow, View  # noqa: F401  (FaultWindow re-exported)
 
 CHECKS = Registry("check")
 
@@ -44,59 +44,8 @@ class Verdict:
         return asdict(self)
 
 
-@dataclass
-class FaultWindow:
-    """When a fault was in force: Unix seconds; ``end`` is None while it still is."""
-
-    fault: str
-    start: float
-    end: float | None
-
-
-@dataclass
-class CheckContext:
-    """What a check may look at: the timeline plus the facts needed to read it."""
-
-    timeline: Timeline
-    profile: Profile
-    node_id: str
-    clock: Callable[[], float] = time.time
-    """Unix seconds now; injectable so that checks can be judged on recorded timelines."""
-
-    # --- derived views -------------------------------------------------------------------
-    @property
-    def agent_started(self) -> float | None:
-        """Unix time the agent container first started (Docker's ``start`` event)."""
-        event = self.timeline.first("docker", "start", lambda e: e.container == "agent")
-        return event.t if event else None
-
-    def fault_windows(self) -> list[FaultWindow]:
-        windows: list[FaultWindow] = []
-        for event in self.timeline.select("fault"):
-            if event.kind == "applied":
-                windows.append(FaultWindow(event.get("fault"), event.t, None))
-            elif event.kind == "cleared":
-                for w in windows:
-                    if w.fault == event.get("fault") and w.end is None:
-                        w.end = event.t
-                        break
-        return windows
-
-    def agent_events(self, name: str) -> list[Event]:
-        """The agent's JSON log events called ``name`` (per the profile's signals), in time order."""
-        return self.timeline.select("agent", name)
-
-    def center_requests(self, path: str | None = None, status: int | None = None) -> list[Event]:
-        """The center's request records for this node, optionally one path and status."""
-        return self.timeline.select(
-            "center", "request",
-            lambda e: e.get("node_id") in (self.node_id, None)
-            and (path is None or e.get("path") == path)
-            and (status is None or e.get("status") == status))
-
-    def agent_exited(self) -> Event | None:
-        """The agent container's first ``die`` event, if any."""
-        return self.timeline.first("docker", "die", lambda e: e.container == "agent")
+class CheckContext(View):
+    """What a check may look at: the timeline read through the profile (:class:`harness.view.View`)."""
 
 
 class Check(BaseModel):
@@ -104,6 +53,21 @@ class Check(BaseModel):
 
     type: str
     describes: ClassVar[str] = ""
+    profile_needs: ClassVar[tuple[str, ...]] = ()
+    """Profile fields this check cannot judge without (``signals.match.region``...)."""
+
+    def missing(self, profile: Profile) -> list[str]:
+        """The profile fields this check needs and the profile leaves undeclared (→ skip)."""
+        reason = getattr(self, "reason", None)
+        lacking = [f for f in self.profile_needs if profile.lacks(f)]
+        if isinstance(reason, str) and reason not in profile.exit_codes:
+            lacking.append(f"exit_codes.{reason}")
+        return lacking
+
+    @staticmethod
+    def exit_code_for(ctx: "CheckContext", reason: str | None, code: int | None) -> int | None:
+        """The exit code a check expects: the profile's code for ``reason``, else ``code``."""
+        return ctx.profile.exit_codes.get(reason, code) if reason else code
 
     def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
         raise NotImplementedError

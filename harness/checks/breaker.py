@@ -12,7 +12,7 @@ events are reported alongside for diagnosis.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -28,17 +28,25 @@ class BreakerOpens(Check):
     early_tolerance_s: float = Field(0.05, ge=0, description="a pause may be this much shorter than the cooldown")
     late_tolerance_s: float = Field(1.0, ge=0, description="a pause may be this much longer than the cooldown")
 
+    profile_needs: ClassVar[tuple[str, ...]] = ("retry_policy.breaker_threshold", "retry_policy.breaker_cooldown_s")
+
     def settings(self, ctx: CheckContext) -> tuple[int | None, float | None]:
         policy = ctx.profile.retry_policy
-        return self.threshold or policy.breaker_threshold, self.cooldown_s or policy.breaker_cooldown_s
+        return (self.threshold or (policy.breaker_threshold if policy else None),
+                self.cooldown_s or (policy.breaker_cooldown_s if policy else None))
+
+    def records(self, ctx: CheckContext) -> list[tuple[float, int | None]]:
+        """(time, status; a success without status counts as 200) of each attempt, the center's first."""
+        return [(a.t, a.status if a.status is not None else 200 if a.ok else None)
+                for a in ctx.attempts("center")]
 
     def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
         threshold, cooldown = self.settings(ctx)
         if not threshold or not cooldown:
             return self.verdict("fail", "the profile declares no circuit breaker (breaker_threshold, breaker_cooldown_s)")
-        records = [(e.t, e.get("status")) for e in ctx.center_requests(ctx.profile.center.register_path)]
+        records = self.records(ctx)
         transitions = [f"{e.get('state')}@{e.t - (ctx.agent_started or e.t):.2f}s"
-                       for e in ctx.agent_events("breaker")]
+                       for e in ctx.signal("breaker")]
         measured: dict = {"threshold": threshold, "cooldown_s": cooldown, "agent_breaker_events": transitions}
         failures, pauses = 0, []
         for i, (t0, s0) in enumerate(records):
@@ -84,7 +92,7 @@ class BreakerOpens(Check):
 
     def wake_at(self, ctx: CheckContext) -> float | None:
         _, cooldown = self.settings(ctx)
-        records = ctx.center_requests(ctx.profile.center.register_path)
+        records = self.records(ctx)
         if not records or not cooldown:
             return None
-        return records[-1].t + cooldown + self.late_tolerance_s + 0.05
+        return records[-1][0] + cooldown + self.late_tolerance_s + 0.05

@@ -39,8 +39,7 @@ class RestartedAfterHang(Check):
         restart = ctx.timeline.first("docker", "start", lambda e: agent(e) and died is not None and e.t >= died.t)
         ready = None
         if restart is not None:
-            ready = next((e for e in ctx.agent_events(ctx.profile.signals.stage_event)
-                          if e.t >= restart.t and e.get(ctx.profile.signals.stage_field) == "ready"), None)
+            ready = ctx.stage_ok("ready", after=restart.t)
         m = {"unhealthy_after_s": None if unhealthy is None else round(unhealthy.t - hang, 3),
              "died_after_s": None if died is None else round(died.t - hang, 3),
              "exit_code": None if died is None else died.get("exit_code"),

@@ -9,8 +9,16 @@ from pydantic import Field
 
 from harness.checks.base import Check, CheckContext, Verdict, register
 
-NOT_SHIPPED = {"log_export", "line"}
-"""Agent events that are not exported (``log_export`` describes the export; ``line``: not JSON)."""
+def shipped_lines(ctx: CheckContext) -> list:
+    """The agent's lines that carry their own time (the ones it exports), one event per line, in
+    time order; ``log_export`` lines describe the export and are not shipped."""
+    seen, out = set(), []
+    for e in ctx.timeline.select("agent"):
+        if e.get("t_from") == "docker" or e.kind == "log_export" or e.get("line") in seen:
+            continue
+        seen.add(e.get("line"))
+        out.append(e)
+    return out
 
 
 @register
@@ -19,7 +27,7 @@ class LogsDelivered(Check):
     first export after the clear that left nothing buffered) reached the center, each ``seq`` from
     1 with no gap, in the agent's order; the lines written during the outage arrived after it.
 
-    Matching: a shipped line is the agent's own JSON line, identified by its ``event`` and ``ts``.
+    Matching: a shipped line is identified by the signal it is and its own time.
     """
 
     type: Literal["logs_delivered"] = "logs_delivered"
@@ -27,6 +35,7 @@ class LogsDelivered(Check):
     fault: str = "proxy_down"
     min_during_outage: int = Field(1, ge=0, description="lines the agent must have logged during the outage")
     wants_center_logs: ClassVar[bool] = True
+    profile_needs: ClassVar[tuple[str, ...]] = ("signals.match.log_export",)
 
     def _window(self, ctx: CheckContext):
         return next((w for w in ctx.fault_windows() if w.fault == self.fault), None)
@@ -42,7 +51,7 @@ class LogsDelivered(Check):
         cleared = window.end
         flushed = ctx.timeline.first("agent", "log_export",
                                      lambda e: e.t > cleared and e.get("buffered") == 0 and not e.get("error"))
-        emitted = [e for e in ctx.timeline.select("agent") if e.kind not in NOT_SHIPPED]
+        emitted = shipped_lines(ctx)
         received = ctx.timeline.select("center", "log_line")
         first_rx: dict[tuple, object] = {}
         for r in received:
@@ -52,12 +61,12 @@ class LogsDelivered(Check):
              "outage_s": round(cleared - window.start, 3)}
         if flushed is not None:
             due = [e for e in emitted if e.t <= flushed.t]
-            missing = [e for e in due if (e.kind, e.get(ctx.profile.signals.time_key)) not in first_rx]
+            missing = [e for e in due if (e.kind, e.t) not in first_rx]
             if not missing:
                 return self._judge(ctx, due, during, received, first_rx, cleared, m)
         if self.deadline_from(cleared, self.within_s, ctx, final):
             due = [e for e in emitted if e.t <= cleared]
-            missing = [e for e in due if (e.kind, e.get(ctx.profile.signals.time_key)) not in first_rx]
+            missing = [e for e in due if (e.kind, e.t) not in first_rx]
             m["lost"] = len(missing)
             what = (f"{len(missing)} of {len(due)} lines the agent wrote before the clear never reached the center "
                     f"(first lost: {missing[0].kind} at {missing[0].t - cleared:+.2f} s from the clear)"
@@ -77,9 +86,8 @@ class LogsDelivered(Check):
                 first_seen.append(s)
         out_of_order = sum(1 for a, b in zip(first_seen, first_seen[1:]) if b < a)
         # the agent's order vs the seqs it gave: the k-th line it wrote must carry seq k
-        key = ctx.profile.signals.time_key
-        misnumbered = sum(1 for k, e in enumerate(due, 1) if first_rx[(e.kind, e.get(key))].get("seq") != k)
-        late = [first_rx[(e.kind, e.get(key))].t for e in during]
+        misnumbered = sum(1 for k, e in enumerate(due, 1) if first_rx[(e.kind, e.t)].get("seq") != k)
+        late = [first_rx[(e.kind, e.t)].t for e in during]
         before_clear = sum(1 for t in late if t < cleared)
         m.update(due=len(due), lost=0, duplicates=len(seqs) - len(seen), seq_gaps=len(gaps),
                  out_of_order=out_of_order, misnumbered=misnumbered, outage_lines_before_clear=before_clear,

@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -29,10 +29,13 @@ def in_windows(t: float, ctx: CheckContext, fault_types: list[str] | None) -> bo
 @register
 class ErrorKind(Check):
     type: Literal["error_kind"] = "error_kind"
-    event: str = "register_result"
+    event: str = Field("attempt_result", description="the agent's signal that names the error (`error` field)")
     kinds: list[str] = Field(min_length=1, description="error kinds the agent may name during the fault")
     min_count: int = Field(1, ge=1)
     faults: list[str] | None = Field(None, description="fault types whose windows count (default: all)")
+
+    def missing(self, profile) -> list[str]:
+        return [f"signals.match.{self.event}"] if profile.lacks(f"signals.match.{self.event}") else []
 
     def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
         windows = [w for w in ctx.fault_windows() if not self.faults or w.fault in self.faults]
@@ -40,7 +43,9 @@ class ErrorKind(Check):
             return self.verdict("fail", "no fault window on the timeline") if final else None
         if not final and any(w.end is None for w in windows):
             return None
-        errors = [str(e.get("error")) for e in ctx.agent_events(self.event)
+        if not ctx.declares(self.event):
+            return self.verdict("fail", f"the profile declares no {self.event} signal")
+        errors = [str(e.get("error")) for e in ctx.signal(self.event)
                   if e.get("error") and in_windows(e.t, ctx, self.faults)]
         kinds = [err.split(":", 1)[0] for err in errors]
         counts = {k: kinds.count(k) for k in sorted(set(kinds))}
@@ -60,9 +65,10 @@ class RequestTime(Check):
     type: Literal["request_time"] = "request_time"
     min_ms: float = Field(0, ge=0, description="the successful registration took at least this")
     max_ms: float = Field(gt=0, description="and at most this, milliseconds")
+    profile_needs: ClassVar[tuple[str, ...]] = ("signals.match.attempt_result",)
 
     def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
-        ok = [e for e in ctx.agent_events("register_result") if e.get("status") == 200]
+        ok = [e for e in ctx.signal("attempt_result") if e.get("status") == 200]
         if not ok:
             return self.verdict("fail", "no successful registration in the agent's log") if final else None
         took = float(ok[0].get("elapsed_ms") or 0.0)
@@ -74,8 +80,8 @@ class RequestTime(Check):
 @register
 class Resumes(Check):
     type: Literal["resumes"] = "resumes"
-    path: str = "/v1/heartbeat"
     within_s: float = Field(gt=0, description="seconds after the last fault cleared")
+    profile_needs: ClassVar[tuple[str, ...]] = ("center.heartbeat",)
 
     def anchor(self, ctx: CheckContext) -> float | None:
         ends = [w.end for w in ctx.fault_windows()]
@@ -85,14 +91,15 @@ class Resumes(Check):
         cleared = self.anchor(ctx)
         if cleared is None:
             return self.verdict("fail", "the fault was never cleared during the run") if final else None
-        after = [e for e in ctx.center_requests(self.path, status=200) if e.t >= cleared]
+        route = ctx.profile.center.heartbeat
+        after = [e for e in ctx.heartbeat_requests() if e.t >= cleared and (e.get("status") or 0) // 100 == 2]
         if after:
             took = after[0].t - cleared
             status = "pass" if took <= self.within_s else "fail"
-            return self.verdict(status, f"{self.path} answered 200 {took:.2f} s after the fault cleared "
-                                        f"(bound {self.within_s} s)", resumed_after_s=round(took, 3))
+            return self.verdict(status, f"{route} answered {after[0].get('status')} {took:.2f} s after the fault "
+                                        f"cleared (bound {self.within_s} s)", resumed_after_s=round(took, 3))
         if self.deadline_from(cleared, self.within_s, ctx, final):
-            return self.verdict("fail", f"no successful {self.path} within {self.within_s} s after the fault cleared")
+            return self.verdict("fail", f"no successful {route} within {self.within_s} s after the fault cleared")
         return None
 
 

@@ -2,7 +2,7 @@
 
 * ``exits``            the agent container exits with the documented code (Docker's ``die`` event)
 * ``diagnosis``        the agent's own preflight diagnosis names the expected check and subject
-                       (its ``preflight_fail`` event and its ``PREFLIGHT FAIL`` stderr line agree)
+                       (its ``preflight_fail`` signal, and its ``preflight_line`` when declared, agree)
 * ``log_says``         a line of the agent's output matches a pattern (e.g. ``REGISTER REJECTED``)
 * ``never_ready``      readiness never became true: no ``ready`` stage, no 200 from ``/ready``
 * ``oom_killed``       killed by the kernel's OOM killer (Docker's ``oom`` event), not "crashed";
@@ -15,17 +15,13 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from harness.checks.base import Check, CheckContext, Verdict, register
+from harness.faults.env import holding
 
-PREFLIGHT_LINE = re.compile(r"PREFLIGHT FAIL (?P<check>\S+) (?P<subject>.*?): (?P<cause>.*) \(hint: (?P<hint>.*)\)$")
-
-
-def _lines(ctx: CheckContext) -> list[str]:
-    return [str(e.get("line")) for e in ctx.timeline.select("agent", "line")]
 
 
 GRACE_S = 1.5
@@ -48,29 +44,41 @@ class _AfterExit(Check):
 
 @register
 class Exits(Check):
-    """The agent container exits with ``code`` within ``within_s`` of its start."""
+    """The agent container exits with the code the profile declares for ``reason`` (or ``code``)
+    within ``within_s`` of its start."""
 
     type: Literal["exits"] = "exits"
-    code: int = Field(description="the exit code CONTRACT.md documents for this failure")
+    reason: str | None = Field(None, description="why it must exit (a key of the profile's exit_codes: "
+                               "config-missing, device, give-up...)")
+    code: int | None = Field(None, description="the exit code, when no reason is named")
     within_s: float = Field(gt=0, description="seconds after the agent container started")
 
+    @model_validator(mode="after")
+    def _one(self) -> "Exits":
+        if (self.reason is None) == (self.code is None):
+            raise ValueError("name either `reason` (a key of the profile's exit_codes) or `code`; "
+                             "fix: e.g. `reason: config-missing`")
+        return self
+
     def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
+        expected = self.exit_code_for(ctx, self.reason, self.code)
         start = ctx.agent_started
         died = ctx.agent_exited()
         if died is not None and start is not None:
             took, code = died.t - start, died.get("exit_code")
-            if code == self.code and took <= self.within_s:
+            if code == expected and took <= self.within_s:
                 return self.verdict("pass", f"exited with code {code} {took:.2f} s after start "
-                                            f"(expected {self.code} within {self.within_s} s)",
+                                            f"(expected {expected} within {self.within_s} s)",
                                     exit_code=code, exited_after_s=round(took, 3))
-            if code != self.code:
+            if code != expected:
                 return self.verdict("fail", f"exited with code {code} {took:.2f} s after start; expected "
-                                            f"{self.code}", exit_code=code, exited_after_s=round(took, 3))
+                                            f"{expected}" + (f" ({self.reason})" if self.reason else ""),
+                                    exit_code=code, exited_after_s=round(took, 3))
             return self.verdict("fail", f"exited with code {code} only {took:.2f} s after start; the bound "
                                         f"is {self.within_s} s", exit_code=code, exited_after_s=round(took, 3))
         if self.deadline_from(start, self.within_s, ctx, final):
             return self.verdict("fail", f"still running {self.within_s} s after start; expected exit code "
-                                        f"{self.code}")
+                                        f"{expected}")
         return None
 
 
@@ -83,39 +91,47 @@ class Diagnosis(_AfterExit):
 
     type: Literal["diagnosis"] = "diagnosis"
     check: str = Field(description="the preflight check that must be named (env, config-missing, device...)")
-    subject: str | None = Field(None, description="substring of the subject (a path, a variable, a host)")
+    subject: str | None = Field(None, description="substring of the subject (a path, a variable, a host); "
+                                "`{env:node_id}` stands for the variable of the profile's env that holds it")
     cause: str | None = Field(None, description="substring of the cause")
     hint: str | None = Field(None, description="substring of the hint")
     within_s: float = Field(30, gt=0, description="seconds after the agent container started")
 
+    profile_needs: ClassVar[tuple[str, ...]] = ("signals.match.preflight_fail",)
+
     def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
-        events = ctx.agent_events(ctx.profile.signals.preflight_fail)
-        lines = [m for line in _lines(ctx) if (m := PREFLIGHT_LINE.search(line))]
+        events = ctx.signal("preflight_fail")
+        wants_line = ctx.declares("preflight_line")
+        lines = ctx.signal("preflight_line")
         if not events:
             if _settling(ctx) and not final:
                 return None  # the log collector may still be delivering the last lines
             if ctx.agent_exited() is not None or self.deadline_from(ctx.agent_started, self.within_s, ctx, final):
-                return self.verdict("fail", f"no {ctx.profile.signals.preflight_fail} event within "
-                                            f"{self.within_s} s; expected one naming check {self.check!r}"
-                                    + (f"; stderr said: {lines[0].group(0)}" if lines else ""))
+                return self.verdict("fail", f"no preflight_fail signal within {self.within_s} s; expected one "
+                                            f"naming check {self.check!r}"
+                                    + (f"; the agent said: {lines[0].get('line')}" if lines else ""))
             return None
         first = events[0]
         said = {k: str(first.get(k) or "") for k in ("check", "subject", "cause", "hint")}
-        measured = {**said, "exit_code": first.get("exit_code"),
-                    "line": lines[0].group(0) if lines else None}
+        env_names = {f"{{env:{p}}}": " / ".join(holding(ctx.profile.env, p)) or p
+                     for p in ("node_id", "center_url", "center_host", "center_port", "metadata_url")}
+        measured = {**said, "exit_code": first.get("exit_code"), "line": lines[0].get("line") if lines else None}
         problems = []
         if said["check"] != self.check:
             problems.append(f"check {said['check']!r}, expected {self.check!r}")
         for key in ("subject", "cause", "hint"):
             want = getattr(self, key)
+            for placeholder, names in env_names.items():
+                want = None if want is None else want.replace(placeholder, names)
             if want is not None and want.lower() not in said[key].lower():
                 problems.append(f"{key} {said[key]!r} does not mention {want!r}")
-        if not lines:
+        if wants_line and not lines:
             if not final and (ctx.agent_exited() is None or _settling(ctx)):
-                return None  # stderr line may follow
-            problems.append("no PREFLIGHT FAIL line on stderr")
-        elif lines[0].group("check") != said["check"] or lines[0].group("subject") != said["subject"]:
-            problems.append(f"stderr line disagrees with the event: {lines[0].group(0)!r}")
+                return None  # the diagnosis line may follow
+            problems.append("no diagnosis line (the profile's preflight_line signal)")
+        elif wants_line and (str(lines[0].get("check")) != said["check"]
+                             or str(lines[0].get("subject")) != said["subject"]):
+            problems.append(f"the diagnosis line disagrees with the event: {lines[0].get('line')!r}")
         text = f"{said['check']} {said['subject']}: {said['cause']} (hint: {said['hint']})"
         if problems:
             return self.verdict("fail", f"diagnosis {text!r} — " + "; ".join(problems), **measured)
@@ -132,16 +148,13 @@ class LogSays(_AfterExit):
 
     def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
         regex = re.compile(self.pattern)
-        for event in ctx.timeline.select("agent"):
-            line = event.get("line") if event.kind == "line" else None
-            if line is None:
-                continue
+        for line in ctx.lines():
             if regex.search(line):
                 return self.verdict("pass", f"the agent said: {line}", line=line)
         if _settling(ctx) and not final:
             return None
         if ctx.agent_exited() is not None or self.deadline_from(ctx.agent_started, self.within_s, ctx, final):
-            seen = _lines(ctx)[-3:]
+            seen = ctx.lines()[-3:]
             return self.verdict("fail", f"no line matching /{self.pattern}/ (within {self.within_s} s or before exit); "
                                         f"last plain lines: {seen}", last_lines=seen)
         return None
@@ -149,22 +162,22 @@ class LogSays(_AfterExit):
 
 @register
 class NeverReady(Check):
-    """Readiness never became true: no ``ready`` stage event and no 200 from the ready endpoint.
+    """Readiness never became true: startle's ready probe never said yes, and the agent never
+    claimed it (its ``ready`` signal, when declared).
 
     Decided as a pass when the agent exits (``until: exit``) or when ``within_s`` has passed."""
 
     type: Literal["never_ready"] = "never_ready"
     within_s: float = Field(30, gt=0, description="seconds after the agent container started to watch")
     until: Literal["exit", "deadline"] = "exit"
+    profile_needs: ClassVar[tuple[str, ...]] = ("health.ready",)
 
     def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
-        signals = ctx.profile.signals
         start = ctx.agent_started or ctx.timeline.start
-        stage = [e for e in ctx.agent_events(signals.stage_event) if e.get(signals.stage_field) == "ready"]
-        probes = ctx.timeline.select("probe", "ready", lambda e: e.get("status") == 200)
-        if stage or probes:
-            first = min(e.t for e in stage + probes)
-            how = "its ready endpoint answered 200" if probes else "it logged the ready stage"
+        claim, probe = ctx.stage_claim("ready"), ctx.stage_ok("ready")
+        if claim or probe:
+            first = min(e.t for e in (claim, probe) if e is not None)
+            how = f"the ready probe said yes ({probe.get('detail')})" if probe else "it claimed readiness"
             return self.verdict("fail", f"became ready {first - start:.2f} s after start ({how}); readiness "
                                         "must stay false", ready_after_s=round(first - start, 3))
         died = ctx.agent_exited()
@@ -266,16 +279,17 @@ class SecurityContext(Check):
 @register
 class Region(Check):
     """The agent's region is ``expected`` and came from ``source`` (its ``region`` event); with
-    ``source: metadata`` the center must also have served ``GET /v1/metadata`` before the
+    ``source: metadata`` the center must also have served its declared ``metadata`` route before the
     first registration attempt."""
 
     type: Literal["region"] = "region"
     expected: str
     source: Literal["env", "metadata"] = "metadata"
     within_s: float = Field(20, gt=0, description="seconds after the agent container started")
+    profile_needs: ClassVar[tuple[str, ...]] = ("signals.match.region", "center.metadata")
 
     def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
-        events = ctx.agent_events("region")
+        events = ctx.signal("region")
         if not events:
             if self.deadline_from(ctx.agent_started, self.within_s, ctx, final):
                 return self.verdict("fail", f"no region event within {self.within_s} s")
@@ -288,13 +302,11 @@ class Region(Check):
                                         f"from {self.source!r}" + (f" (error: {got.get('error')})"
                                                                    if got.get("error") else ""), **measured)
         if self.source == "metadata":
-            served = [e for e in ctx.timeline.select("center", "request")
-                      if e.get("path") == "/v1/metadata" and e.get("status") == 200]
-            registers = ctx.center_requests(ctx.profile.center.register_path)
+            served = [e for e in ctx.metadata_requests() if e.get("status") == 200]
             if not served:
-                if final or registers:
+                if final or ctx.register_requests():
                     return self.verdict("fail", f"the agent says region {region!r} came from metadata, but the "
-                                                "center served no GET /v1/metadata", **measured)
+                                                f"center served no {ctx.profile.center.metadata}", **measured)
                 return None
             measured["metadata_requests"] = len(served)
         return self.verdict("pass", f"region {region!r} from {source}", **measured)
@@ -308,14 +320,15 @@ class ConfigPickedUp(Check):
 
     type: Literal["config_picked_up"] = "config_picked_up"
     within_s: float = Field(2.0, gt=0, description="seconds from the file appearing to config_loaded")
+    profile_needs: ClassVar[tuple[str, ...]] = ("signals.match.config_wait", "signals.match.config_loaded", "config.file")
 
     def anchor(self, ctx: CheckContext) -> float | None:
         applied = [e for e in ctx.timeline.select("fault", "applied") if e.get("fault") == "config_mount"]
         return applied[-1].t if applied else None
 
     def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
-        waited = ctx.agent_events("config_wait")
-        loaded = ctx.agent_events("config_loaded")
+        waited = ctx.signal("config_wait")
+        loaded = ctx.signal("config_loaded")
         appeared = self.anchor(ctx)
         if loaded and appeared is None:
             return self.verdict("fail", "the agent loaded a config before the harness wrote one")
@@ -347,16 +360,16 @@ class SlowerInit(Check):
     """Under a resource limit the agent is still ready within ``within_s`` (the launcher's deadline),
     and the slowdown against an unlimited run of the same agent (the ``native_baseline`` fault,
     listed before the limiting fault so that its copy keeps the profile's limits) is measured and
-    at least ``min_ratio`` (proof the limit was in force). Ready = Docker ``start`` → ``stage ready``."""
+    at least ``min_ratio`` (proof the limit was in force). Ready = Docker ``start`` → the ready probe's yes."""
 
     type: Literal["slower_init"] = "slower_init"
     within_s: float = Field(gt=0, description="seconds after the agent container started")
     min_ratio: float = Field(1.5, gt=0, description="limited / unlimited ready time at least this")
+    profile_needs: ClassVar[tuple[str, ...]] = ("health.ready",)
 
     def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
         start = ctx.agent_started
-        signals = ctx.profile.signals
-        ready = next((e for e in ctx.agent_events(signals.stage_event) if e.get(signals.stage_field) == "ready"), None)
+        ready = ctx.stage_ok("ready")
         native = ctx.timeline.first("harness", "native_ready")
         if start is not None and ready is not None:
             took = round(ready.t - start, 3)

@@ -11,9 +11,10 @@ from harness.checks.base import Check, CheckContext, Verdict, register
 
 @register
 class Recovers(Check):
-    """The center records a successful registration within ``within_s`` after the last fault clears.
+    """A successful registration within ``within_s`` after the last fault clears (the center's log
+    when the profile declares a register route, else the best attempt source).
 
-    Recovery time = first 200 answer to the register path after the clear − the clear itself.
+    Recovery time = first successful attempt after the clear − the clear itself.
     A registration that succeeded *during* the fault is a failure of the fault or of the check's
     premise, and is reported as such.
     """
@@ -27,24 +28,24 @@ class Recovers(Check):
 
     def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
         windows = ctx.fault_windows()
-        path = ctx.profile.center.register_path
+        found = ctx.registrations(prefer="center")
         if not windows:
             return self.verdict("fail", "no fault window on the timeline: nothing to recover from") if final else None
         if any(w.end is None for w in windows):
             return self.verdict("fail", "the fault was never cleared during the run") if final else None
         cleared = max(w.end for w in windows if w.end is not None)
-        during = [e for e in ctx.center_requests(path, status=200)
-                  if any(w.start <= e.t <= (w.end or e.t) for w in windows)]
+        during = [a for a in found if any(w.start <= a.t <= (w.end or a.t) for w in windows)]
         if during:
             return self.verdict("fail", f"registered at {during[0].t - windows[0].start:.2f} s into the fault: "
                                         "the fault did not cut the agent off", registered_during_fault=True)
-        after = [e for e in ctx.center_requests(path, status=200) if e.t >= cleared]
+        after = [a for a in found if a.t >= cleared]
         if after:
             took = after[0].t - cleared
             status = "pass" if took <= self.within_s else "fail"
             relation = "within" if status == "pass" else "beyond"
             return self.verdict(status, f"registered {took:.2f} s after the fault cleared, {relation} the "
-                                        f"{self.within_s} s bound", recovery_s=round(took, 3))
+                                        f"{self.within_s} s bound (from {found.describe()})",
+                                recovery_s=round(took, 3), source=found.source)
         if self.deadline_from(cleared, self.within_s, ctx, final):
             return self.verdict("fail", f"no registration within {self.within_s} s after the fault cleared")
         return None

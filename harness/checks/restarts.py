@@ -1,11 +1,11 @@
 """Giving up and being restarted: the agent exits at its deadline with its documented code, and
 Docker's restart policy brings it back with growing delays (from Docker's own events).
 
-* ``gives_up``         the first incarnation exits with ``exit_code`` (reference: 20) about
+* ``gives_up``         the first incarnation exits with the profile's give-up code about
                        ``deadline_s`` after its first registration attempt (from the center's log
-                       or the agent's ``register_attempt``): within [−``early_s``, +``late_s``].
+                       or the agent's ``attempt`` signal): within [−``early_s``, +``late_s``].
 * ``restart_backoff``  at least ``min_restarts`` restarts, each incarnation exiting with
-                       ``exit_code``; every incarnation lived at least ``min_uptime_s`` (a container
+                       the profile's code for ``reason``; every incarnation lived at least ``min_uptime_s`` (a container
                        that dies at once and is restarted at once is a tight crash loop: failure),
                        and the restart delays (die → next start) grow: the last one is the longest
                        (within ``tolerance_s``) and at least ``min_growth`` × the shortest before it.
@@ -46,18 +46,19 @@ def lifetimes(ctx: CheckContext) -> tuple[list[float], list[tuple[float, int | N
 @register
 class GivesUp(Check):
     type: Literal["gives_up"] = "gives_up"
-    exit_code: int = Field(20, description="the agent's documented give-up exit code")
+    reason: str = Field("give-up", description="the profile's exit_codes key of its give-up exit")
     deadline_s: float | None = Field(None, gt=0, description="its registration deadline; default the profile's")
     early_s: float = Field(0.2, ge=0, description="it may give up this much before the deadline")
     late_s: float = Field(2.0, ge=0, description="and exit this much after it")
 
     def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
-        deadline = self.deadline_s or ctx.profile.retry_policy.deadline_s
+        deadline = self.deadline(ctx)
+        if deadline is None:
+            return self.verdict("fail", "the profile's retry policy declares no deadline: nothing to give up at")
         starts, dies = lifetimes(ctx)
         died = ctx.timeline.first("docker", "die", lambda e: this_agent(ctx)(e) and bool(starts) and e.t >= starts[0])
-        attempts = [e.t for e in ctx.agent_events(ctx.profile.signals.attempt)]
-        center = [e.t for e in ctx.center_requests(ctx.profile.center.register_path)]
-        first = min(attempts[:1] + center[:1], default=None)
+        tried = ctx.attempts()
+        first = tried.times[0] if tried.items else None
         if died is None:
             if final:
                 return self.verdict("fail", f"the agent never gave up (no exit within the run; deadline {deadline} s)")
@@ -66,18 +67,20 @@ class GivesUp(Check):
                                             f"its deadline is {deadline} s (+{self.late_s} s)")
             return None
         code = died.get("exit_code")
+        wanted = self.exit_code_for(ctx, self.reason, None)
         if first is None:
             return self.verdict("fail", f"exited with code {code} before any registration attempt", exit_code=code)
-        gave_up = ctx.timeline.first("agent", "register_gave_up")
+        gave_up = next(iter(ctx.signal("give_up")), None)
         # the agent's own give-up time when it logged one (the exit follows its last log export)
         took = (gave_up.t if gave_up is not None and gave_up.t <= died.t else died.t) - first
         measured = {"exit_code": code, "gave_up_after_s": round(took, 3), "exited_after_s": round(died.t - first, 3),
-                    "deadline_s": deadline, "attempts": len([t for t in center if t <= died.t])}
+                    "deadline_s": deadline, "attempts": len([t for t in tried.times if t <= died.t]),
+                    "source": tried.source}
         if gave_up is not None:
             measured["agent_attempts"] = gave_up.get("attempts")
-        if code != self.exit_code:
-            return self.verdict("fail", f"exited with code {code} after {died.t - first:.2f} s; the documented "
-                                        f"give-up code is {self.exit_code}", **measured)
+        if code != wanted:
+            return self.verdict("fail", f"exited with code {code} after {died.t - first:.2f} s; the declared "
+                                        f"give-up code is {wanted}", **measured)
         if took < deadline - self.early_s or died.t - first > deadline + self.late_s:
             return self.verdict("fail", f"gave up {took:.2f} s and exited {died.t - first:.2f} s after its first "
                                         f"attempt; the deadline is {deadline} s (−{self.early_s}/+{self.late_s} s)",
@@ -85,17 +88,28 @@ class GivesUp(Check):
         return self.verdict("pass", f"gave up {took:.2f} s after its first attempt (deadline {deadline} s) and "
                                     f"exited with {code} at {died.t - first:.2f} s", **measured)
 
+    def deadline(self, ctx: CheckContext) -> float | None:
+        policy = ctx.profile.retry_policy
+        return self.deadline_s or (policy.deadline_s if policy else None)
+
+    def missing(self, profile) -> list[str]:
+        lacking = super().missing(profile)
+        if not self.deadline_s and (profile.retry_policy is None or profile.retry_policy.deadline_s is None):
+            lacking.append("retry_policy.deadline_s")
+        return lacking
+
     def wake_at(self, ctx: CheckContext) -> float | None:
-        first = ctx.timeline.first("agent", ctx.profile.signals.attempt)
-        deadline = self.deadline_s or ctx.profile.retry_policy.deadline_s
-        return None if first is None else first.t + deadline + self.late_s + 0.05
+        tried = ctx.attempts()
+        deadline = self.deadline(ctx)
+        return None if not tried.items or deadline is None else tried.times[0] + deadline + self.late_s + 0.05
 
 
 @register
 class RestartBackoff(Check):
     type: Literal["restart_backoff"] = "restart_backoff"
     min_restarts: int = Field(3, ge=1, description="restarts that must be observed")
-    exit_code: int | None = Field(20, description="each incarnation's exit code (None: any)")
+    reason: str | None = Field(None, description="each incarnation exits with the profile's code for this "
+                               "(None: any code)")
     min_uptime_s: float = Field(1.0, ge=0, description="shorter lives are a tight crash loop")
     tolerance_s: float = Field(0.3, ge=0, description="the last delay may be this much shorter than the longest before it")
     min_growth: float = Field(1.5, ge=1, description="last delay ≥ this × the shortest earlier delay")
@@ -112,8 +126,9 @@ class RestartBackoff(Check):
                 return self.verdict("fail", f"tight crash loop: incarnation {i + 1} lived {up:.2f} s "
                                             f"(less than {self.min_uptime_s} s)", **measured)
         for i, code in enumerate(codes):
-            if self.exit_code is not None and code != self.exit_code:
-                return self.verdict("fail", f"incarnation {i + 1} exited with code {code}, expected {self.exit_code}",
+            wanted = self.exit_code_for(ctx, self.reason, None)
+            if wanted is not None and code != wanted:
+                return self.verdict("fail", f"incarnation {i + 1} exited with code {code}, expected {wanted}",
                                     **measured)
         if len(delays) >= self.min_restarts:
             last, earlier = delays[-1], delays[:-1]
@@ -128,7 +143,8 @@ class RestartBackoff(Check):
                                             f"before it {min(earlier):.2f} s (×{growth:.1f}, need ×{self.min_growth})",
                                     **measured)
             return self.verdict("pass", f"{len(delays)} restarts, delays " + ", ".join(f"{d:.2f}" for d in delays)
-                                + f" s (last ×{growth:.1f} the shortest); each incarnation exited {self.exit_code} "
+                                + f" s (last ×{growth:.1f} the shortest); each incarnation exited "
+                                f"{self.exit_code_for(ctx, self.reason, None) or 'non-zero'} "
                                 f"after {min(uptimes):.2f}–{max(uptimes):.2f} s", **measured)
         if final:
             return self.verdict("fail", f"only {len(delays)} restart(s) observed, need {self.min_restarts}", **measured)

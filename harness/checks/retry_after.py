@@ -10,7 +10,7 @@ retry once it may).
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -24,10 +24,17 @@ class HonoursRetryAfter(Check):
     min_answers: int = Field(1, ge=1, description="429 answers that must be seen")
     tolerance_s: float = Field(0.01, ge=0, description="an attempt may come this much early (clock noise)")
     late_s: float = Field(1.5, ge=0, description="and at most this much after Retry-After expired")
+    profile_needs: ClassVar[tuple[str, ...]] = ("center.register", "retry_policy")
+
+    def missing(self, profile) -> list[str]:
+        lacking = super().missing(profile)
+        if profile.retry_policy is not None and not profile.retry_policy.honours_retry_after:
+            lacking.append("retry_policy.honours_retry_after (declared false: the agent does not promise it)")
+        return lacking
 
     def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
         wait = float(math.ceil(self.retry_after_s))
-        records = ctx.center_requests(ctx.profile.center.register_path)
+        records = ctx.register_requests()
         gaps = []
         for a, b in zip(records, records[1:]):
             if a.get("status") != 429:
@@ -58,7 +65,7 @@ class HonoursRetryAfter(Check):
                             gaps_s=[round(g, 3) for g in gaps], min_gap_s=round(min(gaps), 3))
 
     def wake_at(self, ctx: CheckContext) -> float | None:
-        records = ctx.center_requests(ctx.profile.center.register_path)
+        records = ctx.register_requests()
         if records and records[-1].get("status") == 429:
             return records[-1].t + math.ceil(self.retry_after_s) + self.late_s + 0.05
         return None

@@ -1,7 +1,8 @@
 """The agent backs off: its attempt gaps during a fault grow.
 
-Gaps are taken from the agent's own attempt log events (during a network fault the center sees
-nothing), or from the center's request log (``source: center``) when the center is what fails.
+Gaps are taken from the agent's own attempt signal (during a network fault the center sees
+nothing), or from the center's request log (``source: center``) when the center is what fails;
+from the best source the profile gives when it lacks the preferred one (:mod:`harness.view`).
 
 With full jitter a single gap may be shorter than the one before it, so growth is judged on
 halves: mean(second half of the gaps) / mean(first half) ≥ ``min_ratio``.
@@ -30,7 +31,7 @@ from harness.checks.base import Check, CheckContext, Verdict, register
 def split_breaker_pauses(gaps: list[float], ctx: CheckContext) -> tuple[list[float], list[float]]:
     """(backoff gaps, breaker pauses) of a run of consecutive failed attempts, in seconds."""
     policy = ctx.profile.retry_policy
-    if not policy.breaker_threshold or not policy.breaker_cooldown_s:
+    if policy is None or not policy.breaker_threshold or not policy.breaker_cooldown_s:
         return gaps, []
     backoff, pauses = [], []
     failures_since_pause = 0
@@ -48,14 +49,11 @@ def split_breaker_pauses(gaps: list[float], ctx: CheckContext) -> tuple[list[flo
 @register
 class GapsGrow(Check):
     type: Literal["gaps_grow"] = "gaps_grow"
-    source: Literal["agent", "center"] = "agent"
+    source: Literal["agent", "center", "wire"] = Field("agent", description=(
+        "preferred source of attempts; the best one the profile gives is used when it lacks this one"))
     min_gaps: int = Field(4, ge=2, description="fewer gaps than this during the fault is a failure")
     min_ratio: float = Field(1.5, gt=1, description="mean(later half) / mean(earlier half) at least this")
 
-    def attempt_times(self, ctx: CheckContext) -> list[float]:
-        if self.source == "center":
-            return [e.t for e in ctx.center_requests(ctx.profile.center.register_path)]
-        return [e.t for e in ctx.agent_events(ctx.profile.signals.attempt)]
 
     def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
         windows = ctx.fault_windows()
@@ -65,9 +63,10 @@ class GapsGrow(Check):
         if window.end is None and not final:
             return None
         end = window.end if window.end is not None else float("inf")
-        times = [t for t in self.attempt_times(ctx) if window.start <= t <= end]
+        tried = ctx.attempts(self.source)
+        times = [t for t in tried.times if window.start <= t <= end]
         gaps, pauses = split_breaker_pauses([b - a for a, b in zip(times, times[1:])], ctx)
-        measured = {"gaps_s": [round(g, 3) for g in gaps], "attempts": len(times),
+        measured = {"gaps_s": [round(g, 3) for g in gaps], "attempts": len(times), "source": tried.source,
                     "breaker_pauses_s": [round(p, 3) for p in pauses]}
         if len(gaps) < self.min_gaps:
             return self.verdict("fail", f"only {len(gaps)} gaps between attempts during the fault; "

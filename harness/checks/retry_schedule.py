@@ -1,7 +1,7 @@
 """The agent's retry schedule follows the policy its profile declares — judged statistically.
 
 No chaos tool judges a retry schedule; this check does. From the center's request log (or the
-agent's own ``register_attempt`` events with ``source: agent``, when the center cannot see the
+agent's own ``attempt`` signal with ``source: agent``, when the center cannot see the
 attempts) it takes each node's attempts in order, and for every gap after a failed attempt ``n``
 that is ordinary backoff (not a breaker pause, not a 429 with Retry-After) it knows the policy's
 ceiling ``E_n = min(cap, base · factor^(n-1))``. Then:
@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import ClassVar, Any, Literal
 
 from pydantic import Field
 
@@ -71,12 +71,10 @@ class Gap:
 
 
 def attempt_records(ctx: CheckContext, source: str) -> list[tuple[float, int | None, int | None]]:
-    """(time, attempt number, status) of each registration attempt, in time order."""
-    if source == "center":
-        return [(e.t, e.get("attempt"), e.get("status"))
-                for e in ctx.center_requests(ctx.profile.center.register_path)]
-    results = {e.get("attempt"): e.get("status") for e in ctx.agent_events("register_result")}
-    return [(e.t, e.get("attempt"), results.get(e.get("attempt"))) for e in ctx.agent_events(ctx.profile.signals.attempt)]
+    """(time, attempt number, status) of each registration attempt, in time order; a success
+    without an HTTP status (seen on the wire) counts as 200."""
+    return [(a.t, a.number, a.status if a.status is not None else 200 if a.ok else None)
+            for a in ctx.attempts(source)]
 
 
 def classify_gaps(records: list[tuple[float, int | None, int | None]], policy: RetryPolicySpec) -> list[Gap]:
@@ -157,7 +155,9 @@ class RetrySchedule(Check):
     """Attempt gaps follow the profile's declared retry policy (base, factor, cap, jitter)."""
 
     type: Literal["retry_schedule"] = "retry_schedule"
-    source: Literal["center", "agent"] = "center"
+    source: Literal["center", "agent", "wire"] = Field("center", description=(
+        "preferred source of attempts; the best one the profile gives is used when it lacks this one"))
+    profile_needs: ClassVar[tuple[str, ...]] = ("retry_policy",)
     min_gaps: int = Field(5, ge=1, description="fewer backoff gaps than this is a failure")
     tolerance_s: float = Field(0.25, ge=0, description="seconds a gap may exceed its ceiling (latency, scheduling)")
     overhead_s: float = Field(0.02, ge=0, description="seconds of request overhead subtracted before the shape test")

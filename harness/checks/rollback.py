@@ -32,8 +32,8 @@ def _facts(ctx: CheckContext) -> dict[str, Any]:
             "done": ctx.timeline.first("launcher", "done")}
 
 
-def _registrations_after(ctx: CheckContext, t: float) -> list[Event]:
-    return [e for e in ctx.center_requests(ctx.profile.center.register_path, status=200) if e.t >= t]
+def _registrations_after(ctx: CheckContext, t: float) -> list:
+    return [a for a in ctx.registrations(prefer="center") if a.t >= t]
 
 
 class _LauncherCheck(Check):

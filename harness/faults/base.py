@@ -7,6 +7,9 @@ A fault is a pydantic model (its parameters, units in their names) with four hoo
 * ``clear(world)``     undo, ``duration_s`` seconds later (``None``: never cleared during the run)
 * ``describe()``       one line for reports
 
+and may name the profile fields it cannot work without (``needs``; the scenario is then skipped
+with the field named, never run on a guess).
+
 Faults register by type name with :func:`register`; scenarios name them by that type.
 """
 
@@ -19,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from harness.registry import Registry
 
 if TYPE_CHECKING:
+    from harness.profile import Profile
     from harness.runtime import AgentSpec, World
 
 FAULTS = Registry("fault")
@@ -34,9 +38,16 @@ class Fault(BaseModel):
     """Whether the fault has a time window on the timeline (checks such as ``recovers`` use it).
     None: yes when the class overrides ``apply`` (a run-time fault), no for creation-time faults."""
 
+    profile_needs: ClassVar[tuple[str, ...]] = ()
+    """Profile fields this fault cannot be injected without (``config.file``, ``launcher``...)."""
+
     type: str
     at_s: float = Field(0.0, ge=0, description="seconds after the agent starts; 0 = before it starts")
     duration_s: float | None = Field(None, gt=0, description="seconds until cleared; None = never")
+
+    def missing(self, profile: "Profile") -> list[str]:
+        """The profile fields this fault needs and the profile leaves undeclared."""
+        return [f for f in self.profile_needs if profile.lacks(f)]
 
     def on_create(self, spec: "AgentSpec") -> None:
         """Creation-time part of the fault (default: none)."""

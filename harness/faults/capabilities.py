@@ -1,8 +1,8 @@
 """Seed 2.1 / 3.3: the agent needs a serial device (and maybe the Docker socket), runs non-root
 with every capability dropped, and is never ``--privileged``.
 
-``device``: the agent's config lists ``device_path`` (default ``/dev/ttyUSB0``), so its preflight
-opens it. There is no serial adapter on these machines, so the device is made for real: a
+``device``: the agent's config lists ``device_path`` (default ``/dev/ttyUSB0``; the profile's
+``config.keys.devices`` says where), so its preflight opens it. There is no serial adapter on these machines, so the device is made for real: a
 character node ``c 1:3`` (the numbers of ``/dev/null``: opening it touches no hardware) created
 with mknod in the scenario's temp folder, owned ``root:dialout`` (gid 20) with mode 0660 — what
 udev gives a USB serial adapter. ``mapped`` passes it with ``--device NODE:/dev/ttyUSB0:rwm``
@@ -10,7 +10,7 @@ udev gives a USB serial adapter. ``mapped`` passes it with ``--device NODE:/dev/
 ``group`` adds that one supplementary group (``--group-add dialout``). Not mapped, the node is
 simply absent in the container.
 
-``docker_socket``: the config says the agent needs the Docker socket (``docker_socket: true``).
+``docker_socket``: the config says the agent needs the Docker socket (``config.keys.docker_socket``).
 Never the real daemon's socket: with ``mounted`` the harness listens on a Unix socket of its own
 in the scenario's temp folder (it accepts and closes connections: the agent's preflight only
 connects) owned ``root:<socket_gid>`` 0660, bind-mounted at ``/var/run/docker.sock``; with
@@ -24,12 +24,12 @@ import os
 import socket
 import stat
 import threading
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, PrivateAttr
 
 from harness.faults import _agentwatch
-from harness.faults._agentconfig import update_config
+from harness.faults._config import set_setting
 from harness.faults.base import Fault, register
 
 DIALOUT_GID = 20
@@ -45,9 +45,10 @@ class Device(Fault):
     mapped: bool = Field(False, description="pass the node with --device")
     group: str | None = Field(None, description="supplementary group to add (--group-add), e.g. dialout")
     node_mode: str = Field("0660", description="octal mode of the node on the host")
+    profile_needs: ClassVar[tuple[str, ...]] = ("config.keys.devices",)
 
     def on_create(self, spec) -> None:
-        update_config(spec, devices=[self.device_path])
+        set_setting(spec, "devices", [self.device_path])
         if self.mapped:
             node = spec.scratch_dir / f"dev-{os.path.basename(self.device_path)}"
             if node.exists():
@@ -74,9 +75,10 @@ class DockerSocket(Fault):
     read_only: bool = Field(False, description="bind-mount the socket read-only (:ro)")
     _server: socket.socket | None = PrivateAttr(None)
     _stop: threading.Event = PrivateAttr(default_factory=threading.Event)
+    profile_needs: ClassVar[tuple[str, ...]] = ("config.keys.docker_socket",)
 
     def on_create(self, spec) -> None:
-        update_config(spec, docker_socket=True)
+        set_setting(spec, "docker_socket", True)
         if not self.mounted:
             return
         path = spec.scratch_dir / "docker.sock"

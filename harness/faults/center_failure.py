@@ -21,7 +21,13 @@ class CenterFailure(Fault):
     fail_next: int | None = Field(None, ge=1, description="fail this many requests, then answer normally")
     retry_after_s: int | None = Field(None, ge=0, description="seconds, sent as Retry-After")
     delay_ms: int = Field(0, ge=0, description="added before every answer, milliseconds")
-    paths: list[str] = ["/v1/register"]
+    paths: list[str] | None = Field(None, description="paths (or route names) that fail; default: the "
+                                    "profile's register route")
+
+    def missing(self, profile) -> list[str]:
+        if profile.center.image is not None:
+            return ["center.routes (the built-in recording center: this profile runs its own center image)"]
+        return ["center.register"] if self.paths is None and profile.lacks("center.register") else []
 
     def apply(self, world) -> None:
         world.center.behaviour(
@@ -30,7 +36,7 @@ class CenterFailure(Fault):
             fail_forever=self.fail_next is None,
             retry_after_s=self.retry_after_s,
             delay_ms=self.delay_ms,
-            paths=self.paths,
+            paths=self.paths or [world.profile.center.register_path],
         )
 
     def clear(self, world) -> None:

@@ -1,27 +1,20 @@
-"""The agent's mounted config is changed for one scenario: a few keys of ``agent.json`` set.
+"""The agent's config is changed for one scenario: a few of its settings set.
 
-Used to give a scenario a short registration deadline (``retry.deadline_s``) or a different
-breaker threshold without a second config folder. ``on_create`` edits the scenario's own copy of
-the config (``World.agent_spec`` makes the copy before faults' ``on_create`` run), never the
-fixture. Keys are dotted paths into the JSON object: ``{"retry.deadline_s": 4}``.
+Used to give a scenario a short registration deadline or a different breaker threshold without a
+second config folder. Settings are named the way startle names them (``registration_deadline_s``,
+``breaker_threshold``); the profile's ``config.keys`` says where each lives in the agent's main
+config file (JSON, YAML, TOML or INI). ``on_create`` edits the scenario's own rendered copy
+(``World.agent_spec`` makes it before faults' ``on_create`` run), never the profile's templates.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
 
+from harness.faults._config import set_keys
 from harness.faults.base import Fault, register
-
-
-def set_dotted(obj: dict[str, Any], dotted: str, value: Any) -> None:
-    *parents, leaf = dotted.split(".")
-    for key in parents:
-        obj = obj.setdefault(key, {})
-    obj[leaf] = value
 
 
 @register
@@ -29,21 +22,15 @@ class ConfigOverride(Fault):
     family = "config"
 
     type: Literal["config_override"] = "config_override"
-    file: str = "agent.json"
-    set: dict[str, Any] = Field(description="dotted key → value, e.g. retry.deadline_s: 4 (the key's own unit)")
+    set: dict[str, Any] = Field(description="startle's setting name → value, e.g. registration_deadline_s: 4 "
+                                "(the setting's own unit)")
 
-    def config_file(self, spec) -> Path:
-        for host, bind in spec.volumes.items():
-            if Path(host).is_dir() and (Path(host) / self.file).is_file():
-                return Path(host) / self.file
-        raise RuntimeError(f"config_override: no mounted config folder holds {self.file}")
+    def missing(self, profile) -> list[str]:
+        lacking = [] if not profile.lacks("config.file") else ["config.file"]
+        return lacking + [f"config.keys.{name}" for name in self.set if profile.lacks(f"config.keys.{name}")]
 
     def on_create(self, spec) -> None:
-        path = self.config_file(spec)
-        config = json.loads(path.read_text())
-        for dotted, value in self.set.items():
-            set_dotted(config, dotted, value)
-        path.write_text(json.dumps(config, indent=2) + "\n")
+        set_keys(spec.config, {spec.config.keys[name]: value for name, value in self.set.items()})
 
     def describe(self) -> str:
         return "config_override(" + ", ".join(f"{k}={v}" for k, v in self.set.items()) + ")"

@@ -2,64 +2,81 @@
 
 ``config_mount`` changes the scenario's config copy (or its mount) before the agent starts:
 
-* ``missing``     no ``-v ...:/app/config`` at all (the image has no such directory)
-* ``empty``       the directory is mounted without ``agent.json``
-* ``unreadable``  ``agent.json`` is ``root:root 0600``: the agent's uid 1000 cannot read it
-* ``malformed``   ``agent.json`` holds ``content`` (default: a trailing comma, invalid JSON)
-* ``late``        mounted empty; ``agent.json`` is written (atomically) ``at_s`` seconds after the
-  agent started. The agent is told to wait for it up to ``wait_s`` (``CONFIG_WAIT_S``, CONTRACT.md)
+* ``missing``     no bind mount of the config folder at all
+* ``empty``       the folder is mounted with nothing in it
+* ``unreadable``  every file is ``root:root 0600``: a non-root agent cannot read them
+* ``malformed``   the main file (``config.file``) holds text its format's parser refuses
+* ``late``        mounted empty; the files appear (each atomically) ``at_s`` seconds after the agent
+  started. The agent is told to wait for them up to ``wait_s`` (the profile's ``knobs.config_wait_s``)
 """
 
 from __future__ import annotations
 
 import os
-from typing import Literal
+import shutil
+from pathlib import Path
+from typing import ClassVar, Literal
 
 from pydantic import Field, PrivateAttr
 
-from harness.faults._agentconfig import CONFIG_FILE, CONFIG_MOUNT, config_dir
+from harness.faults._config import MALFORMED
 from harness.faults.base import Fault, register
 
-MALFORMED = '{\n  "retry": {"base_ms": 100, "cap_ms": 4000,},\n  "heartbeat_interval_s": 2\n}\n'
+NEEDS = {"missing": ("config",), "empty": ("config",), "unreadable": ("config",),
+         "malformed": ("config.file",), "late": ("config", "knobs.config_wait_s")}
 
 
 @register
 class ConfigMount(Fault):
     family = "mounts"
+    profile_needs: ClassVar[tuple[str, ...]] = ("config",)
 
     type: Literal["config_mount"] = "config_mount"
     state: Literal["missing", "empty", "unreadable", "malformed", "late"]
-    content: str = Field(MALFORMED, description="malformed: the file's text")
-    wait_s: float = Field(30, gt=0, description="late: CONFIG_WAIT_S given to the agent, seconds")
-    _saved: bytes | None = PrivateAttr(None)
-    _dir: str | None = PrivateAttr(None)
+    content: str | None = Field(None, description="malformed: the file's text (default: one its format refuses)")
+    wait_s: float = Field(30, gt=0, description="late: seconds the agent is told to wait for its config")
+    _saved: Path | None = PrivateAttr(None)
+    _folder: Path | None = PrivateAttr(None)
+
+    def missing(self, profile) -> list[str]:
+        lacking = [f for f in NEEDS[self.state] if profile.lacks(f)]
+        config = profile.config
+        if self.state == "malformed" and config is not None and config.file and config.file_format is None:
+            lacking.append("config.format")
+        return lacking
 
     def on_create(self, spec) -> None:
-        folder = config_dir(spec)
-        path = folder / CONFIG_FILE
-        self._dir = str(folder)
+        copy = spec.config
+        folder = copy.folder
+        self._folder = folder
+        files = [p for p in folder.rglob("*") if p.is_file()]
         if self.state == "missing":
             del spec.volumes[str(folder)]
         elif self.state in ("empty", "late"):
-            self._saved = path.read_bytes()
-            path.unlink()
+            self._saved = folder.parent / "config.saved"
+            shutil.copytree(folder, self._saved)
+            for path in files:
+                path.unlink()
             if self.state == "late":
-                spec.env["CONFIG_WAIT_S"] = f"{self.wait_s:g}"
+                spec.set_knob("config_wait_s", f"{self.wait_s:g}")
         elif self.state == "unreadable":
-            os.chown(path, 0, 0)
-            path.chmod(0o600)
+            for path in files:
+                os.chown(path, 0, 0)
+                path.chmod(0o600)
         elif self.state == "malformed":
-            path.write_text(self.content)
+            copy.main.write_text(self.content if self.content is not None else MALFORMED[copy.format])
 
     def apply(self, world) -> None:
-        if self.state != "late" or self._saved is None or self._dir is None:
+        if self.state != "late" or self._saved is None or self._folder is None:
             return
-        tmp = os.path.join(self._dir, f".{CONFIG_FILE}.tmp")
-        with open(tmp, "wb") as f:
-            f.write(self._saved)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, os.path.join(self._dir, CONFIG_FILE))
+        for source in sorted(p for p in self._saved.rglob("*") if p.is_file()):
+            target = self._folder / source.relative_to(self._saved)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.tmp")
+            shutil.copyfile(source, tmp)
+            tmp.chmod(0o644)
+            os.replace(tmp, target)
 
     def describe(self) -> str:
         where = f" at {self.at_s:g} s" if self.state == "late" else ""
-        return f"config_mount({self.state}{where} → {CONFIG_MOUNT})"
+        return f"config_mount({self.state}{where})"

@@ -3,15 +3,13 @@
 Before the agent under test starts (apply at 0 s), a second agent container from the profile's
 image for this host's arch (role ``native``, node id ``<node>-native``, the same network, env,
 config and limits) is started, its ready time measured the same way as the agent's — from
-Docker's ``start`` event to its ``stage ready`` log line — recorded as a ``harness``/``native_ready``
-event, and the container removed. ``emulated_ready`` (harness/checks/architecture.py) compares.
+Docker's ``start`` event to the first yes of startle's probe of the declared ready stage —
+recorded as a ``harness``/``native_ready`` event, and the container removed. ``emulated_ready`` (harness/checks/architecture.py) compares.
 """
 
 from __future__ import annotations
 
 import copy
-import json
-import threading
 import time
 from typing import ClassVar, Literal
 
@@ -20,6 +18,7 @@ from pydantic import Field, PrivateAttr
 from harness.containers import AgentContainer
 from harness.errors import InfrastructureError
 from harness.faults.base import Fault, register
+from harness.probes import ask
 from harness.runtime import native_arch
 
 
@@ -33,6 +32,7 @@ class NativeBaseline(Fault):
 
     type: Literal["native_baseline"] = "native_baseline"
     timeout_s: float = Field(30, gt=0, description="seconds the native agent gets to become ready")
+    profile_needs: ClassVar[tuple[str, ...]] = ("health.ready",)
     _spec: object = PrivateAttr(None)
 
     def on_create(self, spec) -> None:
@@ -45,37 +45,34 @@ class NativeBaseline(Fault):
             raise InfrastructureError(f"native_baseline: profile {world.profile.name} has no image for {arch}")
         spec = copy.deepcopy(self._spec)
         spec.image = image
-        spec.env["NODE_ID"] = f"node-{world.scenario_name}-native"[:63]
-        spec.publish_health = False
+        node = world.node_id
+        spec.env = {k: v.replace(node, f"{node}-native"[:63]) for k, v in spec.env.items()}
         spec.restart = "no"
         container = NativeAgentContainer(spec, f"{world.prefix}-native", world.labels, world.network)
-        found: dict = {}
-
-        def follow() -> None:
-            for raw in container.get_wrapped_container().logs(stream=True, follow=True):
-                for line in raw.decode(errors="replace").splitlines():
-                    try:
-                        obj = json.loads(line)
-                    except ValueError:
-                        continue
-                    if isinstance(obj, dict) and obj.get("event") == "stage" and obj.get("stage") == "ready":
-                        found["ready_ts"] = float(obj["ts"])
-                        return
-                    if isinstance(obj, dict) and obj.get("event") == "agent_start":
-                        found["arch"] = obj.get("arch")
-
+        probe = world.profile.health.ready
         try:
             container.start()
-            reader = threading.Thread(target=follow, name="native-baseline", daemon=True)
-            reader.start()
-            reader.join(self.timeout_s)
+            wrapped = container.get_wrapped_container()
+
+            def address(port: int):
+                try:
+                    return "127.0.0.1", int(container.host_port(port))
+                except Exception:  # noqa: BLE001  (not published yet)
+                    return None
+            deadline = time.time() + self.timeout_s
+            ready_at = None
+            while time.time() < deadline and ready_at is None:
+                t = time.time()
+                if ask(probe, address, lambda: wrapped)[0]:
+                    ready_at = t
+                else:
+                    world.run.cancelled.wait(world.profile.health.interval_s)  # the probe's pace
             start = world.timeline.first("docker", "start", lambda e: e.container == "native")
-            started = start.t if start else None
-            if "ready_ts" not in found or started is None:
+            if ready_at is None or start is None:
                 raise InfrastructureError(f"native_baseline: the native {arch} agent was not ready within "
                                           f"{self.timeout_s} s; last logs:\n{container.short_logs(10)}")
-            world.timeline.record("harness", "native_ready", "native", image=image, arch=found.get("arch", arch),
-                                  ready_after_s=round(found["ready_ts"] - started, 3))
+            world.timeline.record("harness", "native_ready", "native", image=image, arch=arch,
+                                  ready_after_s=round(ready_at - start.t, 3))
         finally:
             try:
                 container.get_wrapped_container().remove(force=True)

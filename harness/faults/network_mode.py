@@ -11,20 +11,25 @@
   listens. With ``peers: [toxiproxy]`` the agent reaches the center through Toxiproxy, but its own
   bridge address is not on any network the center can reach (a NATed node).
 * ``host`` (``--network host``): the agent reaches the center through Toxiproxy's port published
-  on 127.0.0.1, serves health on a free host port, advertises ``127.0.0.1:<that port>``, and the
-  harness probes its readiness there. No name is resolved (IP literals only), and the health
-  server binds 127.0.0.1 only (``HEALTH_BIND``).
+  on 127.0.0.1, serves health on a free host port (the profile's ``knobs.health_port``),
+  advertises ``127.0.0.1:<that port>`` (``knobs.advertise_addr``, when declared), and the harness
+  probes its health there. No name is resolved (IP literals only), and the health server binds
+  127.0.0.1 only (``knobs.health_bind``, when declared).
+
+The center's address is rewritten in every env value that holds it (``toxiproxy:<port>``); an
+address inside a config file is left as it is (such an agent cannot be moved to these modes).
 
 ``advertise``: the center checks that it can connect back to the advertised address
 (``check_advertise``); with ``forward`` Toxiproxy also forwards ``toxiproxy:18081`` to the agent's
-health port (a port forward on the NAT) and the agent is told ``ADVERTISE_ADDR=toxiproxy:18081``.
+first health port (a port forward on the NAT) and the agent is told to advertise
+``toxiproxy:18081`` (``knobs.advertise_addr``).
 """
 
 from __future__ import annotations
 
 import socket
 import urllib.parse
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, PrivateAttr
 
@@ -32,8 +37,12 @@ from harness.containers import CENTER_PROXY_PORT
 from harness.faults import _agentwatch
 from harness.faults.base import Fault, register
 
-URL_KEYS = ("CENTER_ENDPOINT", "METADATA_URL")
 FORWARD_PORT = 18081
+
+
+def _center_values(spec) -> list[str]:
+    """The env variables whose value is a URL of the center (as the agent sees it, through Toxiproxy)."""
+    return [k for k, v in spec.env.items() if urllib.parse.urlsplit(v).hostname == "toxiproxy"]
 
 
 def _free_port() -> int:
@@ -59,6 +68,10 @@ class NetworkMode(Fault):
     dns_options: list[str] = Field([], description="--dns-option, e.g. timeout:1 (seconds per try), attempts:1")
     _health_port: int | None = PrivateAttr(None)
 
+    def missing(self, profile) -> list[str]:
+        return ["knobs.health_port"] if self.mode == "host" and profile.health.ports() and \
+            profile.lacks("knobs.health_port") else []
+
     def on_create(self, spec) -> None:
         if any(not s.startswith("127.") for s in self.dns):
             raise ValueError("dns: only loopback resolvers (e.g. 127.0.0.1): no query may leave the machine")
@@ -66,21 +79,21 @@ class NetworkMode(Fault):
         spec.dns = list(self.dns)
         spec.dns_options = list(self.dns_options)
         if self.mode == "none":
-            for key in URL_KEYS:
-                if key in spec.env:
-                    host = urllib.parse.urlsplit(spec.env[key]).hostname
-                    spec.env[key] = _rehost(spec.env[key], f"{{ip:{host}}}")
+            for key in _center_values(spec):
+                spec.env[key] = _rehost(spec.env[key], "{ip:toxiproxy}")
         elif self.mode == "isolated":
             spec.isolated_peers = list(self.peers)
         elif self.mode == "host":
-            for key in URL_KEYS:
-                if key in spec.env:
-                    spec.env[key] = _rehost(spec.env[key], "127.0.0.1", f"{{hostport:toxiproxy:{CENTER_PROXY_PORT}}}")
-            self._health_port = _free_port()
-            spec.health_port = self._health_port
-            spec.env["HEALTH_PORT"] = str(self._health_port)
-            spec.env["ADVERTISE_ADDR"] = f"127.0.0.1:{self._health_port}"
-            spec.env["HEALTH_BIND"] = "127.0.0.1"  # on the host's network: loopback only, never every interface
+            for key in _center_values(spec):
+                spec.env[key] = _rehost(spec.env[key], "127.0.0.1", f"{{hostport:toxiproxy:{CENTER_PROXY_PORT}}}")
+            if spec.ports:
+                self._health_port = _free_port()
+                spec.host_ports = {port: self._health_port for port in spec.ports}
+                spec.set_knob("health_port", str(self._health_port))
+                if "advertise_addr" in spec.knobs:
+                    spec.set_knob("advertise_addr", f"127.0.0.1:{self._health_port}")
+                if "health_bind" in spec.knobs:  # on the host's network: loopback only, never every interface
+                    spec.set_knob("health_bind", "127.0.0.1")
 
     def apply(self, world) -> None:
         _agentwatch.watch(world)
@@ -93,16 +106,17 @@ class Advertise(Fault):
     type: Literal["advertise"] = "advertise"
     check_advertise: bool = Field(True, description="the center connects back to the advertised address")
     forward: bool = Field(False, description="Toxiproxy forwards toxiproxy:18081 to the agent's health port")
+    profile_needs: ClassVar[tuple[str, ...]] = ("knobs.advertise_addr", "health")
 
     def on_create(self, spec) -> None:
         if self.forward:
-            spec.env["ADVERTISE_ADDR"] = f"toxiproxy:{FORWARD_PORT}"
+            spec.set_knob("advertise_addr", f"toxiproxy:{FORWARD_PORT}")
 
     def apply(self, world) -> None:
         world.center.behaviour(check_advertise=self.check_advertise)
         if self.forward:
             world.toxiproxy.create_proxy("agent-health", f"0.0.0.0:{FORWARD_PORT}",
-                                         f"agent:{world.profile.health.port}")
+                                         f"agent:{world.profile.health.ports()[0]}")
 
     def clear(self, world) -> None:
         world.center.behaviour(check_advertise=False)

@@ -1,7 +1,7 @@
 """Seed 2.2: host CPU / memory / pids limits at container creation.
 
 ``memory_limit``: ``--memory memory_mb`` with swap off for it (``--memory-swap`` = the same), and
-the agent's init working set raised with its config key ``init_buffer_mb`` (CONTRACT.md: the
+the agent's init working set raised with its setting ``init_buffer_mb`` (reference CONTRACT.md: the
 agent fills that many MiB during startup, as a real agent loading a model or a device table
 would). A cap below the working set gets the agent OOM-killed. The harness records the cgroup's
 peak memory (``harness``/``memory`` events).
@@ -18,7 +18,7 @@ from typing import Literal
 from pydantic import Field
 
 from harness.faults import _agentwatch
-from harness.faults._agentconfig import update_config
+from harness.faults._config import set_setting
 from harness.faults.base import Fault, register
 
 
@@ -37,11 +37,15 @@ class MemoryLimit(_WatchedLimit):
     memory_mb: int = Field(gt=4, description="--memory, MiB (swap disallowed beyond it)")
     init_buffer_mb: int = Field(0, ge=0, description="the agent's init working set on top of Python, MiB")
 
+    def missing(self, profile) -> list[str]:
+        wanted = "config.keys.init_buffer_mb"
+        return [wanted] if self.init_buffer_mb and profile.lacks(wanted) else []
+
     def on_create(self, spec) -> None:
         spec.memory_mb = self.memory_mb
         spec.memswap_mb = self.memory_mb
         if self.init_buffer_mb:
-            update_config(spec, init_buffer_mb=self.init_buffer_mb)
+            set_setting(spec, "init_buffer_mb", self.init_buffer_mb)
 
     def apply(self, world) -> None:
         _agentwatch.watch(world, memory=True)

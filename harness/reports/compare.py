@@ -58,7 +58,8 @@ import pandas as pd
 
 from harness.errors import InputError
 from harness.reports.journal import RunData, ScenarioRecord, load_run
-from harness.reports.tables import attempt_times, scenario_figures
+from harness.reports.tables import attempt_times, scenario_figures, view_of
+from harness.view import View
 
 FAILED = ("fail", "error")
 KIND_ORDER = ("new failure", "slower", "more attempts", "more restarts",
@@ -147,26 +148,16 @@ FIGURES = (
 # per-run figures, jitter taken out
 
 
-def _backoffs(records: list[dict]) -> list[tuple[float, float | None]]:
-    """(Unix s, sleep seconds or None) of the agent's ``backoff`` events."""
-    out = []
-    for r in records:
-        if r["source"] == "agent" and r["kind"] == "backoff":
-            sleep = r["fields"].get("sleep_s")
-            out.append((r["t"], float(sleep) if isinstance(sleep, (int, float)) else None))
-    return out
-
-
-def work_time(start: float, took_s: float, records: list[dict],
-              attempt_event: str = "register_attempt") -> tuple[float, float, str]:
-    """``took_s`` (the window ``[start, start + took_s]``, seconds) less the backoff sleep time inside it.
+def work_time(start: float, took_s: float, view: View) -> tuple[float, float, str]:
+    """``took_s`` (the window ``[start, start + took_s]``, seconds) less the backoff sleep time inside
+    it (the agent's ``backoff`` signal).
 
     Returns (work seconds or NaN, sleep seconds taken out, why NaN or "").
     """
     end = start + took_s
-    backoffs = [(t, s) for t, s in _backoffs(records)
+    backoffs = [(t, s) for t, s in view.backoffs()
                 if t <= end and (t >= start if s is None else t + s >= start)]
-    attempts = [t for t in attempt_times(records, attempt_event) if start <= t <= end]
+    attempts = [t for t in attempt_times(view) if start <= t <= end]
     if any(s is None for _, s in backoffs) or (len(attempts) > 1 and not backoffs):
         return np.nan, 0.0, "retries without logged backoff sleeps"
     slept = sum(max(0.0, min(t + s, end) - max(t, start)) for t, s in backoffs)
@@ -202,7 +193,7 @@ def comparison_figures(data: RunData) -> pd.DataFrame:
         values: dict[str, Any] = {}
         windows = {"ready": (scenario.agent_started, row["ready_s"]),
                    "recovery": (_cleared(records), row["recovery_s"])}
-        attempt_event = scenario.signals.get("attempt") or "register_attempt"
+        view = view_of(scenario, records)
         for label, (start, took) in windows.items():
             work, slept, why = np.nan, np.nan, ""
             if emulated(scenario):
@@ -212,7 +203,7 @@ def comparison_figures(data: RunData) -> pd.DataFrame:
             elif start is None:
                 why = "agent start unknown" if label == "ready" else "fault clear time unknown"
             else:
-                work, slept, why = work_time(start, float(took), records, attempt_event)
+                work, slept, why = work_time(start, float(took), view)
             values.update({f"{label}_backoff_s": slept, f"{label}_work_s": work, f"{label}_why": why})
         extra[scenario.name] = values
     return figures.join(pd.DataFrame.from_dict(extra, orient="index"))

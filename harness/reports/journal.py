@@ -71,8 +71,9 @@ class ScenarioRecord(Record):
     profile: str = ""
     deadline_s: float | None = None
     policy: dict[str, Any] = Field(default_factory=dict, description="declared retry policy of the profile")
-    signals: dict[str, Any] = Field(default_factory=dict,
-                                    description="the profile's names of the agent's log events (attempt, stage...)")
+    signals: dict[str, Any] = Field(default_factory=dict, description="the profile's signal matchers")
+    profile_spec: dict[str, Any] = Field(default_factory=dict, description="the whole profile as it was used: "
+                                         "reports read the timeline through it (harness/view.py)")
     verdicts: list[VerdictRecord] = Field(default_factory=list)
     faults: list[FaultRecord] = Field(default_factory=list)
     images: dict[str, Any] = Field(default_factory=dict, description="agent image tag and its ID")

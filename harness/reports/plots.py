@@ -22,7 +22,10 @@ import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from harness.profile import STAGES
 from harness.reports.journal import FaultRecord, ScenarioRecord, fault_windows
+from harness.reports.tables import view_of
+from harness.view import UNANSWERED, View
 
 TOLERANCE_S = 0.25
 """Seconds a gap may leave its band before it is drawn red (the retry_schedule check's default)."""
@@ -85,20 +88,12 @@ def band(ceilings: list[float], jitter: str, base_s: float = 0.0, cap_s: float |
     return [(e * share, e) for e in ceilings]
 
 
-def attempt_records(events: list[dict]) -> list[tuple[float, int | None, int | None]]:
-    """(Unix s, attempt, status) of each registration attempt: the center's log, or the agent's own
-    ``register_attempt`` events (each with the status of its ``register_result``) when it saw more:
-    attempts that never reached the center."""
-    center = [(e["t"], e["fields"].get("attempt"), e["fields"].get("status")) for e in events
-              if e["source"] == "center" and e["kind"] == "request"
-              and str(e["fields"].get("path", "")).rstrip("/").endswith("register")]
-    agent: list[list] = []
-    for e in sorted((e for e in events if e["source"] == "agent"), key=lambda e: e["t"]):
-        if e["kind"] == "register_attempt":
-            agent.append([e["t"], e["fields"].get("attempt"), None])
-        elif e["kind"] == "register_result" and agent and agent[-1][1] == e["fields"].get("attempt"):
-            agent[-1][2] = e["fields"].get("status")
-    return [tuple(a) for a in agent] if len(agent) > len(center) else sorted(center)
+def attempt_records(view: View) -> tuple[list[tuple[float, int | None, int | None]], str]:
+    """(Unix s, attempt, status; a success seen without HTTP status counts as 200) of each
+    registration attempt from the best source the profile gives, and that source's description."""
+    found = view.attempts()
+    return [(a.t, a.number, a.status if a.status is not None else 200 if a.ok else None)
+            for a in found], found.describe()
 
 
 def retry_gaps(scenario: ScenarioRecord, events: list[dict]) -> Gaps | None:
@@ -116,9 +111,9 @@ def retry_gaps(scenario: ScenarioRecord, events: list[dict]) -> Gaps | None:
                         ["backoff"] * len(measured["backoff_gaps_s"]),
                         f"{verdict.check} backoff gaps ({excluded.get('breaker', 0)} breaker, "
                         f"{excluded.get('retry_after', 0)} Retry-After pauses left out); {jitter} jitter")
-    records = attempt_records(events)
-    opened = [e["t"] for e in events if e["source"] == "agent" and e["kind"] == "breaker"
-              and e["fields"].get("state") == "open"]
+    view = view_of(scenario, events)
+    records, source = attempt_records(view)
+    opened = [e.t for e in view.signal("breaker") if e.get("state") == "open"]
     x, gaps, kinds, restarts = [], [], [], []
     for number, ((t0, n0, s0), (t1, n1, _)) in enumerate(zip(records, records[1:]), start=1):
         if s0 == 200 or (n0 is not None and n1 is not None and n1 != n0 + 1):
@@ -132,9 +127,9 @@ def retry_gaps(scenario: ScenarioRecord, events: list[dict]) -> Gaps | None:
     if {"base_ms", "cap_ms"} <= policy.keys():
         jitter = policy.get("jitter", "full")
         limits = band(ceilings_s(policy, x), jitter, policy["base_ms"] / 1000.0, policy["cap_ms"] / 1000.0)
-        return Gaps(x, gaps, limits, kinds, f"gaps between registration attempts; declared policy: {jitter} jitter",
-                    restarts)
-    return Gaps(x, gaps, [], kinds, "gaps between registration attempts; no declared policy in this journal", restarts)
+        return Gaps(x, gaps, limits, kinds, f"gaps between registration attempts ({source}); declared policy: "
+                    f"{jitter} jitter", restarts)
+    return Gaps(x, gaps, [], kinds, f"gaps between registration attempts ({source}); no declared policy", restarts)
 
 
 def status_class(status: Any) -> str:
@@ -176,6 +171,9 @@ def draw_timeline(ax, scenario: ScenarioRecord, events: list[dict], deciding: fl
     _fault_lane(ax, scenario, events, zero, end, span)
     docker = [e for e in mine if e["source"] == "docker" and e["container"] == "agent"]
     _health_lane(ax, mine, _container_lane(ax, docker, end, span), end)
+    register = {(e.t, e.get("path")) for e in view_of(scenario, events).register_requests()}
+    for e in mine:
+        e["register"] = (e["t"], e["fields"].get("path")) in register
     _request_lane(ax, mine)
     if deciding is not None:
         ax.axvline(deciding - zero, ls=":", lw=1.3,
@@ -221,30 +219,34 @@ def _container_lane(ax, docker: list[dict], end: float, span) -> list[tuple[floa
 
 
 def _health_lane(ax, mine: list[dict], container: list[tuple[float, str | None]], end: float) -> None:
-    """The agent's stage events (a stage ends with its process), Docker health, /ready answering 200."""
-    stages = [(e["x"], e["fields"].get("stage", "?")) for e in mine if e["source"] == "agent" and e["kind"] == "stage"]
-    stages += [(t, None) for t, state in container if state != "running"]
-    for stage, t, w in _segments(sorted(stages, key=lambda m: m[0]), end):
-        if stage:
-            ax.broken_barh([(t, w)], (0.72, 0.5), color=COLOURS.get(stage, "#d0d7de"), lw=0)
+    """Each stage while startle's probe of it said yes (a band per stage, startup lowest), Docker
+    health, and the agent's own claims of readiness (diamonds)."""
+    stopped = [(t, False) for t, state in container if state != "running"]
+    for row, stage in enumerate(STAGES):
+        answers = [(e["x"], bool(e["fields"].get("ok"))) for e in mine
+                   if e["source"] == "probe" and e["kind"] == "stage" and e["fields"].get("stage") == stage]
+        marks = sorted(answers + (stopped if answers else []), key=lambda m: m[0])
+        for ok, t, w in _segments([(t, ok) for t, ok in marks], end):
+            if ok:
+                ax.broken_barh([(t, w)], (0.72 + row * 0.17, 0.15), color=COLOURS.get(stage, "#d0d7de"), lw=0)
     for e in mine:
         if e["source"] == "docker" and e["kind"].startswith("health_status") and e["container"] == "agent":
             healthy = e["kind"].endswith(": healthy")
             ax.plot([e["x"]], [1.3], marker="^" if healthy else "v", ms=6,
                     color=COLOURS["healthy" if healthy else "unhealthy"], mec="white", mew=0.5)
-    probes = [e["x"] for e in mine if e["source"] == "probe" and e["fields"].get("status") == 200]
-    if probes:
-        ax.plot(probes, [0.72] * len(probes), ls="none", marker="D", ms=3.5, color=COLOURS["probe"])
+    claims = [e["x"] for e in mine if e["source"] == "agent" and e["kind"] == "ready"]
+    if claims:
+        ax.plot(claims, [0.72] * len(claims), ls="none", marker="D", ms=3.5, color=COLOURS["probe"])
 
 
 def _request_lane(ax, mine: list[dict]) -> None:
     """The center's requests coloured by status class (registrations big, others small), plus the
     agent's registration attempts that got no HTTP answer (refused, timed out)."""
-    requests = [(e["x"], status_class(e["fields"].get("status")),
-                 str(e["fields"].get("path", "")).rstrip("/").endswith("register"))
+    requests = [(e["x"], status_class(e["fields"].get("status")), bool(e.get("register")))
                 for e in mine if e["source"] == "center" and e["kind"] == "request"]
-    requests += [(e["x"], "none", True) for e in mine if e["source"] == "agent"
-                 and e["kind"] == "register_result" and not isinstance(e["fields"].get("status"), int)]
+    requests += [(e["x"], "none", True) for e in mine if (e["source"] == "wire" and e["fields"].get("outcome")
+                 in UNANSWERED) or (e["source"] == "agent" and e["kind"] == "attempt_result"
+                                    and not isinstance(e["fields"].get("status"), int))]
     if requests:
         ax.scatter([r[0] for r in requests], [0.15 if r[2] else -0.2 for r in requests],
                    c=[COLOURS[r[1]] for r in requests], s=[16 if r[2] else 6 for r in requests], linewidths=0)

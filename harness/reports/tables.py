@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from harness.reports.journal import RunData, ScenarioRecord
+from harness.view import View
 
 EVENT_COLUMNS = ["scenario", "t", "t_s", "source", "container", "kind", "fields"]
 """``t``: Unix s; ``t_s``: seconds since the agent's first start (NaN if it never started);
@@ -60,45 +61,35 @@ def measured(scenario: ScenarioRecord, key: str) -> float | None:
     return None
 
 
-def register_times(records: list[dict]) -> list[float]:
-    """Unix times of the center's registration requests (paths ending in ``register``)."""
-    return sorted(r["t"] for r in records
-                  if r["source"] == "center" and r["kind"] == "request"
-                  and str(r["fields"].get("path", "")).rstrip("/").endswith("register"))
+def view_of(scenario: ScenarioRecord, records: list[dict]) -> View:
+    """The scenario's timeline read through the profile it ran with."""
+    return View.of_journal(records, scenario.profile_spec, scenario.profile)
 
 
-def attempt_times(records: list[dict], attempt_event: str = "register_attempt") -> list[float]:
-    """Unix s of registration attempts, as the center saw them or as the agent logged them
-    (``attempt_event``: the profile's name of that log event), whichever saw more.
+def attempt_times(view: View) -> list[float]:
+    """Unix s of registration attempts from every source the profile gives, whichever saw most.
 
     During an outage most attempts never reach the center, so its log alone undercounts.
     """
-    center = register_times(records)
-    agent = sorted(r["t"] for r in records if r["source"] == "agent" and r["kind"] == attempt_event)
-    return center if len(center) >= len(agent) else agent
+    found = [view.attempts(source).times for source in view.sources()]
+    return max(found, key=len, default=[])
 
 
 def attempt_count(scenario: ScenarioRecord, records: list[dict]) -> int:
     """Registration attempts: the most of :func:`attempt_times` and what a check counted."""
-    times = attempt_times(records, scenario.signals.get("attempt", "register_attempt"))
-    return int(max(len(times), measured(scenario, "attempts") or 0))
+    return int(max(len(attempt_times(view_of(scenario, records))), measured(scenario, "attempts") or 0))
 
 
 def ready_after_s(scenario: ScenarioRecord, records: list[dict]) -> float | None:
-    """Seconds from the agent's start to readiness: a check's measurement, else the earlier of the
-    agent's own ``ready`` stage event and the harness probe's 200 (the probe can lose the race
-    against a scenario that ends as soon as the agent says it is ready)."""
+    """Seconds from the agent's start to readiness: a check's measurement, else startle's first
+    yes from the ready probe."""
     value = measured(scenario, "ready_after_s")
     if value is None:
         value = measured(scenario, "emulated_ready_s")
     if value is not None or scenario.agent_started is None:
         return value
-    stage_event = scenario.signals.get("stage_event", "stage")
-    stage_field = scenario.signals.get("stage_field", "stage")
-    ready = [r["t"] for r in records
-             if (r["source"] == "probe" and r["kind"] == "ready" and r["fields"].get("status") == 200)
-             or (r["source"] == "agent" and r["kind"] == stage_event and r["fields"].get(stage_field) == "ready")]
-    return round(min(ready) - scenario.agent_started, 3) if ready else None
+    ready = view_of(scenario, records).stage_ok("ready")
+    return round(ready.t - scenario.agent_started, 3) if ready else None
 
 
 def scenario_figures(data: RunData) -> pd.DataFrame:

@@ -10,16 +10,23 @@ from harness.checks.retry_gaps import GapsGrow
 from timelines import NODE, T0, context
 
 
-
-
-
 def register(t, status=200, attempt=1):
     return ("center", "request", t, "center", {"path": "/v1/register", "status": status, "node_id": NODE,
                                                 "attempt": attempt})
 
 
 def stage(t, name):
+    """The agent's claim of a stage (its log line)."""
     return ("agent", "stage", t, "agent", {"stage": name})
+
+
+def probed(t, name, ok=True):
+    """startle's probe of a stage found it ``ok``."""
+    return ("probe", name, t, "agent", {"ok": ok, "detail": "HTTP 200" if ok else "HTTP 503"})
+
+
+def image(healthcheck):
+    return ("harness", "agent_image", 0.0, "agent", {"healthcheck": healthcheck, "arch": "amd64"})
 
 
 def fault(t0, t1):
@@ -37,29 +44,34 @@ def test_registered_passes_in_time_and_fails_late_or_never():
     assert late.status == "fail" and "7.00 s" in late.message
     assert Registered(within_s=5).evaluate(context([register(1, status=503)]), final=False) is None
     never = Registered(within_s=5).evaluate(context([register(1, status=503)]), final=True)
-    assert never.status == "fail" and "1 register requests" in never.message
+    assert never.status == "fail" and "1 attempts seen in the center's request log" in never.message
 
 
 def test_ready_needs_the_harness_probe_not_the_agents_word():
-    probe_ok = ("probe", "ready", 2.0, "agent", {"status": 200})
-    probe_bad = ("probe", "ready", 2.0, "agent", {"status": 503})
-    assert Ready(within_s=5).evaluate(context([stage(1.9, "ready"), probe_ok]), final=False).passed
-    lying = Ready(within_s=5).evaluate(context([stage(1.9, "ready"), probe_bad]), final=True)
-    assert lying.status == "fail" and "answered 503" in lying.message
+    assert Ready(within_s=5).evaluate(context([stage(1.9, "ready"), probed(2.0, "ready")]), final=False).passed
+    lying = Ready(within_s=5).evaluate(context([stage(1.9, "ready"), probed(2.0, "ready", ok=False)]), final=True)
+    assert lying.status == "fail" and "last said HTTP 503" in lying.message and "claimed readiness" in lying.message
+    claim_only = Ready(within_s=5).evaluate(context([stage(1.9, "ready")]), final=True)
+    assert claim_only.status == "fail" and "never got an answer" in claim_only.message
     silent = Ready(within_s=5).evaluate(context([]), final=True)
-    assert "never reported readiness" in silent.message
+    assert silent.status == "fail" and "claimed" not in silent.message
 
 
 def test_stage_order():
     healthy = ("docker", "health_status: healthy", 4.0, "agent", {})
-    good = [stage(0.5, "startup"), stage(1.0, "ready"), stage(3.0, "live"), healthy]
+    good = [probed(0.5, "startup"), probed(1.0, "ready"), probed(3.0, "live"), healthy]
     assert StageOrder(within_s=10).evaluate(context(good), final=False).passed
-    swapped = [stage(0.5, "startup"), stage(3.0, "ready"), stage(1.0, "live"), healthy]
+    claimed = [stage(0.5, "startup"), stage(1.0, "ready"), stage(3.0, "live"), healthy]
+    assert StageOrder(within_s=10).evaluate(context(claimed), final=True).status == "fail"
+    swapped = [probed(0.5, "startup"), probed(3.0, "ready"), probed(1.0, "live"), healthy]
     verdict = StageOrder(within_s=10).evaluate(context(swapped), final=False)
     assert verdict.status == "fail" and "out of order" in verdict.message
     missing = StageOrder(within_s=10).evaluate(context(good[:2]), final=True)
     assert missing.status == "fail" and "live" in missing.message
-    early_healthy = [stage(0.5, "startup"), stage(5.0, "ready"), stage(6.0, "live"),
+    no_docker_health = StageOrder(within_s=10).evaluate(context(good[:3] + [image(True)]), final=True)
+    assert no_docker_health.status == "fail" and "HEALTHCHECK never" in no_docker_health.message
+    assert StageOrder(within_s=10).evaluate(context(good[:3] + [image(False)]), final=False).passed
+    early_healthy = [probed(0.5, "startup"), probed(5.0, "ready"), probed(6.0, "live"),
                      ("docker", "health_status: healthy", 4.0, "agent", {})]
     assert StageOrder(within_s=10).evaluate(context(early_healthy), final=False).status == "fail"
 

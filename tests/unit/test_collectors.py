@@ -1,25 +1,66 @@
 """Turning raw Docker events and agent log lines into timeline events (no Docker needed)."""
 
-from harness.collectors import DockerEvents, parse_agent_line
-from harness.profile import SignalSpec
+from harness.collectors import DockerEvents, split_docker_timestamp
+from harness.profile import SignalSpec, load_profile
+from harness.signals import parse_logfmt, read_line
+
+REFERENCE = load_profile("reference").signals
 
 
-def test_json_log_line_becomes_a_named_event_at_the_agents_time():
-    event = parse_agent_line('{"ts": 12.5, "event": "register_attempt", "attempt": 3}\n', SignalSpec(), 99.0)
-    assert (event.source, event.kind, event.t, event.get("attempt")) == ("agent", "register_attempt", 12.5, 3)
+def test_json_log_line_becomes_a_signal_at_the_agents_time():
+    [event] = read_line('{"ts": 12.5, "event": "register_attempt", "attempt": 3}\n', REFERENCE, 99.0)
+    assert (event.source, event.kind, event.t, event.get("attempt")) == ("agent", "attempt", 12.5, 3)
 
 
-def test_plain_and_broken_lines_are_kept_as_lines():
-    plain = parse_agent_line("PREFLIGHT FAIL device /dev/ttyUSB0: permission denied", SignalSpec(), 5.0)
-    broken = parse_agent_line('{"ts": 1, "event": ', SignalSpec(), 6.0)
-    assert plain.kind == "line" and plain.t == 5.0 and "ttyUSB0" in plain.get("line")
+def test_plain_and_broken_lines_are_kept_as_lines_at_dockers_time():
+    [plain] = read_line("starting up", REFERENCE, 5.0)
+    [broken] = read_line('{"ts": 1, "event": ', REFERENCE, 6.0)
+    assert plain.kind == "line" and plain.t == 5.0 and plain.get("t_from") == "docker"
     assert broken.kind == "line" and broken.t == 6.0
 
 
-def test_profile_signal_names_are_honoured():
-    signals = SignalSpec(event_key="msg", time_key="time")
-    event = parse_agent_line('{"time": 3.0, "msg": "registered"}', signals, 9.0)
-    assert event.kind == "registered" and event.t == 3.0
+def test_a_json_line_of_no_declared_signal_keeps_its_keys():
+    [event] = read_line('{"ts": 2.0, "event": "preflight_ok", "checks": 9}', REFERENCE, 9.0)
+    assert event.kind == "line" and event.t == 2.0 and event.get("checks") == 9
+
+
+def test_logfmt_signal_with_rfc3339_time():
+    spec = SignalSpec.model_validate({"format": "logfmt", "time": {"key": "ts", "format": "rfc3339"},
+                                      "match": {"attempt": {"where": {"msg": "connecting"}}}})
+    [event] = read_line('ts=2026-12-01T10:00:00.5Z level=info msg="connecting" peer=center:1883', spec, 0.0)
+    assert event.kind == "attempt" and event.get("peer") == "center:1883"
+    assert abs(event.t - 1796119200.5) < 1e-6
+
+
+def test_regex_signals_on_plain_text_with_groups_renames_and_constants():
+    spec = SignalSpec.model_validate({"format": "text", "match": {
+        "preflight_fail": [{"regex": r"Error: Unable to open config file (?P<path>\S+)",
+                            "fields": {"subject": "path"}, "set": {"check": "config-missing"}},
+                           {"regex": r"Error: Unable to open (?P<subject>/dev/\S+)", "set": {"check": "device"}}],
+        "attempt": {"regex": r"^(?P<ts>\d+): Connecting bridge"}}})
+    [fail] = read_line("Error: Unable to open config file /etc/m.conf.", spec, 3.0)
+    assert (fail.kind, fail.get("check"), fail.get("subject")) == ("preflight_fail", "config-missing", "/etc/m.conf.")
+    [device] = read_line("Error: Unable to open /dev/ttyUSB0", spec, 3.0)
+    assert device.get("check") == "device"
+    [attempt] = read_line("1700000000: Connecting bridge center", spec, 3.0)
+    assert attempt.kind == "attempt" and attempt.t == 1_700_000_000.0
+
+
+def test_a_line_may_be_two_signals():
+    spec = SignalSpec.model_validate({"match": {"attempt_result": {"where": {"msg": "retry"}},
+                                                "backoff": {"where": {"msg": "retry"}, "fields": {"sleep_s": "wait"}}}})
+    events = read_line('{"msg": "retry", "wait": 0.5}', spec, 1.0)
+    assert [e.kind for e in events] == ["attempt_result", "backoff"] and events[1].get("sleep_s") == 0.5
+
+
+def test_logfmt_values_with_quotes():
+    assert parse_logfmt('a=1 msg="hello world" b="x \\"y\\""') == {"a": "1", "msg": "hello world", "b": 'x "y"'}
+
+
+def test_docker_timestamp_prefix():
+    t, text = split_docker_timestamp("2026-12-01T10:00:00.123456789Z hello there", 5.0)
+    assert text == "hello there" and abs(t - 1796119200.123456) < 1e-5
+    assert split_docker_timestamp("no stamp here", 5.0) == (5.0, "no stamp here")
 
 
 def test_docker_event_carries_role_exit_code_and_nanosecond_time():

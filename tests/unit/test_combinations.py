@@ -4,7 +4,7 @@ from itertools import combinations
 
 import pytest
 
-from harness.combinations import PAIRS_FILE, combine, generate, startup_failure_code
+from harness.combinations import PAIRS_FILE, combine, generate, startup_failure_rank
 from harness.errors import InputError
 from harness.scenario import load_scenario
 from harness.config import SCENARIOS_DIR
@@ -24,15 +24,15 @@ def test_every_cross_family_pair_is_generated_once():
 def test_a_startup_failure_decides_the_pair():
     pair = combine(member("toxic-latency"), member("env-missing"))
     assert [c.type for c in pair.checks] == ["exits", "diagnosis", "never_ready"]
-    assert pair.checks[0].code == 10
+    assert pair.checks[0].reason == "env"
     assert {f.type for f in pair.faults} == {"toxic_latency", "env"}
 
 
 def test_preflight_order_picks_the_lower_exit_code():
-    assert startup_failure_code(member("env-missing")) == 10
-    assert startup_failure_code(member("device-missing")) == 15
+    assert startup_failure_rank(member("env-missing")) == 0
+    assert startup_failure_rank(member("device-missing")) == 5
     pair = combine(member("device-missing"), member("env-missing"))
-    assert pair.checks[0].code == 10
+    assert pair.checks[0].reason == "env"
 
 
 def test_two_survivable_faults_must_still_come_up_within_the_summed_bounds():

@@ -9,6 +9,7 @@ from harness.errors import InputError
 from harness.lifecycle import ScenarioResult
 from harness.reports.build import run_data
 from harness.reports.compare import Noise, compare_runs, comparison_figures, main, work_time
+from harness.view import View
 
 START = 1000.0
 """Unix s the agent starts in every synthetic scenario."""
@@ -38,6 +39,7 @@ def scenario(name, status="pass", ready=1.3, attempts=1, sleeps=(), recovery=Non
                          "measured": {"recovery_s": recovery}})
     verdicts += [{"check": check, "status": "fail", "message": "broken", "measured": {}} for check in failed]
     return ScenarioResult(name=name, family="network", status=status, started=START - 2, finished=START + 30,
+                          profile="reference",
                           agent_started=START, verdicts=verdicts, timeline=timeline,
                           agent={"restart_count": 0})
 
@@ -155,7 +157,8 @@ def test_backoff_sleeps_are_taken_out_of_times(tmp_path):
 
 def test_work_time_counts_only_the_part_of_a_sleep_inside_the_window():
     records = [{"source": "agent", "kind": "backoff", "t": 9.0, "fields": {"sleep_s": 3.0}}]  # 9 → 12
-    assert work_time(10.0, 4.0, records) == (2.0, 2.0, "")  # window 10 → 14
+    view = View.of_journal(records, {}, "reference")
+    assert work_time(10.0, 4.0, view) == (2.0, 2.0, "")  # window 10 → 14
 
 
 def test_retries_without_logged_sleeps_are_not_comparable(tmp_path):

@@ -13,26 +13,16 @@ import pytest
 from harness.checks import CheckContext
 from harness.checks.outcome import (ConfigPickedUp, Diagnosis, Exits, LogSays, NeverReady, OomKilled, Region,
                                     SecurityContext)
-from harness.containers import PLACEHOLDER, AgentSpec
+from harness.containers import PLACEHOLDER, AgentSpec, ConfigCopy
 from harness.faults.capabilities import Device
 from harness.faults.env import Env
 from harness.faults.mounts import ConfigMount
 from harness.faults.network_mode import NetworkMode
 from harness.faults.resources import MemoryLimit
 from harness.profile import load_profile
-from harness.timeline import Event, Timeline
+from timelines import NODE, T0, context
 
-T0 = 1_000_000.0
-NODE = "node-x"
 AGENT_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "agent"
-
-
-def context(events=(), now_s: float = 3.0) -> CheckContext:
-    timeline = Timeline(start=T0 - 1)
-    timeline.record("docker", "start", "agent", t=T0)
-    for source, kind, t, container, fields in events:
-        timeline.add(Event(source, kind, T0 + t, container, dict(fields)))
-    return CheckContext(timeline, load_profile("reference"), NODE, clock=lambda: T0 + now_s)
 
 
 def die(t, code):
@@ -93,8 +83,10 @@ def test_never_ready_passes_on_exit_and_fails_on_a_ready_stage_or_probe():
     assert NeverReady().evaluate(context([die(0.1, 11)]), False).passed
     stage = ("agent", "stage", 0.2, "agent", {"stage": "ready"})
     assert NeverReady().evaluate(context([stage]), False).status == "fail"
-    probe = ("probe", "ready", 0.2, "agent", {"status": 200})
+    probe = ("probe", "ready", 0.2, "agent", {"ok": True, "detail": "HTTP 200"})
     assert NeverReady().evaluate(context([probe]), False).status == "fail"
+    said_no = ("probe", "ready", 0.2, "agent", {"ok": False, "detail": "HTTP 503"})
+    assert NeverReady().evaluate(context([said_no, die(0.3, 11)]), False).passed
     assert NeverReady(within_s=5).evaluate(context(now_s=2), False) is None
     assert NeverReady(within_s=5).evaluate(context(now_s=6), False).passed
 
@@ -161,12 +153,17 @@ def test_config_picked_up():
 # --- faults at creation ----------------------------------------------------------------------------
 @pytest.fixture
 def spec(tmp_path):
+    """The reference agent's spec as World.agent_spec makes it (config copy, knobs, probe ports)."""
+    profile = load_profile("reference")
     config = tmp_path / "config"
     config.mkdir()
     (config / "agent.json").write_text((AGENT_DIR / "config" / "agent.json").read_text())
     return AgentSpec(image="x", env={"NODE_ID": "n", "CENTER_ENDPOINT": "http://toxiproxy:18080",
                                      "METADATA_URL": "http://toxiproxy:18080/v1/metadata"},
-                     volumes={str(config): {"bind": "/app/config", "mode": "ro"}})
+                     volumes={str(config): {"bind": "/app/config", "mode": "ro"}},
+                     config=ConfigCopy(config, "/app/config", "agent.json", "json", dict(profile.config.keys)),
+                     knobs={k: v for k, v in profile.knobs.model_dump().items() if v},
+                     ports=profile.health.ports(), scratch_dir=tmp_path)
 
 
 def test_network_none_uses_an_ip_placeholder(spec):
@@ -179,7 +176,9 @@ def test_network_none_uses_an_ip_placeholder(spec):
 def test_network_host_goes_through_loopback(spec):
     NetworkMode(mode="host").on_create(spec)
     assert spec.env["CENTER_ENDPOINT"] == "http://127.0.0.1:{hostport:toxiproxy:18080}"
-    assert spec.env["ADVERTISE_ADDR"] == f"127.0.0.1:{spec.health_port}" == f"127.0.0.1:{spec.env['HEALTH_PORT']}"
+    moved = spec.host_ports[8081]
+    assert spec.env["ADVERTISE_ADDR"] == f"127.0.0.1:{moved}" == f"127.0.0.1:{spec.env['HEALTH_PORT']}"
+    assert spec.env["HEALTH_BIND"] == "127.0.0.1"
 
 
 def test_dns_only_loopback(spec):
@@ -196,6 +195,15 @@ def test_config_mount_states(spec):
     assert spec.volumes == {}
 
 
+def test_config_mount_empty_then_late(spec):
+    folder = spec.config.folder
+    fault = ConfigMount(state="late", at_s=4)
+    fault.on_create(spec)
+    assert list(folder.iterdir()) == [] and spec.env["CONFIG_WAIT_S"] == "30"
+    fault.apply(None)
+    assert json.loads((folder / "agent.json").read_text())["retry"]["base_ms"] == 100
+
+
 def test_memory_and_device_change_config(spec):
     folder = Path(next(iter(spec.volumes)))
     MemoryLimit(memory_mb=48, init_buffer_mb=96).on_create(spec)
@@ -205,6 +213,13 @@ def test_memory_and_device_change_config(spec):
     assert json.loads((folder / "agent.json").read_text())["devices"] == ["/dev/ttyUSB0"]
     Env(unset=["NODE_ID"], values={"X": "1"}).on_create(spec)
     assert "NODE_ID" not in spec.env and spec.env["X"] == "1"
+
+
+def test_env_by_what_a_variable_holds(spec):
+    fault = Env(unset_holding=["node_id"], break_holding={"center_url": "toxiproxy:18080"})
+    assert fault.missing(load_profile("reference")) == []
+    fault.on_create(spec)
+    assert "NODE_ID" not in spec.env and spec.env["CENTER_ENDPOINT"] == "toxiproxy:18080"
 
 
 # --- the agent's preflight additions -------------------------------------------------------------------

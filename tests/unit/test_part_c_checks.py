@@ -40,7 +40,7 @@ def test_exec_format_error_is_classified_from_the_log_line_not_the_code():
 def test_emulated_ready_states_the_slowdown_against_native():
     native = ("harness", "native_ready", -3, "native", {"ready_after_s": 0.1})
     start = ("agent", "agent_start", 0.5, "agent", {"arch": "arm64"})
-    ready = ("agent", "stage", 4.0, "agent", {"stage": "ready"})
+    ready = ("probe", "ready", 4.0, "agent", {"ok": True})
     verdict = EmulatedReady(within_s=60).evaluate(context([native, start, ready], now_s=4), final=False)
     assert verdict.passed and verdict.measured["slowdown_x"] == 40.0 and "40.0x" in verdict.message
     wrong = EmulatedReady(within_s=60).evaluate(
@@ -50,6 +50,11 @@ def test_emulated_ready_states_the_slowdown_against_native():
     assert bounded.status == "fail" and "bound 10.0x" in bounded.message
     never = EmulatedReady(within_s=60).evaluate(context([native, start], now_s=61), final=False)
     assert never.status == "fail"
+    claimed = ("agent", "stage", 4.0, "agent", {"stage": "ready"})
+    assert EmulatedReady(within_s=60).evaluate(context([native, start, claimed], now_s=61), final=False).status == "fail"
+    image = ("harness", "agent_image", 0.0, "agent", {"arch": "arm64", "healthcheck": True})
+    silent = EmulatedReady(within_s=60).evaluate(context([native, image, ready], now_s=4), final=False)
+    assert silent.passed and silent.measured["arch_from"] == "the image"
 
 
 # --- liveness -------------------------------------------------------------------------------
@@ -62,7 +67,7 @@ def hang_events(unhealthy=15.0, died=25.0, restart=25.5, ready=26.0):
     if restart is not None:
         events.append(("docker", "start", restart, "agent", {}))
     if ready is not None:
-        events.append(("agent", "stage", ready, "agent", {"stage": "ready"}))
+        events.append(("probe", "ready", ready, "agent", {"ok": True}))
     return events
 
 

@@ -86,7 +86,7 @@ def test_the_page_loads_nothing_from_the_network(report):
 def test_a_timeline_for_each_run_scenario_and_a_gap_plot_for_each_retrying_one(report):
     results, text = report
     ran = [r for r in results if r.status in ("pass", "fail")]
-    retrying = [r for r in ran if sum(e["kind"] == "register_attempt" for e in r.timeline) >= 2]
+    retrying = [r for r in ran if sum(e["kind"] == "attempt" for e in r.timeline) >= 2]
     assert text.count('<figure class="plot timeline"><svg') == len(ran)
     assert text.count('<figure class="plot gaps"><svg') == len(retrying) > 0
     assert "<?xml" not in text and "<!DOCTYPE svg" not in text
@@ -103,6 +103,7 @@ def test_band_of_full_equal_and_no_jitter():
 
 def scenario(timeline, verdicts=(), policy=POLICY):
     result = ScenarioResult("s", "network", status="pass", started=99.0, finished=140.0, agent_started=100.0,
+                            profile="reference",
                             verdicts=list(verdicts), policy=policy, timeline=timeline)
     return ScenarioRecord.model_validate(result.to_dict())
 

@@ -29,10 +29,11 @@ def outage_result(name="center-outage", family="network", status="pass", ready_s
                 *[event("center", "request", t, "center", path="/v1/register", status=503) for t in (0.2, 0.5, 1.2)],
                 event("fault", "cleared", 10.1, fault="proxy_down"),
                 event("center", "request", 14.3, "center", path="/v1/register", status=200),
-                event("probe", "ready", ready_s, "agent", status=200)]
+                event("probe", "stage", ready_s, "agent", stage="ready", ok=True)]
     verdicts = [{"check": "recovers", "status": status, "message": f"registered {recovery_s:.2f} s after the fault cleared",
                  "measured": {"recovery_s": recovery_s}, "expected": {"within_s": 8.0}, "decided_at": T0 + 14.4}]
     return ScenarioResult(name, family, status=status, started=T0 - 2, finished=T0 + 16, agent_started=T0,
+                          profile="reference",
                           verdicts=verdicts, deadline_s=60, policy={"base_ms": 100, "factor": 2, "cap_ms": 4000},
                           faults=[{"type": "proxy_down", "family": "network", "description": "proxy_down(...)"}],
                           agent={"restart_count": 0}, timeline=timeline)

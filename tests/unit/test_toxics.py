@@ -1,14 +1,20 @@
 """Network-fault plugins map unit-named parameters onto Toxiproxy's attributes; config_override
 edits the scenario's copy of the config (no Docker: fake admin objects)."""
 
+import configparser
 import json
 import threading
+import tomllib
 
 import pytest
+import yaml
 
+from harness.containers import ConfigCopy
 from harness.faults import FAULTS
+from harness.faults._config import MALFORMED
 from harness.faults.config_override import ConfigOverride
 from harness.faults.toxics import Flapping
+from harness.profile import load_profile
 from harness.runtime import AgentSpec
 from harness.timeline import Timeline
 
@@ -66,9 +72,46 @@ def test_flapping_goes_down_first_and_ends_up():
     assert [e.get("enabled") for e in world.timeline.select("fault", "flap")][:3] == [False, True, False]
 
 
+KEYS = {"registration_deadline_s": "retry.deadline_s", "breaker_threshold": "breaker.threshold"}
+
+
 def test_config_override_edits_the_scenario_copy(tmp_path):
     (tmp_path / "agent.json").write_text(json.dumps({"retry": {"base_ms": 100, "deadline_s": 120}}))
-    spec = AgentSpec(image="x", env={}, volumes={str(tmp_path): {"bind": "/app/config", "mode": "ro"}})
-    ConfigOverride(set={"retry.deadline_s": 3, "breaker.threshold": 12}).on_create(spec)
+    spec = AgentSpec(image="x", env={}, config=ConfigCopy(tmp_path, "/app/config", "agent.json", "json", KEYS))
+    ConfigOverride(set={"registration_deadline_s": 3, "breaker_threshold": 12}).on_create(spec)
     config = json.loads((tmp_path / "agent.json").read_text())
     assert config == {"retry": {"base_ms": 100, "deadline_s": 3}, "breaker": {"threshold": 12}}
+
+
+@pytest.mark.parametrize("name,text,read", [
+    ("agent.yaml", "retry:\n  deadline_s: 120  # s\n", lambda t: yaml.safe_load(t)["retry"]["deadline_s"]),
+    ("agent.toml", "# the agent\n[retry]\ndeadline_s = 120\n", lambda t: tomllib.loads(t)["retry"]["deadline_s"]),
+    ("agent.ini", "[retry]\ndeadline_s = 120\n", lambda t: ini(t)["retry"]["deadline_s"]),
+])
+def test_config_override_knows_yaml_toml_and_ini(tmp_path, name, text, read):
+    (tmp_path / name).write_text(text)
+    fmt = name.rsplit(".", 1)[1]
+    spec = AgentSpec(image="x", env={}, config=ConfigCopy(tmp_path, "/etc/agent", name, fmt, KEYS))
+    ConfigOverride(set={"registration_deadline_s": 3}).on_create(spec)
+    assert str(read((tmp_path / name).read_text())) == "3"
+    if fmt == "toml":
+        assert "# the agent" in (tmp_path / name).read_text()  # comments kept
+
+
+def ini(text):
+    parser = configparser.ConfigParser()
+    parser.read_string(text)
+    return parser
+
+
+@pytest.mark.parametrize("fmt,parse", [("json", json.loads), ("yaml", yaml.safe_load), ("toml", tomllib.loads),
+                                       ("ini", ini)])
+def test_malformed_config_of_each_format_is_refused_by_its_parser(fmt, parse):
+    with pytest.raises(Exception):
+        parse(MALFORMED[fmt])
+
+
+def test_config_override_skips_without_the_key_declared():
+    profile = load_profile("reference").model_copy(deep=True)
+    profile.config.keys.pop("breaker_threshold")
+    assert ConfigOverride(set={"breaker_threshold": 12}).missing(profile) == ["config.keys.breaker_threshold"]

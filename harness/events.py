@@ -1,0 +1,95 @@
+"""Every timeline event startle records, declared once with its fields (the catalogue).
+
+A timeline event is ``(source, kind, t, container, fields)`` (:class:`harness.timeline.Event`).
+Times are Unix seconds. The agent's own words never become a kind: its log lines are read through
+the profile's matchers (:mod:`harness.signals`) and recorded under the signal names of
+:data:`SIGNALS`, or as ``agent/line``. Everything downstream (checks, tables, plots, ``compare``)
+reads events through :mod:`harness.view`, which knows which source each figure comes from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Declared:
+    """One kind of event: what it means and the fields it carries (name → meaning, with units)."""
+
+    doc: str
+    fields: dict[str, str]
+
+
+SIGNALS: dict[str, Declared] = {
+    # registration (the agent's first contact with its center) and its retries
+    "attempt": Declared("the agent starts a registration/connection attempt", {"attempt": "1-based number, if logged"}),
+    "attempt_result": Declared("the outcome of one attempt", {"attempt": "number", "status": "HTTP status or null",
+                                                              "error": "error kind, if it failed"}),
+    "registered": Declared("the center accepted the agent (registration / connection established)",
+                           {"attempt": "number"}),
+    "rejected": Declared("a final refusal: the agent will not retry this answer", {"status": "HTTP status"}),
+    "backoff": Declared("the agent announces a wait before its next attempt",
+                        {"sleep_s": "seconds", "reason": "why (backoff, breaker_open, retry_after)"}),
+    "breaker": Declared("the circuit breaker changed state", {"state": "open, half_open or closed"}),
+    "give_up": Declared("the agent stopped retrying (deadline or attempts exhausted)", {}),
+    # health stages, as the agent claims them (startle judges stages by probing, not by these)
+    "startup": Declared("the agent claims the startup stage", {}),
+    "ready": Declared("the agent claims readiness", {}),
+    "live": Declared("the agent claims liveness", {}),
+    # preflight and configuration
+    "preflight_fail": Declared("a preflight check failed; the agent exits", {
+        "check": "which check (device, config, ...)", "subject": "what it checked (a path, a variable)",
+        "cause": "why, in the agent's words", "hint": "the fix it suggests"}),
+    "preflight_line": Declared("the agent's human-readable diagnosis line; must agree with preflight_fail",
+                               {"check": "which check", "subject": "what it checked"}),
+    "config_wait": Declared("the agent waits for its config to appear", {"path": "file"}),
+    "config_loaded": Declared("the agent loaded its config", {"path": "file"}),
+    "region": Declared("the agent resolved its region", {"region": "name or null", "source": "env, metadata or none"}),
+    "agent_start": Declared("the agent process started", {"arch": "architecture it reports", "version": "text"}),
+    # running
+    "heartbeat": Declared("a heartbeat to the center", {"status": "HTTP status or null"}),
+    "log_export": Declared("a batch of buffered log lines shipped", {"sent": "lines", "buffered": "lines left"}),
+    "hang": Declared("the agent's main loop hung (injected)", {}),
+    "watchdog": Declared("the agent's watchdog fired", {"exit_code": "code it exits with"}),
+    "shutdown": Declared("the agent shuts down on a signal", {"signal": "name"}),
+}
+"""The agent signals a profile may declare (``signals.match``), each recorded as ``agent/<name>``."""
+
+
+EVENTS: dict[tuple[str, str], Declared] = {
+    **{("agent", name): spec for name, spec in SIGNALS.items()},
+    ("agent", "line"): Declared("a log line that is no declared signal", {"line": "the text", "...": "parsed keys"}),
+    ("docker", "create"): Declared("Docker created a container", {"id": "short id", "image": "name"}),
+    ("docker", "start"): Declared("a container (re)started", {"id": "short id", "image": "name"}),
+    ("docker", "die"): Declared("a container's process ended", {"id": "short id", "exit_code": "code"}),
+    ("docker", "oom"): Declared("the kernel OOM-killed a process of the container", {"id": "short id"}),
+    ("docker", "health_status: healthy"): Declared("Docker's HEALTHCHECK says healthy", {"id": "short id"}),
+    ("docker", "health_status: unhealthy"): Declared("Docker's HEALTHCHECK says unhealthy", {"id": "short id"}),
+    ("center", "request"): Declared("the recording center answered (or dropped) a request", {
+        "method": "HTTP method", "path": "path", "status": "answer, null when dropped", "node_id": "from the body",
+        "route": "declared route name", "bytes": "body size", "note": "why a scripted answer was given"}),
+    ("center", "log_line"): Declared("a log line the agent shipped reached the center",
+                                     {"seq": "agent's sequence number", "line_ts": "its time", "event": "its signal"}),
+    ("wire", "connect"): Declared("one TCP connection attempt toward the center, seen on the network", {
+        "outcome": "answered, refused, reset, closed, timed_out or open", "client_port": "port",
+        "syn_retransmits": "count", "duration_s": "seconds"}),
+    ("probe", "stage"): Declared("startle's own probe of a health stage changed its answer", {
+        "stage": "startup, ready or live", "ok": "true/false", "how": "http/tcp/exec/docker", "detail": "what it answered"}),
+    ("fault", "applied"): Declared("a fault went into force", {"fault": "type", "description": "text"}),
+    ("fault", "cleared"): Declared("a fault was lifted", {"fault": "type"}),
+    ("fault", "flap"): Declared("a flapping proxy switched", {"proxy": "name", "enabled": "true/false"}),
+    ("launcher", "invoke"): Declared("the agent's launcher was called", {"step": "v1/v2", "image": "name"}),
+    ("launcher", "line"): Declared("a line the launcher printed", {"step": "v1/v2", "line": "text"}),
+    ("launcher", "exit"): Declared("the launcher exited", {"step": "v1/v2", "code": "exit code", "took_s": "seconds"}),
+    ("launcher", "state"): Declared("what ran after a launcher step", {"step": "v1/v2"}),
+    ("launcher", "done"): Declared("the launcher steps are over", {}),
+    ("harness", "agent_image"): Declared("the agent's image as the engine holds it, at the agent's start", {
+        "image": "name", "id": "image id", "arch": "its architecture", "healthcheck": "it declares a HEALTHCHECK"}),
+    ("harness", "memory"): Declared("the agent cgroup's peak memory", {"peak_bytes": "bytes"}),
+    ("harness", "native_ready"): Declared("a native-architecture baseline became ready", {"ready_s": "seconds"}),
+    ("harness", "binfmt"): Declared("QEMU emulation switched", {"state": "enabled/disabled"}),
+    ("harness", "skip"): Declared("the scenario was skipped", {"reason": "text"}),
+    ("harness", "collector_error"): Declared("a collector failed", {"collector": "name", "error": "text"}),
+    ("harness", "launcher_error"): Declared("the launcher step failed in the harness", {"error": "text"}),
+}
+"""Every (source, kind) on a timeline. A test keeps it complete (tests/unit/test_events.py)."""

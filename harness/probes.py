@@ -1,0 +1,109 @@
+"""startle's own health probes: it asks each stage the profile declares, never trusting a claim.
+
+:class:`HealthProbes` asks every declared stage (``startup``, ``ready``, ``live``) from the agent's
+start until the scenario ends — an HTTP GET on the container port's published address, a TCP
+connect, a ``docker exec`` command, or Docker's HEALTHCHECK status (from the engine's events, not
+polled) — and records a ``probe``/``stage`` event each time a stage's answer changes (the first
+answer included): ``{"stage", "ok", "how", "detail"}``.
+
+Pace: a stage that is not yet true is asked every ``health.interval_s`` (exec: at least 0.5 s,
+one process per ask); a true one every :data:`KEEP_ASKING_S`, so a stage that turns false again
+is seen. A probe's own timeout is :data:`TIMEOUT_S`. This is a readiness probe with a deadline
+(the scenario's), like testcontainers' wait strategies — the only polling startle does.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from typing import Any, Callable
+
+import requests
+
+from harness.collectors import Collector
+from harness.profile import HealthSpec, Probe
+from harness.timeline import Event, Timeline
+
+TIMEOUT_S = 1.0
+"""Seconds one HTTP/TCP/exec probe may take before it counts as no."""
+KEEP_ASKING_S = 1.0
+"""Seconds between asks of a stage that is already true."""
+EXEC_MIN_INTERVAL_S = 0.5
+
+Address = Callable[[int], "tuple[str, int] | None"]
+"""Container port → (host, port) startle can reach, or None (not reachable, e.g. ``--network none``)."""
+
+
+def ask(probe: Probe, address: Address, container: Callable[[], Any]) -> tuple[bool | None, str]:
+    """(answer, detail) of one probe; None: startle could not ask (unreachable, no container)."""
+    if probe.http or probe.tcp:
+        target = address(probe.port)  # type: ignore[arg-type]
+        if target is None:
+            return None, "port not reachable from the harness"
+        host, port = target
+        if probe.http:
+            try:
+                status = requests.get(f"http://{host}:{port}{probe.http.path}", timeout=TIMEOUT_S).status_code
+            except requests.RequestException as exc:
+                return False, type(exc).__name__
+            return probe.http.accepts(status), f"HTTP {status}"
+        try:
+            with socket.create_connection((host, port), timeout=TIMEOUT_S):
+                return True, "open"
+        except OSError as exc:
+            return False, exc.strerror or type(exc).__name__
+    if probe.exec:
+        target = container()
+        if target is None:
+            return None, "no container"
+        try:
+            code, _ = target.exec_run(probe.exec, demux=False)
+        except Exception as exc:  # noqa: BLE001  (a stopped container cannot exec: that is a no)
+            return False, type(exc).__name__
+        return code == 0, f"exit {code}"
+    return None, "docker health comes from events"
+
+
+class HealthProbes(Collector):
+    """Asks every declared stage until stopped; records each change of answer."""
+
+    name = "health-probes"
+
+    def __init__(self, timeline: Timeline, health: HealthSpec, address: Address,
+                 container: Callable[[], Any]) -> None:
+        super().__init__(timeline)
+        self.health, self.address, self.container = health, address, container
+        self.answers: dict[str, bool | None] = {}
+        self.due: dict[str, float] = {}
+
+    def run(self) -> None:
+        polled = {s: p for s, p in self.health.probes().items() if not p.docker}
+        while not self.stopping.is_set() and polled:
+            now = time.time()
+            for stage, probe in polled.items():
+                if now < self.due.get(stage, 0.0):
+                    continue
+                t = time.time()
+                ok, detail = ask(probe, self.address, self.container)
+                self._note(stage, probe, ok, detail, t)
+                pace = KEEP_ASKING_S if ok else self.health.interval_s
+                self.due[stage] = t + (max(pace, EXEC_MIN_INTERVAL_S) if probe.exec else pace)
+            wake = min(self.due.values()) - time.time()
+            if wake > 0:
+                self.stopping.wait(wake)  # the probe's pace, not a synchronisation: stop() wakes it
+
+    def __call__(self, event: Event) -> None:
+        """Docker's HEALTHCHECK answers, for stages declared as ``docker: healthy``."""
+        if event.source != "docker" or event.container != "agent" or not event.kind.startswith("health_status"):
+            return
+        for stage, probe in self.health.probes().items():
+            if probe.docker:
+                self._note(stage, probe, event.kind.endswith("healthy") and "unhealthy" not in event.kind,
+                           event.kind.split(":", 1)[-1].strip(), event.t)
+
+    def _note(self, stage: str, probe: Probe, ok: bool | None, detail: str, t: float) -> None:
+        if stage in self.answers and self.answers[stage] == ok:
+            return
+        self.answers[stage] = ok
+        self.timeline.add(Event("probe", "stage", t, "agent",
+                                {"stage": stage, "ok": ok, "how": probe.describe(), "detail": detail}))
