@@ -38,12 +38,15 @@ so ordering events by ``t`` orders attempts by start. Times are the kernel's rec
 source. An attempt whose SYN was not seen (begun before start()) is ignored. IPv4 only.
 
 At stop() one ``wire``/``capture`` event reports the tap itself: frames read, kernel drops (a
-non-zero count means an outcome may be wrong) and CPU seconds used.
+non-zero count means an outcome may be wrong), CPU seconds used, and ``ended``: ``stop``, or
+``interface_gone`` when the network was removed under the tap (its attempts are then decided as
+at stop, at that moment).
 """
 
 from __future__ import annotations
 
 import ctypes
+import errno
 import select
 import socket
 import struct
@@ -425,6 +428,7 @@ class WireTap(Collector):
         self.program = bpf_program(server_ip, server_port)
         self.sock: socket.socket | None = None
         self._wake_r, self._wake_w = socket.socketpair()
+        self.ended = "stop"      # or "interface_gone"
         self.frames = 0          # frames read (after the kernel's filter)
         self.kernel_drops = 0    # frames the kernel dropped for want of buffer
         self.cpu_s = 0.0         # s of CPU used by the tap's thread
@@ -445,6 +449,10 @@ class WireTap(Collector):
                 for event in self.tracker.due(time.time()):
                     self.timeline.add(event)
             self._read()  # what arrived before stop
+        except OSError as exc:
+            if exc.errno not in (errno.ENETDOWN, errno.ENODEV, errno.ENXIO):
+                raise
+            self.ended = "interface_gone"  # the network was removed under the tap: the capture ends here
         finally:
             self.cpu_s = time.thread_time() - cpu0
             self._finish()
@@ -487,7 +495,7 @@ class WireTap(Collector):
         except OSError:
             pass
         self.sock.close()
-        self.timeline.record(SOURCE, "capture", interface=self.interface, server=self.tracker.server,
+        self.timeline.record(SOURCE, "capture", interface=self.interface, server=self.tracker.server, ended=self.ended,
                              frames=self.frames, attempts=self.tracker.decided, kernel_drops=self.kernel_drops,
                              cpu_s=round(self.cpu_s, 6))
 

@@ -260,3 +260,20 @@ def test_cpu_per_thousand_frames_and_unrelated_load_kept_out(world, n, bulk_bloc
     assert capture.get("frames") < 15 * n, capture.fields
     print(f"\nwire cpu: {capture.get('frames')} frames, {capture.get('cpu_s'):.3f} s CPU, "
           f"{1e6 * capture.get('cpu_s') / capture.get('frames'):.1f} ms per 1,000 frames")
+
+
+def test_a_network_removed_under_the_tap_ends_the_capture_cleanly(docker):
+    """Teardown order must not matter: the bridge vanishing is the end of capture, not an error."""
+    run = Run()
+    labels = run.labels(**{LABEL_SCENARIO: "wire-gone", LABEL_WORLD: secrets.token_hex(6)})
+    timeline = Timeline()
+    try:
+        network = StartleNetwork(f"startle-{run.run_id}-wire-gone", labels).create()
+        tap = WireTap(timeline, bridge_interface(network), "172.31.255.2", 80).start()
+        network.remove()
+        assert timeline.wait(lambda: timeline.first("wire", "capture") is not None, time.time() + 10)
+        tap.stop()
+    finally:
+        reap(docker, {LABEL_RUN: run.run_id})
+    assert timeline.first("wire", "capture").get("ended") == "interface_gone"
+    assert timeline.select("harness") == []
