@@ -42,6 +42,8 @@ SIGNALS: dict[str, Declared] = {
         "cause": "why, in the agent's words", "hint": "the fix it suggests"}),
     "preflight_line": Declared("the agent's human-readable diagnosis line; must agree with preflight_fail",
                                {"check": "which check", "subject": "what it checked"}),
+    "preflight_warn": Declared("a preflight check found something worth a warning; the agent goes on", {
+        "check": "which check", "subject": "what it checked", "cause": "why"}),
     "config_wait": Declared("the agent waits for its config to appear", {"path": "file"}),
     "config_loaded": Declared("the agent loaded its config", {"path": "file"}),
     "region": Declared("the agent resolved its region", {"region": "name or null", "source": "env, metadata or none"}),
@@ -71,8 +73,11 @@ EVENTS: dict[tuple[str, str], Declared] = {
     ("center", "log_line"): Declared("a log line the agent shipped reached the center",
                                      {"seq": "agent's sequence number", "line_ts": "its time", "event": "its signal"}),
     ("wire", "connect"): Declared("one TCP connection attempt toward the center, seen on the network", {
-        "outcome": "answered, refused, reset, closed, timed_out or open", "client_port": "port",
-        "syn_retransmits": "count", "duration_s": "seconds"}),
+        "outcome": "answered, refused, reset, closed, abandoned, timed_out or open", "client_port": "port",
+        "syn_retransmits": "count", "connected_s": "s to the SYN-ACK", "duration_s": "s to the decision",
+        "bytes_to_server": "bytes", "bytes_from_server": "bytes"}),
+    ("wire", "capture"): Declared("the wire tap's own account at its stop", {
+        "frames": "read", "drops": "dropped by the kernel (non-zero: an outcome may be wrong)", "cpu_s": "s"}),
     ("probe", "stage"): Declared("startle's own probe of a health stage changed its answer", {
         "stage": "startup, ready or live", "ok": "true/false", "how": "http/tcp/exec/docker", "detail": "what it answered"}),
     ("fault", "applied"): Declared("a fault went into force", {"fault": "type", "description": "text"}),
@@ -85,6 +90,9 @@ EVENTS: dict[tuple[str, str], Declared] = {
     ("launcher", "done"): Declared("the launcher steps are over", {}),
     ("harness", "agent_image"): Declared("the agent's image as the engine holds it, at the agent's start", {
         "image": "name", "id": "image id", "arch": "its architecture", "healthcheck": "it declares a HEALTHCHECK"}),
+    ("harness", "agent_config"): Declared("the agent container's security and limits as Docker holds them", {
+        "privileged": "bool", "user": "uid:gid", "cap_drop": "list", "cap_add": "list", "group_add": "list",
+        "devices": "HOST:CONTAINER", "memory_bytes": "bytes", "pids_limit": "tasks", "nano_cpus": "1e-9 cores"}),
     ("harness", "memory"): Declared("the agent cgroup's peak memory", {"peak_bytes": "bytes"}),
     ("harness", "native_ready"): Declared("a native-architecture baseline became ready", {"ready_s": "seconds"}),
     ("harness", "binfmt"): Declared("QEMU emulation switched", {"state": "enabled/disabled"}),

@@ -179,6 +179,14 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
         spec = world.agent_spec(node_id, image=image, arch=arch)
         for fault in scenario.typed_faults:
             fault.on_create(spec)
+        tap = world.wire_tap(spec)
+        if tap is not None:
+            try:
+                collectors.append(tap.start())
+            except InfrastructureError as exc:
+                if profile.center.protocol == "tcp" and not profile.signals.declares("attempt"):
+                    raise ScenarioSkipped(f"attempts of this agent are seen only on the wire, and {exc}") from None
+                timeline.record("harness", "collector_error", collector="wire", error=str(exc))
         result.faults = [{"type": f.type, "family": f.family, "description": f.describe(), **f.params()}
                          for f in scenario.typed_faults]
 

@@ -6,10 +6,14 @@ connect, a ``docker exec`` command, or Docker's HEALTHCHECK status (from the eng
 polled) — and records a ``probe``/``stage`` event each time a stage's answer changes (the first
 answer included): ``{"stage", "ok", "how", "detail"}``.
 
-Pace: a stage that is not yet true is asked every ``health.interval_s`` (exec: at least 0.5 s,
-one process per ask); a true one every :data:`KEEP_ASKING_S`, so a stage that turns false again
-is seen. A probe's own timeout is :data:`TIMEOUT_S`. This is a readiness probe with a deadline
-(the scenario's), like testcontainers' wait strategies — the only polling startle does.
+Rounds: every stage is asked once per round, the last stage first (live, ready, startup), and
+each answer is stamped with the round's start. For an agent whose stages come in order, a later
+stage's yes therefore implies the earlier ones' yes in the same round: a round whose yeses are not
+a prefix of startup → ready → live is a real disorder, not an artefact of sampling. A round starts
+every ``health.interval_s`` while some stage is not yet true (exec probes: at least 0.5 s, one
+process per ask), else every :data:`KEEP_ASKING_S` (a stage that turns false again is seen). A
+probe's own timeout is :data:`TIMEOUT_S`. These are readiness probes with the scenario's deadline,
+like testcontainers' wait strategies.
 """
 
 from __future__ import annotations
@@ -74,23 +78,20 @@ class HealthProbes(Collector):
         super().__init__(timeline)
         self.health, self.address, self.container = health, address, container
         self.answers: dict[str, bool | None] = {}
-        self.due: dict[str, float] = {}
 
     def run(self) -> None:
-        polled = {s: p for s, p in self.health.probes().items() if not p.docker}
+        polled = [(s, p) for s, p in self.health.probes().items() if not p.docker][::-1]  # live first
         while not self.stopping.is_set() and polled:
-            now = time.time()
-            for stage, probe in polled.items():
-                if now < self.due.get(stage, 0.0):
-                    continue
-                t = time.time()
+            round_t = time.time()
+            for stage, probe in polled:
                 ok, detail = ask(probe, self.address, self.container)
-                self._note(stage, probe, ok, detail, t)
-                pace = KEEP_ASKING_S if ok else self.health.interval_s
-                self.due[stage] = t + (max(pace, EXEC_MIN_INTERVAL_S) if probe.exec else pace)
-            wake = min(self.due.values()) - time.time()
-            if wake > 0:
-                self.stopping.wait(wake)  # the probe's pace, not a synchronisation: stop() wakes it
+                self._note(stage, probe, ok, detail, round_t)
+            pace = KEEP_ASKING_S if all(self.answers.get(s) for s, _ in polled) else self.health.interval_s
+            if any(p.exec for _, p in polled):
+                pace = max(pace, EXEC_MIN_INTERVAL_S)
+            wait = round_t + pace - time.time()
+            if wait > 0:
+                self.stopping.wait(wait)  # the probes' pace, not a synchronisation: stop() wakes it
 
     def __call__(self, event: Event) -> None:
         """Docker's HEALTHCHECK answers, for stages declared as ``docker: healthy``."""

@@ -252,6 +252,17 @@ class World:
         except NotFound:
             return None
 
+    def wire_tap(self, spec: AgentSpec):
+        """A :class:`harness.wire.WireTap` on the scenario network toward the center's address (as the
+        agent sees it), not started; None when the agent is not on the scenario network (network
+        modes none, host, isolated: nothing of it crosses that bridge)."""
+        from harness.wire import WireTap, bridge_interface, container_ip
+        if spec.network_mode is not None or self.network is None:
+            return None
+        host, port = self.center_address
+        target = self.toxiproxy_container if host == "toxiproxy" else self.center_container
+        return WireTap(self.timeline, bridge_interface(self.network), container_ip(target, self.network.name), port)
+
     def record_agent_image(self, image: str) -> None:
         """A ``harness``/``agent_image`` event: the image's id, architecture and HEALTHCHECK."""
         try:

@@ -31,7 +31,7 @@ Source = Literal["agent", "center", "center+wire", "wire"]
 PREFERENCE: tuple[Source, ...] = ("agent", "center+wire", "wire")
 """Default order in which attempt sources are tried."""
 
-UNANSWERED = ("refused", "reset", "closed", "timed_out")
+UNANSWERED = ("refused", "reset", "closed", "abandoned", "timed_out")
 """Wire outcomes of a connection that carried no answer from the center."""
 
 
@@ -181,8 +181,10 @@ class View:
                                          if e.get("path") == route.split(" ", 1)[1]]
 
     def wire(self) -> list[Event]:
-        """Every TCP connection toward the center seen on the wire, by time of its first SYN."""
-        return self.timeline.select("wire", "connect")
+        """Every TCP connection toward the center seen on the wire since the agent started, by time
+        of its first SYN (harness/wire.py)."""
+        start = self.agent_started
+        return self.timeline.select("wire", "connect", lambda e: start is None or e.t >= start)
 
     # --- attempts ----------------------------------------------------------------------------
     def sources(self) -> list[Source]:
@@ -192,21 +194,27 @@ class View:
             found.append("agent")
         if self.profile.center.protocol == "http" and self.profile.center.register_path is not None:
             found.append("center+wire")
-        if self.profile.center.protocol == "tcp" or self.wire():
-            found.append("wire")
+        if self.profile.center.protocol == "tcp":
+            found.append("wire")  # for HTTP an answered connection is no success: the center's log says
         return found
 
-    def attempts(self, prefer: Source | None = None) -> Attempts:
-        """Attempts from ``prefer`` when this profile has it, else from the best source there is; a
-        source that saw nothing gives way to the next one that saw something."""
+    def attempts(self, prefer: Source | None = None, fallback_when_empty: bool = False) -> Attempts:
+        """Attempts from ``prefer`` when this profile has it, else from the best source it has.
+
+        The source is chosen from the profile alone, so a verdict never changes source halfway
+        through a run; ``fallback_when_empty`` (reports of finished runs) moves on to the next
+        source when the chosen one saw nothing."""
         available = self.sources()
         if prefer == "center" and "center+wire" in available:
             found = Attempts("center", self._center_attempts())
-            if found.items:
+            if found.items or not fallback_when_empty:
                 return found
         order = ([prefer] if prefer in available else []) + [s for s in PREFERENCE if s in available and s != prefer]
-        tried = [self._from(source) for source in order]
-        return next((found for found in tried if found.items), tried[0] if tried else Attempts(None))
+        tried = (self._from(source) for source in order)
+        first = next(tried, Attempts(None))
+        if first.items or not fallback_when_empty:
+            return first
+        return next((found for found in tried if found.items), first)
 
     def _from(self, source: Source) -> Attempts:
         if source == "agent":

@@ -3,7 +3,9 @@
 * ``exits``            the agent container exits with the documented code (Docker's ``die`` event)
 * ``diagnosis``        the agent's own preflight diagnosis names the expected check and subject
                        (its ``preflight_fail`` signal, and its ``preflight_line`` when declared, agree)
-* ``log_says``         a line of the agent's output matches a pattern (e.g. ``REGISTER REJECTED``)
+* ``log_says``         a line of the agent's output matches a pattern (a user's own scenario: text is
+                       the agent's own; built-in scenarios use ``says``)
+* ``says``             the agent gave a declared signal with given fields (``rejected`` with 422)
 * ``never_ready``      readiness never became true: no ``ready`` stage, no 200 from ``/ready``
 * ``oom_killed``       killed by the kernel's OOM killer (Docker's ``oom`` event), not "crashed";
                        the cgroup's peak memory reported
@@ -15,7 +17,7 @@
 from __future__ import annotations
 
 import re
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -157,6 +159,38 @@ class LogSays(_AfterExit):
             seen = ctx.lines()[-3:]
             return self.verdict("fail", f"no line matching /{self.pattern}/ (within {self.within_s} s or before exit); "
                                         f"last plain lines: {seen}", last_lines=seen)
+        return None
+
+
+@register
+class Says(_AfterExit):
+    """The agent gave the signal ``signal`` (a declared one: ``rejected``, ``preflight_warn``...)
+    with fields equal to ``fields`` and containing the texts of ``contains``, within ``within_s``."""
+
+    type: Literal["says"] = "says"
+    signal: str = Field(description="a signal of harness/events.py the profile declares")
+    fields: dict[str, Any] = Field({}, description="field → value it must equal")
+    contains: dict[str, str] = Field({}, description="field → text it must contain (case-insensitive)")
+    within_s: float = Field(30, gt=0, description="seconds after the agent container started")
+
+    def missing(self, profile) -> list[str]:
+        return [f"signals.match.{self.signal}"] if profile.lacks(f"signals.match.{self.signal}") else []
+
+    def _fits(self, event) -> bool:
+        return (all(str(event.get(k)) == str(v) for k, v in self.fields.items())
+                and all(v.lower() in str(event.get(k) or "").lower() for k, v in self.contains.items()))
+
+    def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
+        seen = ctx.signal(self.signal)
+        fit = next((e for e in seen if self._fits(e)), None)
+        if fit is not None:
+            return self.verdict("pass", f"the agent said ({self.signal}): {fit.get('line')}", line=fit.get("line"))
+        if _settling(ctx) and not final:
+            return None
+        if ctx.agent_exited() is not None or self.deadline_from(ctx.agent_started, self.within_s, ctx, final):
+            said = f"; it said: {seen[0].get('line')}" if seen else ""
+            return self.verdict("fail", f"no {self.signal} signal with {self.fields or ''}{self.contains or ''} "
+                                        f"within {self.within_s} s or before exit{said}", seen=len(seen))
         return None
 
 

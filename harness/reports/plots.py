@@ -91,7 +91,7 @@ def band(ceilings: list[float], jitter: str, base_s: float = 0.0, cap_s: float |
 def attempt_records(view: View) -> tuple[list[tuple[float, int | None, int | None]], str]:
     """(Unix s, attempt, status; a success seen without HTTP status counts as 200) of each
     registration attempt from the best source the profile gives, and that source's description."""
-    found = view.attempts()
+    found = view.attempts(fallback_when_empty=True)
     return [(a.t, a.number, a.status if a.status is not None else 200 if a.ok else None)
             for a in found], found.describe()
 
