@@ -8,6 +8,8 @@ nothing can be pulled here, and startle reaps by its own labels (``reap`` in har
 from __future__ import annotations
 
 import re
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,6 +88,36 @@ class CenterContainer(StartleContainer):
 
     def admin(self) -> CenterAdmin:
         return CenterAdmin(f"http://{LOOPBACK}:{self.host_port(CENTER_PORT)}")
+
+
+class OwnCenterContainer(StartleContainer):
+    """A center image of the agent's own (profile ``center.image``: an MQTT broker, a gRPC server),
+    ready when its declared probe says yes; startle has no admin API into it."""
+
+    role = "center"
+
+    def __init__(self, own: Any, name: str, labels: dict[str, str], network: Network) -> None:
+        super().__init__(own.image, name, labels, network)
+        self.own = own
+        for key, value in own.env.items():
+            self.with_env(key, value)
+        if own.command:
+            self.with_command(own.command)
+        if own.ready.port is not None:
+            self.publish(own.ready.port)
+
+    def wait_ready(self, timeout_s: float, pace_s: float = 0.1) -> None:
+        """Ask the declared ready probe until yes; a TimeoutError saying what it last answered."""
+        from harness.probes import ask
+        deadline = time.time() + timeout_s
+        answer: tuple[bool | None, str] = (None, "never asked")
+        while time.time() < deadline:
+            answer = ask(self.own.ready, lambda port: (LOOPBACK, self.host_port(port)), self.get_wrapped_container)
+            if answer[0]:
+                return
+            threading.Event().wait(pace_s)  # the probe's pace (a readiness wait with a deadline)
+        raise TimeoutError(f"the center's ready probe ({self.own.ready.describe()}) last said {answer[1]} "
+                           f"after {timeout_s:.0f} s")
 
 
 class ToxiproxyContainer(StartleContainer):

@@ -25,7 +25,7 @@ from harness.clients import CenterAdmin, ToxiproxyAdmin
 from harness.config import (ROOT, LABEL_HOST, LABEL_MANAGED, LABEL_PID, LABEL_ROLE, LABEL_RUN, LABEL_SCENARIO, LABEL_WORLD,
                             REPORTS_DIR)
 from harness.containers import (CENTER_PORT, CENTER_PROXY_PORT, AgentContainer, AgentSpec, CenterContainer,
-                                ConfigCopy, StartleNetwork, ToxiproxyContainer)
+                                ConfigCopy, OwnCenterContainer, StartleNetwork, ToxiproxyContainer)
 from harness.errors import InfrastructureError
 from harness.profile import Profile
 from harness.timeline import Timeline
@@ -138,24 +138,39 @@ class World:
 
     # --- infrastructure ---------------------------------------------------------------------
     def start_infrastructure(self) -> None:
-        """Network, center, and (``via_proxy``) Toxiproxy with a proxy ``center`` in front of the center."""
-        for image in (CENTER_IMAGE, TOXIPROXY_IMAGE) if self.via_proxy else (CENTER_IMAGE,):
+        """Network, center (the built-in recording center with the profile's routes, or the
+        profile's own center image), and (``via_proxy``) Toxiproxy with a proxy ``center`` in front
+        of it."""
+        own = self.profile.center.image
+        center_image = own.image if own is not None else CENTER_IMAGE
+        for image in (center_image, TOXIPROXY_IMAGE) if self.via_proxy else (center_image,):
             self.require_image(image)
         self.network = StartleNetwork(self.prefix, self.labels).create()
-        self.center_container = CenterContainer(CENTER_IMAGE, f"{self.prefix}-center", self.labels, self.network)
+        if own is not None:
+            self.center_container = OwnCenterContainer(own, f"{self.prefix}-center", self.labels, self.network)
+        else:
+            self.center_container = CenterContainer(CENTER_IMAGE, f"{self.prefix}-center", self.labels, self.network)
         if self.via_proxy:
             self.toxiproxy_container = ToxiproxyContainer(TOXIPROXY_IMAGE, f"{self.prefix}-toxiproxy",
                                                           self.labels, self.network)
         for container in filter(None, (self.center_container, self.toxiproxy_container)):
             try:
                 container.start()
+                if isinstance(container, OwnCenterContainer):
+                    container.wait_ready(timeout_s=60)
             except Exception as exc:  # noqa: BLE001  (wrap with the container's own logs)
                 raise InfrastructureError(f"{container.role} did not become ready: {exc}\n"
                                           f"last logs:\n{container.short_logs()}") from None
-        self.center = self.center_container.admin()
+        if isinstance(self.center_container, CenterContainer):
+            self.center = self.center_container.admin()
+            if self.profile.center.routes:
+                try:
+                    self.center.set_routes([r.model_dump(exclude_none=True) for r in self.profile.center.routes])
+                except ValueError as exc:
+                    raise InfrastructureError(f"profile {self.profile.name}: center.routes: {exc}") from None
         if self.toxiproxy_container is not None:
             self.toxiproxy = self.toxiproxy_container.admin()
-            self.toxiproxy.create_proxy("center", f"0.0.0.0:{CENTER_PROXY_PORT}", f"center:{CENTER_PORT}")
+            self.toxiproxy.create_proxy("center", f"0.0.0.0:{CENTER_PROXY_PORT}", f"center:{self.center_port}")
 
     def require_image(self, image: str) -> str:
         """The image's id; an InfrastructureError naming the fix when it is not built."""

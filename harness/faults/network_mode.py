@@ -106,7 +106,7 @@ class Advertise(Fault):
     type: Literal["advertise"] = "advertise"
     check_advertise: bool = Field(True, description="the center connects back to the advertised address")
     forward: bool = Field(False, description="Toxiproxy forwards toxiproxy:18081 to the agent's health port")
-    profile_needs: ClassVar[tuple[str, ...]] = ("knobs.advertise_addr", "health")
+    profile_needs: ClassVar[tuple[str, ...]] = ("knobs.advertise_addr", "health", "center.register")
 
     def on_create(self, spec) -> None:
         if self.forward:

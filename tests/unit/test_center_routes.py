@@ -195,6 +195,26 @@ def test_a_declared_route_replaces_a_built_in_one():
                 "name": "register"}])
 
 
+def test_a_declared_path_answered_by_a_built_in_behaviour():
+    """An agent speaking the reference protocol on its own paths keeps the registration logic."""
+    async def body(s, base):
+        status, _h, answer = await _post(s, base + "/api/enroll", REG)
+        assert status == 200 and "node_token" in answer
+        assert "edge-001" in (await _get(s, base + "/admin/nodes"))[1]["nodes"]
+        assert (await _post(s, base + "/api/beat", {"node_id": "edge-001", "seq": 1}))[2] == {"ok": True}
+        assert (await _get(s, base + "/api/meta"))[1]["region"] == "test-region-1"
+        assert (await send(s, "POST", base + "/api/enroll", BINARY))[0] == 400
+        await _post(s, base + "/admin/behaviour", {"fail_next": 1, "paths": ["enroll"]})
+        assert (await _post(s, base + "/api/enroll", REG))[0] == 503
+        recs = await records(s, base)
+        assert [(r["route"], r["status"]) for r in recs] == [("enroll", 200), ("/api/beat", 200),
+                                                             ("/api/meta", 200), ("enroll", 400), ("enroll", 503)]
+
+    run(body, [{"method": "POST", "path": "/api/enroll", "builtin": "register", "name": "enroll"},
+               {"method": "POST", "path": "/api/beat", "builtin": "heartbeat"},
+               {"method": "GET", "path": "/api/meta", "builtin": "metadata"}])
+
+
 def test_admin_routes_replace_list_and_survive_reset():
     async def body(s, base):
         assert (await _get(s, base + "/admin/routes")) == (200, {"routes": []})
@@ -202,7 +222,8 @@ def test_admin_routes_replace_list_and_survive_reset():
         status, _h, answer = await _post(s, base + "/admin/routes", [WRITE, {"path": "/t", "body": "x"}])
         assert status == 200
         assert answer["routes"][0] == {"method": "POST", "path": "/api/v1/write", "status": 204, "headers": {},
-                                       "body": None, "content_type": None, "name": "write", "node_id_header": None}
+                                       "body": None, "content_type": None, "name": "write", "node_id_header": None,
+                                       "builtin": None}
         assert answer["routes"][1]["method"] == "*" and answer["routes"][1]["status"] == 200
         assert answer["routes"][1]["content_type"] == "text/plain; charset=utf-8"
         assert (await send(s, "POST", base + "/api/v1/write", BINARY))[0] == 204
