@@ -5,6 +5,8 @@
     startle clean [--all|--check]    remove what dead runs left behind (--all: every startle object;
                                      --check: remove nothing, exit 1 if any startle object exists)
     startle build [--mutants]        build every image locally (content-hash tags)
+    startle profile init --image IMAGE [--out FILE]   draft a profile from what the image says
+    startle profile check PROFILE    run the agent once, no fault: which declarations were really seen
     startle report RUN               rebuild a run's reports (HTML, JUnit, tables, summary) from its journal
     startle compare RUN_A RUN_B      release gate: regressions of B against A; exit 1 if any
     startle storm [--mode M] [--policy P ...] [--agents N]   retry-storm benchmark (docs/storm.md)
@@ -82,6 +84,37 @@ def cmd_build(args: argparse.Namespace) -> int:
     from harness import images
     images.build_all(mutants=args.mutants)
     return EXIT_OK
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    from harness import profile_tools
+    if args.profile_command == "init":
+        from harness.runtime import docker_client
+        from docker.errors import ImageNotFound
+        try:
+            attrs = docker_client().images.get(args.image).attrs
+        except ImageNotFound:
+            raise InputError(args.image, "--image", "no such image on this engine",
+                             "build or load it first (`docker images` lists what is there)") from None
+        text = profile_tools.draft(args.image, attrs)
+        if args.out:
+            profile_tools.write_draft(Path(args.out), text)
+            print(f"profile: drafted {args.out}; replace its TODOs, then `startle profile check {args.out}`")
+        else:
+            print(text, end="")
+        return EXIT_OK
+    from harness.profile import load_profile
+    profile = load_profile(args.profile)
+    seen, summary = profile_tools.check(profile, args.deadline_s)
+    print(f"profile check: {profile.name}, one run with no fault ({summary['wall_s']} s): {summary['status']}"
+          + (f" — {summary['error']}" if summary["error"] else ""))
+    for item in seen:
+        print(item.line())
+    for verdict in summary["verdicts"]:
+        print(f"  {verdict}")
+    never = [s.what for s in seen if s.ok is False]
+    print(f"profile check: {len(never)} declaration(s) never seen" + (f": {', '.join(never)}" if never else ""))
+    return EXIT_OK if summary["status"] == "pass" and not never else EXIT_FAILED
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -205,6 +238,16 @@ def parser() -> argparse.ArgumentParser:
     compare.add_argument("run_b", help="the candidate run")
     compare.add_argument("compare_options", nargs=argparse.REMAINDER, help="noise thresholds, --markdown FILE")
     compare.set_defaults(func=cmd_compare)
+    prof = sub.add_parser("profile", help="draft a profile from an image, or check one against a real run")
+    prof_sub = prof.add_subparsers(dest="profile_command", required=True)
+    init = prof_sub.add_parser("init", help="draft a profile from what an image says (TODOs for the rest)")
+    init.add_argument("--image", required=True, help="the agent's image (local)")
+    init.add_argument("--out", help="write the draft here (never over an existing file); default: print it")
+    check = prof_sub.add_parser("check", help="run the agent once with no fault; report what it showed of each "
+                                "declared signal, health stage and center route")
+    check.add_argument("profile", help="profile name or YAML path")
+    check.add_argument("--deadline-s", type=float, default=30.0, help="seconds the run may take (default 30)")
+    prof.set_defaults(func=cmd_profile)
     build = sub.add_parser("build", help="build every image locally")
     build.add_argument("--mutants", action="store_true", help="also build the mutant agents under tests/")
     build.set_defaults(func=cmd_build)

@@ -13,9 +13,24 @@ logical name        alias tag                    built from
 ``center``          ``startle/center:latest``    fixtures/center/Dockerfile, ``BASE=`` base-amd64
 ``toxiproxy``       ``startle/toxiproxy:latest`` fixtures/toxiproxy/Dockerfile (FROM scratch) +
                     (+ ``:<version>``)           the static binaries scripts/setup.sh built
+``tp-<n>-rootfs-``  ``startle/tp-<n>-rootfs:``   a *package image*: mmdebstrap of Debian packages
+``<arch>``          ``<arch>``                   (fixtures/thirdparty/<n>/recipe.toml, same format
+                                                 as the base recipe: suite, revision, per-arch
+                                                 variant/packages/extract_hooks, image config)
+``<image>-<arch>``  ``startle/<image>:<arch>``   one per ``[[image]]`` of that recipe:
+                                                 fixtures/thirdparty/<n>/<context>/Dockerfile,
+                                                 ``BASE=`` the package rootfs (tp-mosquitto,
+                                                 tp-mosquitto-center, tp-prometheus)
 ``mutant-<name>``   ``startle/mutant-<name>:amd64``  tests/mutants/<name>/Dockerfile,
-                                                 ``AGENT_IMAGE=`` agent-amd64 (only on request)
+                                                 ``AGENT_IMAGE=`` agent-amd64, or the amd64 image
+                                                 of the profile its mutant.yaml names (``profile:``)
+                                                 (only on request)
 ==================  ===========================  ==================================================
+
+Third-party agents (real software from Debian, fixtures/thirdparty/) use ONE mechanism, the
+package image: their recipe lists the Debian packages of a rootfs built and loaded exactly like the
+base, and the small Dockerfiles that add config and entrypoint on top of it. Only the architectures
+their recipe has a section for are built (amd64 for both agents today).
 
 Each image is tagged ``<repo>:<alias>-<hash12>`` where ``hash12`` is the first 12 hex digits of a
 sha256 over every input (:func:`hash_inputs`): the recipe (packages, suite, variant, hooks, image
@@ -287,6 +302,8 @@ class ImageSpec:
     recipe: Mapping[str, Any] = field(default_factory=dict)
     extra_aliases: tuple[str, ...] = ()
     hint: str = ""
+    origin: str = "fixtures/base/recipe.toml"
+    """Where a rootfs recipe comes from (the image history's comment; not hashed)."""
 
     @property
     def alias_tag(self) -> str:
@@ -313,6 +330,93 @@ def toxiproxy_bin_dir(version: str | None = None, cache: Path = CACHE_DIR) -> Pa
     return cache / "toxiproxy" / (version or toxiproxy_version())
 
 
+THIRDPARTY_DIR = Path("fixtures") / "thirdparty"
+"""Folders of third-party agents, each with a ``recipe.toml`` (relative to the checkout)."""
+
+
+def package_recipes(root: Path = ROOT) -> list[tuple[Path, dict[str, Any]]]:
+    """(folder, parsed recipe) of every fixtures/thirdparty/<name>/recipe.toml, sorted by name."""
+    base = root / THIRDPARTY_DIR
+    if not base.is_dir():
+        return []
+    out = []
+    for path in sorted(base.glob("*/recipe.toml")):
+        with open(path, "rb") as stream:
+            out.append((path.parent, tomllib.load(stream)))
+    return out
+
+
+def rootfs_spec(name: str, repo: str, arch: str, recipe: Mapping[str, Any], origin: str, hint: str) -> ImageSpec:
+    """A ``rootfs`` image (mmdebstrap + docker load) of ``recipe``'s section for ``arch``."""
+    section = recipe["arch"][arch]
+    return ImageSpec(
+        name=name, repo=repo, alias=arch, kind="rootfs", arch=arch, origin=origin, hint=hint,
+        recipe={
+            "suite": recipe["suite"],
+            "revision": recipe.get("revision", 0),
+            "variant": section["variant"],
+            "arch": arch,
+            "packages": sorted(section["packages"]),
+            "extract_hooks": list(section.get("extract_hooks", [])),
+            "config": recipe.get("config", {}),
+        },
+    )
+
+
+def package_specs(root: Path = ROOT) -> list[ImageSpec]:
+    """The package images of fixtures/thirdparty/: per recipe and architecture, its rootfs
+    (``tp-<name>-rootfs-<arch>``), then one image per ``[[image]]`` built FROM it."""
+    specs: list[ImageSpec] = []
+    for folder, recipe in package_recipes(root):
+        origin = (folder / "recipe.toml").relative_to(root).as_posix()
+        for arch in ("amd64", "arm64"):
+            if arch not in recipe.get("arch", {}):
+                continue
+            rootfs = f"tp-{folder.name}-rootfs-{arch}"
+            specs.append(rootfs_spec(
+                rootfs, f"startle/tp-{folder.name}-rootfs", arch, recipe, origin,
+                hint=f"check the host's apt sources (apt-get update) and {origin}"))
+            for image in recipe.get("image", []):
+                repo, context = image["repo"], folder / image["context"]
+                if not repo.startswith("startle/"):
+                    raise ImageBuildError(repo, "inputs", f"{origin}: an image's repo must start with startle/",
+                                          hint='e.g. repo = "startle/tp-mosquitto"')
+                specs.append(ImageSpec(
+                    name=f"{repo.split('/', 1)[1]}-{arch}", repo=repo, alias=arch, kind="dockerfile",
+                    arch=arch, context=context, parent=rootfs, parent_arg="BASE",
+                    hint=f"{context.relative_to(root)}/Dockerfile takes --build-arg BASE=<{rootfs} tag>"))
+    return specs
+
+
+def mutant_parent(path: Path, specs: list[ImageSpec], root: Path = ROOT) -> str:
+    """The logical name of the image a mutant is built FROM: ``agent-amd64``, or the amd64 image of
+    the profile its ``mutant.yaml`` (or ``variant.yaml``) names with ``profile:``."""
+    import yaml
+
+    declared: dict[str, Any] = {}
+    for name in ("mutant.yaml", "variant.yaml"):
+        if (path / name).is_file():
+            declared = yaml.safe_load((path / name).read_text()) or {}
+            break
+    profile = declared.get("profile")
+    if not profile:
+        return "agent-amd64"
+    profile_path = Path(profile) if Path(profile).suffix else Path("fixtures") / "profiles" / f"{profile}.yaml"
+    profile_path = profile_path if profile_path.is_absolute() else root / profile_path
+    try:
+        image = (yaml.safe_load(profile_path.read_text()) or {})["images"]["amd64"]
+    except (OSError, KeyError, TypeError) as exc:
+        raise ImageBuildError(f"startle/mutant-{path.name}", "inputs",
+                              f"profile {profile!r} of {path.name}/mutant.yaml gives no amd64 image ({exc})",
+                              hint="name a profile of fixtures/profiles/ that has images.amd64") from None
+    for spec in specs:
+        if spec.alias_tag == image:
+            return spec.name
+    raise ImageBuildError(f"startle/mutant-{path.name}", "inputs",
+                          f"profile {profile!r} names image {image}, which this module does not build",
+                          hint="a mutant is built FROM one of startle's own images")
+
+
 def mutant_dirs(root: Path = ROOT) -> list[Path]:
     """tests/mutants/<name>/ directories that have a Dockerfile, sorted by name."""
     base = root / "tests" / "mutants"
@@ -326,20 +430,9 @@ def image_specs(root: Path = ROOT, mutants: bool = False, cache: Path = CACHE_DI
     recipe = base_recipe(root)
     specs: list[ImageSpec] = []
     for arch in ("amd64", "arm64"):
-        section = recipe["arch"][arch]
-        specs.append(ImageSpec(
-            name=f"base-{arch}", repo="startle/base", alias=arch, kind="rootfs", arch=arch,
-            recipe={
-                "suite": recipe["suite"],
-                "revision": recipe.get("revision", 0),
-                "variant": section["variant"],
-                "arch": arch,
-                "packages": sorted(section["packages"]),
-                "extract_hooks": list(section.get("extract_hooks", [])),
-                "config": recipe.get("config", {}),
-            },
-            hint="check the host's apt sources (apt-get update) and fixtures/base/recipe.toml",
-        ))
+        specs.append(rootfs_spec(
+            f"base-{arch}", "startle/base", arch, recipe, "fixtures/base/recipe.toml",
+            hint="check the host's apt sources (apt-get update) and fixtures/base/recipe.toml"))
     agent_hint = ("fixtures/agent/Dockerfile takes --build-arg BASE=<base tag>; on arm64 only "
                   "COPY/ENV/USER/HEALTHCHECK work without QEMU (no RUN)")
     for arch in ("amd64", "arm64"):
@@ -361,12 +454,14 @@ def image_specs(root: Path = ROOT, mutants: bool = False, cache: Path = CACHE_DI
         extra_aliases=(version.lstrip("v"),),
         hint="the binaries come from scripts/setup.sh (step toxiproxy)",
     ))
+    specs.extend(package_specs(root))
     if mutants:
         for path in mutant_dirs(root):
+            parent = mutant_parent(path, specs, root)
             specs.append(ImageSpec(
                 name=f"mutant-{path.name}", repo=f"startle/mutant-{path.name}", alias="amd64",
-                kind="dockerfile", context=path, parent="agent-amd64", parent_arg="AGENT_IMAGE",
-                hint=f"{path.relative_to(root)}/Dockerfile takes --build-arg AGENT_IMAGE=<agent tag>",
+                kind="dockerfile", context=path, parent=parent, parent_arg="AGENT_IMAGE",
+                hint=f"{path.relative_to(root)}/Dockerfile takes --build-arg AGENT_IMAGE=<{parent} tag>",
             ))
     return specs
 
@@ -592,7 +687,7 @@ def _build_rootfs(client, item: Planned, labels: dict[str, str], log_path: Path,
             "rootfs": {"type": "layers", "diff_ids": [f"sha256:{diff_id}"]},
             "history": [{"created": now, "created_by": "mmdebstrap " + " ".join(args) + " "
                          + recipe["suite"] + " - <host apt sources>",
-                         "comment": f"startle {spec.name} (fixtures/base/recipe.toml)"}],
+                         "comment": f"startle {spec.name} ({spec.origin})"}],
         }
         if spec.arch == "arm64":
             image_config["variant"] = "v8"

@@ -204,6 +204,9 @@ class Route(Strict):
     body: Any = None
     content_type: str | None = None
     name: str | None = None
+    node_id_header: str | None = Field(None, description="request header recorded as the node id")
+    builtin: Literal["register", "heartbeat", "config", "metadata", "logs", "registry"] | None = Field(
+        None, description="answer with the center's reference behaviour instead of status/body")
 
 
 class OwnCenter(Strict):

@@ -84,6 +84,16 @@ class Exits(Check):
         return None
 
 
+def profile_words(profile) -> dict[str, str]:
+    """What a scenario's ``{placeholder}`` in an expected diagnosis stands for with this profile."""
+    words = {f"{{env:{p}}}": " / ".join(holding(profile.env, p)) or p
+             for p in ("node_id", "center_url", "center_host", "center_port", "metadata_url")}
+    if profile.config is not None:
+        words["{config_mount}"] = profile.config.mount
+        words["{config_file}"] = f"{profile.config.mount.rstrip('/')}/{profile.config.file or ''}"
+    return words
+
+
 @register
 class Diagnosis(_AfterExit):
     """The agent names the cause: its first ``preflight_fail`` event has ``check`` and a subject
@@ -94,7 +104,8 @@ class Diagnosis(_AfterExit):
     type: Literal["diagnosis"] = "diagnosis"
     check: str = Field(description="the preflight check that must be named (env, config-missing, device...)")
     subject: str | None = Field(None, description="substring of the subject (a path, a variable, a host); "
-                                "`{env:node_id}` stands for the variable of the profile's env that holds it")
+                                "`{env:node_id}` stands for the variable of the profile's env that holds "
+                                "it, `{config_mount}` and `{config_file}` for the profile's config paths")
     cause: str | None = Field(None, description="substring of the cause")
     hint: str | None = Field(None, description="substring of the hint")
     within_s: float = Field(30, gt=0, description="seconds after the agent container started")
@@ -115,16 +126,15 @@ class Diagnosis(_AfterExit):
             return None
         first = events[0]
         said = {k: str(first.get(k) or "") for k in ("check", "subject", "cause", "hint")}
-        env_names = {f"{{env:{p}}}": " / ".join(holding(ctx.profile.env, p)) or p
-                     for p in ("node_id", "center_url", "center_host", "center_port", "metadata_url")}
+        names = profile_words(ctx.profile)
         measured = {**said, "exit_code": first.get("exit_code"), "line": lines[0].get("line") if lines else None}
         problems = []
         if said["check"] != self.check:
             problems.append(f"check {said['check']!r}, expected {self.check!r}")
         for key in ("subject", "cause", "hint"):
             want = getattr(self, key)
-            for placeholder, names in env_names.items():
-                want = None if want is None else want.replace(placeholder, names)
+            for placeholder, word in names.items():
+                want = None if want is None else want.replace(placeholder, word)
             if want is not None and want.lower() not in said[key].lower():
                 problems.append(f"{key} {said[key]!r} does not mention {want!r}")
         if wants_line and not lines:

@@ -1,0 +1,52 @@
+"""A renamed copy of the reference agent is judged exactly like the reference agent.
+
+tests/mutants/renamed/ changes every name seen from outside (log keys and events, health port and
+paths, center paths, config file, diagnosis text); fixtures/profiles/reference-renamed.yaml says
+so. The same scenarios run with each profile must give the same verdict for every (scenario,
+check), the same figures within run-to-run noise (``startle compare`` exits 0), and the renamed
+run's report must hold the same plots: nothing outside the profile knows the reference's words.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from harness import images
+
+STARTLE = [sys.executable, "-m", "harness.cli"]
+SCENARIOS = ["baseline", "center-outage", "center-503-then-ok", "config-missing", "region-from-metadata",
+             "log-export-outage", "advertise-unroutable"]
+RUN_TIMEOUT_S = 400
+
+
+def startle_run(reports: Path, profile: str) -> Path:
+    env = {**os.environ, "STARTLE_REPORTS": str(reports)}
+    proc = subprocess.run([*STARTLE, "run", "--no-pairs", "-j", "2", "--profile", profile, *SCENARIOS], env=env,
+                          capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    assert proc.returncode == 0, f"every check must pass with profile {profile}:\n{proc.stdout}\n{proc.stderr}"
+    return (reports / "latest").resolve()
+
+
+def verdicts(run: Path) -> dict[tuple[str, str], str]:
+    journal = json.loads((run / "results.json").read_text())
+    return {(s["name"], v["check"]): v["status"] for s in journal["scenarios"] for v in s["verdicts"]}
+
+
+def test_the_renamed_agent_gets_the_same_verdicts_figures_and_plots(docker, tmp_path):
+    images.build(mutants=True, names=["mutant-renamed"], log=lambda line: None)
+    reference = startle_run(tmp_path / "reference", "reference")
+    renamed = startle_run(tmp_path / "renamed", "reference-renamed")
+    assert verdicts(renamed) == verdicts(reference) and len(verdicts(reference)) >= 20
+
+    gate = subprocess.run([*STARTLE, "compare", str(reference), str(renamed)], capture_output=True, text=True,
+                          timeout=60)
+    assert gate.returncode == 0, gate.stdout + gate.stderr
+    assert gate.stdout.splitlines()[-1] == f"compare: 0 regressions, {len(SCENARIOS)} unchanged", gate.stdout
+
+    html = {run: (run / "report.html").read_text() for run in (reference, renamed)}
+    for run, text in html.items():  # a timeline per scenario, a retry-gap plot where the agent retried
+        assert text.count('<figure class="plot timeline">') == len(SCENARIOS), run
+    gaps = {run: text.count('<figure class="plot gaps">') for run, text in html.items()}
+    assert gaps[renamed] == gaps[reference] >= 3, gaps
