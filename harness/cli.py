@@ -86,6 +86,23 @@ def cmd_build(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    from harness import profile_tools
+    from harness.project import STARTER, write_new
+    profile_path = Path(args.profile_out)
+    if args.image:
+        from harness.runtime import docker_client
+        text = profile_tools.draft(args.image, docker_client().images.get(args.image).attrs)
+    else:
+        text = profile_tools.STARTER_PROFILE
+    written = [write_new(Path("startle.yaml"), STARTER.format(profile=profile_path)), write_new(profile_path, text)]
+    for path in written:
+        print(f"init: wrote {path}")
+    print(f"init: replace the TODOs of {profile_path}, then `startle profile check {profile_path}`, "
+          "`startle doctor`, `startle run`")
+    return EXIT_OK
+
+
 def cmd_profile(args: argparse.Namespace) -> int:
     from harness import profile_tools
     if args.profile_command == "init":
@@ -129,7 +146,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.reports.score import load_weights
     from harness.reports.journal import totals
     from harness.runtime import Run, docker_client, reap, reap_stale
+    from harness.project import load_project
     from harness.scenario import find_scenarios, load_scenario
+
+    project = load_project()
+    if project is not None:  # this repository's startle.yaml gives the defaults
+        args.scenarios = args.scenarios or project.scenarios
+        args.profile = args.profile or project.profile_ref()
+        args.image = args.image or project.image
+        args.jobs = args.jobs or project.jobs
+    args.jobs = args.jobs or 1
 
     pair_words = {"pairs.yaml", "combinations"}
     named = [a for a in args.scenarios if Path(a).name not in pair_words]
@@ -217,8 +243,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--no-pairs", action="store_true",
                      help="without arguments, do not add the generated pairwise combinations")
     run.add_argument("--weights", help="resilience-score weights YAML (default: harness/reports/weights.yaml)")
-    run.add_argument("-j", "--jobs", type=int, default=1,
-                     help="scenarios run at once (each on its own network; default 1)")
+    run.add_argument("-j", "--jobs", type=int, default=None,
+                     help="scenarios run at once (each on its own network; default 1, or startle.yaml's)")
     run.set_defaults(func=cmd_run)
     clean = sub.add_parser("clean", help="remove what dead runs left behind")
     clean.add_argument("--all", action="store_true", help="remove every startle container and network")
@@ -238,6 +264,10 @@ def parser() -> argparse.ArgumentParser:
     compare.add_argument("run_b", help="the candidate run")
     compare.add_argument("compare_options", nargs=argparse.REMAINDER, help="noise thresholds, --markdown FILE")
     compare.set_defaults(func=cmd_compare)
+    init_cmd = sub.add_parser("init", help="write startle.yaml and a starter profile into this repository")
+    init_cmd.add_argument("--image", help="draft the profile from this local image")
+    init_cmd.add_argument("--profile-out", default="agent-profile.yaml", help="the profile's file name")
+    init_cmd.set_defaults(func=cmd_init)
     prof = sub.add_parser("profile", help="draft a profile from an image, or check one against a real run")
     prof_sub = prof.add_subparsers(dest="profile_command", required=True)
     init = prof_sub.add_parser("init", help="draft a profile from what an image says (TODOs for the rest)")

@@ -5,12 +5,22 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-"""The project checkout (the folder that holds pyproject.toml)."""
+CHECKOUT = Path(__file__).resolve().parent.parent
+PACKAGED = Path(__file__).resolve().parent / "_data"
+ROOT = CHECKOUT if (CHECKOUT / "fixtures").is_dir() else PACKAGED
+"""Where startle's own files are: the checkout (it holds fixtures/, scenarios/, tests/mutants/), or,
+installed from a wheel, the package data the wheel carries in ``harness/_data`` (setup.py copies
+them there). Everything a *user* brings — profiles, scenarios, reports — is relative to the
+working directory instead."""
 
 SCENARIOS_DIR = ROOT / "scenarios"
+"""The built-in scenarios (selectable by name or family)."""
 PROFILES_DIR = ROOT / "fixtures" / "profiles"
-REPORTS_DIR = Path(os.environ.get("STARTLE_REPORTS", ROOT / "reports"))
+"""The built-in profiles (the reference agent's and the third-party agents')."""
+REPORTS_DIR = Path(os.environ.get("STARTLE_REPORTS", Path.cwd() / "reports"))
+"""Run reports: ``./reports`` of the working directory (``STARTLE_REPORTS`` overrides)."""
+PROJECT_FILE = Path("startle.yaml")
+"""A user's project settings in the working directory (``startle init`` writes it)."""
 
 LABEL_MANAGED = "startle.managed"
 """Every container, network and volume startle creates carries ``startle.managed=true``."""

@@ -300,15 +300,24 @@ class RunSpec(Strict):
 
 
 class LauncherSpec(Strict):
-    """The agent's own host-side startup script (the rollback family runs it).
+    """The agent's own host-side startup script (the rollback family runs it as a user would).
 
-    It is called as ``script`` with env ``STARTLE_*`` (see docs/profiles.md) and must exit with
-    the declared codes.
+    Called as ``[interpreter] script *args``; ``args`` may hold ``{image}`` ``{version}`` ``{name}``
+    (the container name it must give the agent) ``{network}`` ``{center_url}`` ``{node_id}``
+    ``{config_dir}`` ``{state_file}`` ``{ready_timeout_s}``; ``each_label`` is repeated per label
+    startle needs on the agent's container (``{label}`` = KEY=VALUE: the launcher must pass them to
+    ``docker run``), ``each_env`` per env variable of the profile (``{env}`` = KEY=VALUE).
     """
 
     script: str
+    interpreter: list[str] = Field(["bash"], description="what runs the script")
+    args: list[str] = []
+    each_label: list[str] = ["--label", "{label}"]
+    each_env: list[str] = ["--env", "{env}"]
     exit_codes: dict[str, int] = Field({"ok": 0, "rolled_back": 6},
-                                       description="meaning → exit code: ok, rolled_back, failed, ...")
+                                       description="meaning → exit code: ok (ready), rolled_back")
+    state_image_key: str | None = Field(None, description="key of its key=value state file holding the last "
+                                        "known good image (None: that is not judged)")
 
 
 class Profile(Strict):

@@ -154,3 +154,36 @@ def write_draft(path: Path, text: str) -> None:
     if path.exists():
         raise InputError(path, "(file)", "already exists", "choose another --out path, or remove the file first")
     path.write_text(text)
+
+
+STARTER_PROFILE = """\
+# A starter profile (`startle init`): fill in your agent, then `startle profile check THIS_FILE`.
+# Every field: startle's docs/profiles.md. Or draft one from your image: `startle profile init --image IMG`.
+name: my-agent
+images:
+  amd64: my-agent:latest              # TODO your image (built or loaded locally)
+env:
+  CENTER_URL: "{center_url}"          # TODO the variables your agent reads; startle fills the placeholders
+  NODE_ID: "{node_id}"
+health:
+  ready: {http: {port: 8080, path: /ready}}   # TODO or {tcp: {port: N}}, {exec: [cmd]}, {docker: healthy}
+signals:
+  format: json                        # TODO json | logfmt | text
+  time: {key: ts, format: rfc3339}
+  match:
+    attempt: {where: {msg: connecting}}       # TODO a matcher per signal your agent logs
+    registered: {where: {msg: connected}}
+retry_policy:                         # TODO the schedule your agent promises
+  family: exponential
+  jitter: full
+  base_ms: 500
+  factor: 2.0
+  cap_ms: 30000
+  deadline_s: null
+center:
+  protocol: http                      # http: the built-in recording center answers `routes`; tcp: your own center image
+  register: POST /api/enroll          # TODO the request that is a registration attempt
+  routes:
+    - {method: POST, path: /api/enroll, status: 200, body: {ok: true}}
+exit_codes: {}                        # TODO e.g. {config-missing: 2, config-malformed: 2}
+"""

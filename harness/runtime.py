@@ -32,8 +32,6 @@ from harness.timeline import Timeline
 
 CENTER_IMAGE = os.environ.get("STARTLE_CENTER_IMAGE", "startle/center:latest")
 TOXIPROXY_IMAGE = os.environ.get("STARTLE_TOXIPROXY_IMAGE", "startle/toxiproxy:latest")
-LAUNCHER = ROOT / "fixtures" / "agent" / "launcher.sh"
-"""The reference launcher; scenarios that start the agent through it use ``World.launcher``."""
 
 
 def docker_client() -> docker.DockerClient:
@@ -133,8 +131,9 @@ class World:
         self.tempdir = Path(tempfile.mkdtemp(prefix=f"{self.prefix}-"))
         self.node_id = ""
         """The agent's node id in this scenario (set by :meth:`agent_spec`)."""
-        self.launcher: Path = LAUNCHER
-        """The host-side launcher used by faults that start the agent through it (mutants replace it)."""
+        self.launcher: Path | None = profile.resolve(profile.launcher.script) if profile.launcher else None
+        """The profile's host-side launcher, used by faults that start the agent through it (tests
+        point it at a mutant launcher)."""
 
     # --- infrastructure ---------------------------------------------------------------------
     def start_infrastructure(self) -> None:

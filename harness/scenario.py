@@ -112,9 +112,11 @@ def load_scenario(path: Path | str) -> Scenario:
 
 
 def find_scenarios(args: list[str] | None = None) -> list[Path]:
-    """Scenario files named by ``args`` (files, folders or bare names); all of ``scenarios/`` if none."""
+    """Scenario files named by ``args`` — files or folders (relative to the working directory), or
+    names or families of the built-in scenarios; every built-in one if none."""
+    builtin = sorted(SCENARIOS_DIR.glob("*.yaml"))
     if not args:
-        return sorted(SCENARIOS_DIR.glob("*.yaml"))
+        return builtin
     found: list[Path] = []
     for arg in args:
         path = Path(arg)
@@ -124,7 +126,19 @@ def find_scenarios(args: list[str] | None = None) -> list[Path]:
             found.append(path)
         elif (SCENARIOS_DIR / f"{arg}.yaml").exists():
             found.append(SCENARIOS_DIR / f"{arg}.yaml")
+        elif family := [p for p in builtin if _family(p) == arg]:
+            found.extend(family)
         else:
-            known = ", ".join(p.stem for p in sorted(SCENARIOS_DIR.glob("*.yaml")))
-            raise InputError(arg, "(scenario)", "no such scenario file or name", f"use one of: {known}")
-    return found
+            known = ", ".join(p.stem for p in builtin)
+            families = ", ".join(sorted({f for p in builtin if (f := _family(p))}))
+            raise InputError(arg, "(scenario)", "no such scenario file, name or family",
+                             f"use a built-in name ({known}) or family ({families})")
+    return list(dict.fromkeys(found))
+
+
+def _family(path: Path) -> str | None:
+    """The ``family:`` line of a scenario file, read without validating it."""
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.startswith("family:"):
+            return line.split(":", 1)[1].split("#")[0].strip()
+    return None

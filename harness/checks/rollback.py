@@ -7,15 +7,12 @@ file and the center's record of the node), the center's request log and Docker's
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
 from harness.checks.base import Check, CheckContext, Verdict, register
 from harness.timeline import Event
-
-EXIT_READY, EXIT_ROLLED_BACK = 0, 6
-
 
 def _step(ctx: CheckContext, kind: str, step: str) -> Event | None:
     return ctx.timeline.first("launcher", kind, lambda e: e.get("step") == step)
@@ -38,13 +35,25 @@ def _registrations_after(ctx: CheckContext, t: float) -> list:
 
 class _LauncherCheck(Check):
     within_s: float = Field(gt=0, description="seconds from the upgrade's start to the launcher's exit")
+    profile_needs: ClassVar[tuple[str, ...]] = ("launcher",)
+
+    @staticmethod
+    def code(ctx: CheckContext, meaning: str) -> int | None:
+        """The launcher's declared exit code for ``meaning`` (ok, rolled_back)."""
+        return ctx.profile.launcher.exit_codes.get(meaning) if ctx.profile.launcher else None
+
+    @staticmethod
+    def last_known_good(ctx: CheckContext, state: dict[str, Any]) -> str | None:
+        """The image the launcher's state file names, when the profile says where (else None)."""
+        key = ctx.profile.launcher.state_image_key if ctx.profile.launcher else None
+        return (state.get("state_file") or {}).get(key) if key else None
 
     def anchor(self, ctx: CheckContext) -> float | None:
         upgrade = _step(ctx, "invoke", "upgrade")
         return upgrade.t if upgrade else None
 
     def _precondition(self, ctx: CheckContext, f: dict[str, Any], final: bool) -> Verdict | None:
-        if f["install_exit"] is not None and f["install_exit"].get("code") != EXIT_READY:
+        if f["install_exit"] is not None and f["install_exit"].get("code") != self.code(ctx, "ok"):
             lines = [e.get("line") for e in ctx.timeline.select("launcher", "line") if e.get("step") == "install"]
             return self.verdict("fail", f"installing v1 failed: the launcher exited {f['install_exit'].get('code')} "
                                         f"({lines[-1] if lines else 'no output'})",
@@ -72,8 +81,9 @@ class _LauncherCheck(Check):
 
 @register
 class RolledBack(_LauncherCheck):
-    """Upgrade to a v2 that never becomes ready: the launcher exits 6 within ``within_s`` of the
-    upgrade's start, v1 runs again, registered again after the upgrade began, last known good = v1."""
+    """Upgrade to a v2 that never becomes ready: the launcher exits with its declared ``rolled_back``
+    code within ``within_s`` of the upgrade's start, v1 runs again, registered again after the
+    upgrade began; last known good = v1 (when the profile says where the launcher keeps it)."""
 
     type: Literal["rolled_back"] = "rolled_back"
 
@@ -87,21 +97,22 @@ class RolledBack(_LauncherCheck):
         took = round(f["upgrade_exit"].t - start, 3)
         state = f["state"]
         running = state.get("running") or {}
-        lkg = (state.get("state_file") or {}).get("image")
+        lkg = self.last_known_good(ctx, state)
         node = state.get("center_node") or {}
         regs = _registrations_after(ctx, start)
+        rolled_back = self.code(ctx, "rolled_back")
         m = {"launcher_exit": code, "rollback_s": took, "running_image": running.get("image"),
              "running_status": running.get("status"), "last_known_good": lkg, "v1": f["v1_image"],
              "v2": f["v2_image"], "registrations_after_upgrade": len(regs), "center_version": node.get("version")}
         problems = []
-        if code != EXIT_ROLLED_BACK:
-            problems.append(f"the launcher exited {code}, expected {EXIT_ROLLED_BACK} (rolled back)")
+        if code != rolled_back:
+            problems.append(f"the launcher exited {code}, expected {rolled_back} (rolled back)")
         if took > self.within_s:
             problems.append(f"it took {took} s, the bound is {self.within_s} s")
         if running.get("image") != f["v1_image"] or running.get("status") != "running":
             problems.append(f"running afterwards: {running.get('image') or 'nothing'} "
                             f"({running.get('status') or '-'}), expected v1 {f['v1_image']}")
-        if lkg != f["v1_image"]:
+        if ctx.profile.launcher.state_image_key and lkg != f["v1_image"]:
             problems.append(f"last known good is {lkg!r}, expected v1 {f['v1_image']}")
         v1_version = _step(ctx, "invoke", "install").get("version")
         if node and node.get("version") != v1_version:
@@ -117,8 +128,8 @@ class RolledBack(_LauncherCheck):
 
 @register
 class Upgraded(_LauncherCheck):
-    """Upgrade to a good v2: the launcher exits 0 within ``within_s``, v2 runs, registers with the
-    center, is recorded as last known good, and stays up (no die) for ``stays_s`` afterwards."""
+    """Upgrade to a good v2: the launcher exits with its ``ok`` code within ``within_s``, v2 runs,
+    registers, is recorded as last known good (when declared), and stays up ``stays_s`` afterwards."""
 
     type: Literal["upgraded"] = "upgraded"
     stays_s: float = Field(5, ge=0, description="seconds after the launcher's exit v2 must keep running")
@@ -140,25 +151,26 @@ class Upgraded(_LauncherCheck):
         took = round(end - start, 3)
         state = f["state"]
         running = state.get("running") or {}
-        lkg = (state.get("state_file") or {}).get("image")
+        lkg = self.last_known_good(ctx, state)
         node = state.get("center_node") or {}
         regs = _registrations_after(ctx, start)
+        ready = self.code(ctx, "ok")
         died = ctx.timeline.first("docker", "die", lambda e: e.container == "agent" and e.t > end)
         m = {"launcher_exit": code, "upgrade_s": took, "running_image": running.get("image"),
              "last_known_good": lkg, "v2": f["v2_image"], "center_version": node.get("version"),
              "registrations_after_upgrade": len(regs)}
         problems = []
-        if code != EXIT_READY:
-            problems.append(f"the launcher exited {code}, expected {EXIT_READY}")
+        if code != ready:
+            problems.append(f"the launcher exited {code}, expected {ready}")
         if took > self.within_s:
             problems.append(f"it took {took} s, the bound is {self.within_s} s")
         if running.get("image") != f["v2_image"]:
             problems.append(f"running afterwards: {running.get('image') or 'nothing'}, expected v2 {f['v2_image']}")
-        if lkg != f["v2_image"]:
+        if ctx.profile.launcher.state_image_key and lkg != f["v2_image"]:
             problems.append(f"last known good is {lkg!r}, expected v2 {f['v2_image']}")
         if not regs:
             problems.append("v2 never registered with the center")
-        elif node.get("version") != f["upgrade"].get("version"):
+        elif node and node.get("version") != f["upgrade"].get("version"):
             problems.append(f"the center has the node at version {node.get('version')}, expected v2 "
                             f"{f['upgrade'].get('version')}")
         if died is not None and died.t <= end + self.stays_s:

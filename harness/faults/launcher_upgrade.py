@@ -1,14 +1,15 @@
-"""Start the agent THROUGH its launcher (fixtures/agent/launcher.sh), then upgrade it.
+"""Start the agent THROUGH its own launcher (the profile's ``launcher``), then upgrade it.
 
 This fault changes how the lifecycle starts the agent (it has ``launch``): instead of creating
-the container itself, the harness runs the launcher as a user would — ``--network`` the
-scenario's network, ``--label`` startle's labels (so Docker events are collected and everything
-is reaped), ``--state-file`` in the scenario's temp folder — in two steps:
+the container itself, the harness runs the launcher as a user would, with the calling convention
+the profile declares (``launcher.args``: the scenario's network, startle's labels so Docker events
+are collected and everything is reaped, a state file in the scenario's temp folder), in two steps:
 
-1. ``install``: v1 = the agent image under test, ``--version 1.0.0``; the launcher records it as
-   last known good.
+1. ``install``: v1 = the agent image under test, version 1.0.0; the launcher records it as last
+   known good.
 2. ``upgrade`` (``to: good|bad``): v2 built on demand from ``fixtures/upgrades/<to>-v2/`` on top
-   of v1, ``--version 2.0.0``. ``bad`` never becomes ready: the launcher must roll back to v1.
+   of v1, version 2.0.0. ``bad`` exits at once with "v2 bug" (its entrypoint is ``/bin/sh``: an
+   image without a shell skips the scenario): the launcher must roll back to v1.
 
 Every launcher output line is a ``launcher``/``line`` event, its exit a ``launcher``/``exit``
 event (``step``, ``code``, ``took_s``), and after each step a ``launcher``/``state`` event
@@ -31,6 +32,7 @@ from pydantic import Field, PrivateAttr
 from harness.config import LABEL_ROLE, ROOT
 from harness.errors import InfrastructureError
 from harness.faults.base import Fault, register
+from harness.skip import ScenarioSkipped
 
 UPGRADES = ROOT / "fixtures" / "upgrades"
 V1_VERSION, V2_VERSION = "1.0.0", "2.0.0"
@@ -53,6 +55,18 @@ def build_upgrade(client, base_image: str, kind: str) -> str:
     return tag
 
 
+def has_shell(world, image: str) -> bool:
+    """Whether ``image`` holds ``/bin/sh`` (read from a created, never started, labelled container)."""
+    container = world.client.containers.create(image, labels=world.labels, entrypoint=["/bin/sh"])
+    try:
+        container.get_archive("/bin/sh")
+        return True
+    except NotFound:
+        return False
+    finally:
+        container.remove(force=True)
+
+
 def read_state_file(path: Path) -> dict[str, str]:
     try:
         return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
@@ -65,6 +79,7 @@ class LauncherUpgrade(Fault):
     family: ClassVar[str] = "rollback"
 
     type: Literal["launcher_upgrade"] = "launcher_upgrade"
+    profile_needs: ClassVar[tuple[str, ...]] = ("launcher",)
     to: Literal["good", "bad", "none"] = "bad"
     """the v2 the launcher upgrades to (``none``: install v1 only)"""
     ready_timeout_s: int = Field(12, ge=1, description="the launcher's --ready-timeout, seconds")
@@ -77,6 +92,9 @@ class LauncherUpgrade(Fault):
     def launch(self, world, spec, node_id: str) -> None:
         """Start the install/upgrade sequence in the background (returns at once)."""
         images = {"v1": spec.image}
+        if self.to == "bad" and not has_shell(world, spec.image):
+            raise ScenarioSkipped(f"the bad v2 is built on {spec.image} with /bin/sh as its entrypoint, and that "
+                                  "image has no /bin/sh")
         if self.to != "none":
             images["v2"] = build_upgrade(world.client, spec.image, self.to)
         self._thread = threading.Thread(target=self._sequence, args=(world, spec, node_id, images),
@@ -96,16 +114,16 @@ class LauncherUpgrade(Fault):
 
     # ---- the sequence ------------------------------------------------------------------------
     def _args(self, world, spec, node_id: str, image: str, version: str) -> list[str]:
-        args = ["bash", str(world.launcher), "--image", image, "--version", version,
-                "--name", f"{world.prefix}-agent", "--network", world.network.name,
-                "--center", spec.env.get("CENTER_ENDPOINT", world.center_url), "--node-id", node_id,
-                "--config-dir", str(world.tempdir / "config"), "--state-file", str(self.state_file(world)),
-                "--ready-timeout", str(self.ready_timeout_s), "--poll", "0.5"]
+        """The launcher's command line, from the profile's calling convention."""
+        launcher = world.profile.launcher
+        values = {"image": image, "version": version, "name": f"{world.prefix}-agent", "network": world.network.name,
+                  "center_url": world.center_url, "node_id": node_id, "config_dir": str(world.tempdir / "config"),
+                  "state_file": str(self.state_file(world)), "ready_timeout_s": str(self.ready_timeout_s)}
+        args = [*launcher.interpreter, str(world.launcher)] + [a.format(**values) for a in launcher.args]
         for key, value in {**world.labels, LABEL_ROLE: "agent"}.items():
-            args += ["--label", f"{key}={value}"]
+            args += [a.replace("{label}", f"{key}={value}") for a in launcher.each_label]
         for key, value in spec.env.items():
-            if key not in ("CENTER_ENDPOINT", "NODE_ID"):
-                args += ["--env", f"{key}={value}"]
+            args += [a.replace("{env}", f"{key}={value}") for a in launcher.each_env]
         return args
 
     @staticmethod
@@ -137,7 +155,7 @@ class LauncherUpgrade(Fault):
         except NotFound:
             pass
         node = None
-        try:
+        try:  # the built-in center's record of the node (reference protocol only: else None)
             nodes = requests.get(world.center._url("/admin/nodes"), timeout=5).json().get("nodes")
             items = nodes.values() if isinstance(nodes, dict) else (nodes or [])
             node = next((n for n in items if n.get("node_id") == self._node_id), None)

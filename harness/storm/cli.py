@@ -24,6 +24,10 @@ from pathlib import Path
 EXIT_OK, EXIT_INCOMPLETE, EXIT_INPUT, EXIT_INFRA, EXIT_DISAGREES, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
 
+NO_DEADLINE_S = 3600.0
+"""Seconds of retrying given to a policy that declares no deadline (it would retry forever)."""
+
+
 def _raise_interrupt(signum, frame):  # noqa: ARG001
     raise KeyboardInterrupt
 
@@ -101,6 +105,9 @@ def settings_from(args: argparse.Namespace):
 
     profile = load_profile(args.profile)
     rp = profile.retry_policy
+    if rp is None:
+        raise InputError(profile.path or args.profile, "retry_policy", "the profile declares no retry policy",
+                         "declare its schedule (family, jitter, base_ms, factor, cap_ms) as docs/profiles.md shows")
     if args.containers is not None:
         if args.containers < 1 or args.mode != "outage":
             raise InputError("--containers", "N", "the container fleet needs N >= 1 and --mode outage",
@@ -125,7 +132,8 @@ def settings_from(args: argparse.Namespace):
                           capacity_burst=args.capacity_burst)
         policies = make_policies(names,
                                  base_ms=args.base_ms or rp.base_ms, cap_ms=args.cap_ms or rp.cap_ms,
-                                 factor=args.factor or rp.factor, deadline_s=args.deadline_s or rp.deadline_s,
+                                 factor=args.factor or rp.factor,
+                                 deadline_s=args.deadline_s or rp.deadline_s or NO_DEADLINE_S,
                                  max_attempts=args.max_attempts, profile=profile, module=args.retry_module)
     except ValueError as exc:
         raise InputError("storm", "options", str(exc), "see `startle storm --help`") from None

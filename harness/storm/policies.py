@@ -1,7 +1,9 @@
 """The retry policies a storm compares, built from the agent's own retry module.
 
-The module is loaded by path (default ``fixtures/agent/retry.py``, the one the reference agent
-imports; a profile names another with ``retry_module:``). What the storm uses of it:
+The module is loaded by path: the profile's ``retry_module`` (the reference agent's is
+``fixtures/agent/retry.py``), or ``--retry-module``; without one, ``harness/storm/declared.py``,
+which makes the same classes from the profile's declared ``retry_policy`` alone (no agent code
+imported). What the storm uses of it:
 
 - ``RetryPolicy``: ``RetryPolicy.from_config({"base_ms", "factor", "cap_ms", "deadline_s", "jitter"})``
   (or the constructor ``RetryPolicy(base_s=, factor=, cap_s=, deadline_s=, jitter=)``) and
@@ -44,7 +46,8 @@ from harness.config import ROOT
 POLICY_NAMES = ("none", "exponential", "full-jitter", "equal-jitter", "decorrelated-jitter", "profile")
 JITTER_OF = {"exponential": "none", "full-jitter": "full", "equal-jitter": "equal",
              "decorrelated-jitter": "decorrelated"}
-DEFAULT_MODULE = "fixtures/agent/retry.py"
+DEFAULT_MODULE = str(Path(__file__).resolve().parent / "declared.py")
+"""The retry module made from a declaration (harness/storm/declared.py), used when none is named."""
 
 _MODULES: dict[str, ModuleType] = {}
 
@@ -181,7 +184,9 @@ def make_policies(names: list[str], *, base_ms: float, cap_ms: float, factor: fl
     (its ``retry_policy`` for ``profile``, its ``retry_module`` for all); ``module`` overrides
     the module. The five generic policies take ``base_ms``/``cap_ms``/``factor``; all share
     ``deadline_s`` and ``max_attempts`` (a fair comparison gives every policy the same budget)."""
-    module = module or (profile.retry_module if profile is not None else DEFAULT_MODULE)
+    if module is None and profile is not None and profile.retry_module:
+        module = str(profile.resolve(profile.retry_module))
+    module = module or DEFAULT_MODULE
     load_retry_module(module)  # fail early on a bad module
     out = []
     for name in names:
@@ -194,7 +199,10 @@ def make_policies(names: list[str], *, base_ms: float, cap_ms: float, factor: fl
             if profile is None:
                 raise ValueError("policy `profile` needs an agent profile")
             rp = profile.retry_policy
-            out.append(PolicySpec(name, rp.base_ms, rp.cap_ms, rp.factor, rp.jitter, deadline_s, max_attempts,
+            if rp is None:
+                raise ValueError(f"policy `profile` needs the profile's retry_policy ({profile.name} declares none)")
+            factor = 1.0 if rp.family == "constant" else rp.factor
+            out.append(PolicySpec(name, rp.base_ms, rp.cap_ms, factor, rp.jitter, deadline_s, max_attempts,
                                   rp.breaker_threshold, rp.breaker_cooldown_s, retry_after="agent",
                                   module=module))
         else:

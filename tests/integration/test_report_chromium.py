@@ -73,7 +73,7 @@ def test_rendered_dom_has_every_row_section_and_plot(report, tmp_path):
     assert {"pass", "fail", "skip", "error"} <= set(dom.rows)
     assert sorted(dom.sections) == sorted(f"s-{r.name}" for r in results)
     ran = [r for r in results if r.status in ("pass", "fail")]
-    retrying = [r for r in ran if sum(e["kind"] == "register_attempt" for e in r.timeline) >= 2]
+    retrying = [r for r in ran if sum(e["kind"] == "attempt" for e in r.timeline) >= 2]
     assert dom.plots == {"timeline": len(ran), "gaps": len(retrying)}
 
 

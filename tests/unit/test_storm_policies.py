@@ -24,7 +24,7 @@ def policies(reference, names=POLICY_NAMES, **kw):
 
 
 def test_the_reference_module_is_loaded_by_path_once():
-    module = load_retry_module()
+    module = load_retry_module("fixtures/agent/retry.py")
     assert module is load_retry_module("fixtures/agent/retry.py")
     assert module.__file__ == str(resolve_module("fixtures/agent/retry.py").resolve())
     assert {"RetryPolicy", "CircuitBreaker", "Deadline"} <= set(dir(module))
@@ -44,7 +44,7 @@ def test_bad_modules_are_refused(tmp_path):
 def test_delays_are_the_retry_policy_s_own(reference, name, jitter):
     spec = policies(reference, [name], base_ms=50, cap_ms=2000, factor=3.0)[name]
     assert spec.jitter == jitter and spec.retry_after == "max" and spec.breaker_threshold is None
-    module = load_retry_module()
+    module = load_retry_module("fixtures/agent/retry.py")
     expected_policy = module.RetryPolicy(base_s=0.05, factor=3.0, cap_s=2.0, deadline_s=120, jitter=jitter)
     backoff = Backoff(spec)
     assert backoff.policy == expected_policy
@@ -126,3 +126,26 @@ def test_a_profile_names_another_retry_module(tmp_path):
         assert [backoff.delay(n, random.Random()) for n in (1, 2, 3)] == [0.25, 0.5, 0.75]
         assert backoff.breaker() is None  # their module has no CircuitBreaker
         assert not backoff.deadline().expired()
+
+
+def test_a_declared_policy_is_simulated_without_any_agent_code():
+    """A profile with no retry_module: the storm's classes come from its declaration alone."""
+    from harness.profile import Profile
+    declared = Profile.model_validate({"name": "bridge", "images": {"amd64": "x"}, "retry_policy": {
+        "family": "constant", "jitter": "none", "base_ms": 1000, "cap_ms": 1000, "deadline_s": None,
+        "breaker_threshold": 3, "breaker_cooldown_s": 2}})
+    spec = make_policies(["profile"], base_ms=1000, cap_ms=1000, factor=2.0, deadline_s=60, profile=declared)[0]
+    assert spec.module.endswith("harness/storm/declared.py") and spec.factor == 1.0
+    backoff = Backoff(spec)
+    assert [backoff.delay(n, random.Random(1)) for n in (1, 2, 5)] == [1.0, 1.0, 1.0]
+    now = [0.0]
+    breaker = backoff.breaker(clock=lambda: now[0])
+    for _ in range(3):
+        assert breaker.allow()
+        breaker.record_failure()
+    assert not breaker.allow() and breaker.retry_in() == 2.0
+    now[0] = 2.0
+    assert breaker.allow() and not breaker.allow()  # one half-open trial
+    full = make_policies(["full-jitter"], base_ms=100, cap_ms=400, factor=2.0, deadline_s=60, profile=declared)[0]
+    delays = [Backoff(full).delay(3, random.Random(seed)) for seed in range(200)]
+    assert 0 <= min(delays) and max(delays) <= 0.4 and max(delays) > 0.3
