@@ -4,7 +4,9 @@
     startle run [SCENARIO ...]       run scenarios (files, folders or names; default: scenarios/)
     startle clean [--all|--check]    remove what dead runs left behind (--all: every startle object;
                                      --check: remove nothing, exit 1 if any startle object exists)
+    startle setup                    install what startle needs here (engine, QEMU, Toxiproxy), build images
     startle build [--mutants]        build every image locally (content-hash tags)
+    startle init [--image IMAGE]     write startle.yaml and a starter profile into this repository
     startle profile init --image IMAGE [--out FILE]   draft a profile from what the image says
     startle profile check PROFILE    run the agent once, no fault: which declarations were really seen
     startle report RUN               rebuild a run's reports (HTML, JUnit, tables, summary) from its journal
@@ -78,6 +80,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_storm(args: argparse.Namespace) -> int:
     from harness.storm.cli import run as run_storm
     return run_storm(args)
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    """Set this machine up for an installed startle: scripts/setup.sh from the package data, with
+    no virtualenv of its own (the interpreter startle runs in builds the images)."""
+    import os
+    import subprocess
+    from harness.config import CHECKOUT, ROOT
+    from harness.images import CACHE_DIR
+    env = {**os.environ, "STARTLE_PYTHON": sys.executable, "STARTLE_CACHE_DIR": str(CACHE_DIR),
+           "STARTLE_INSTALLED": "0" if ROOT == CHECKOUT and not args.installed else "1"}
+    return subprocess.run(["bash", str(ROOT / "scripts" / "setup.sh")], env=env, stdin=subprocess.DEVNULL).returncode
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -278,6 +292,10 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("profile", help="profile name or YAML path")
     check.add_argument("--deadline-s", type=float, default=30.0, help="seconds the run may take (default 30)")
     prof.set_defaults(func=cmd_profile)
+    setup_cmd = sub.add_parser("setup", help="install and start what startle needs on this machine (Docker engine, "
+                               "QEMU/binfmt, mmdebstrap, Toxiproxy), then build every image; idempotent")
+    setup_cmd.add_argument("--installed", action="store_true", help=argparse.SUPPRESS)
+    setup_cmd.set_defaults(func=cmd_setup)
     build = sub.add_parser("build", help="build every image locally")
     build.add_argument("--mutants", action="store_true", help="also build the mutant agents under tests/")
     build.set_defaults(func=cmd_build)

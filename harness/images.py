@@ -82,11 +82,12 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from harness.errors import InfrastructureError
 
-ROOT = Path(__file__).resolve().parent.parent
-"""The project checkout (holds pyproject.toml, fixtures/, tests/)."""
+from harness.config import CHECKOUT, ROOT  # noqa: E402  (ROOT: the checkout, or the wheel's package data)
 
-CACHE_DIR = Path(os.environ.get("STARTLE_CACHE_DIR", ROOT / ".cache"))
-"""Everything this module writes outside the image store (gitignored)."""
+CACHE_DIR = Path(os.environ.get("STARTLE_CACHE_DIR") or (ROOT / ".cache" if ROOT == CHECKOUT
+                                                         else Path.home() / ".cache" / "startle"))
+"""Everything this module writes outside the image store (gitignored in the checkout; in the
+user's cache folder when startle runs from a wheel)."""
 
 HASH_FORMAT = 1
 """Part of every hash: bump it when the way images are built changes, to rebuild them all."""

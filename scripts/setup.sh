@@ -12,11 +12,14 @@
 # Needs root for apt-get, mount and dockerd (CI runs as root, no stdin, CI=true).
 # Environment: STARTLE_PYTHON (default python3, >= 3.11), GO (default: go on PATH, else
 # /usr/local/go/bin/go), STARTLE_DOCKERD_LOG (default /var/log/dockerd.log),
-# STARTLE_SKIP_IMAGES=1 (stop before building images).
+# STARTLE_SKIP_IMAGES=1 (stop before building images), STARTLE_CACHE_DIR (default .cache),
+# STARTLE_INSTALLED=1 (`startle setup` of an installed wheel: no venv, no chromium; the images are
+# built with STARTLE_PYTHON, the interpreter startle is installed in).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-CACHE="$ROOT/.cache"
+CACHE="${STARTLE_CACHE_DIR:-$ROOT/.cache}"
+INSTALLED="${STARTLE_INSTALLED:-0}"
 mkdir -p "$CACHE/logs" "$CACHE/stamps"
 export DEBIAN_FRONTEND=noninteractive
 
@@ -48,6 +51,7 @@ engine_answers() { timeout 10 docker version --format '{{.Server.Version}}' >/de
 step_start
 PACKAGES=(qemu-user-static binfmt-support mmdebstrap)
 BARE=(chromium fonts-liberation)  # without their recommends (no avahi/cups daemons, nothing that talks)
+[ "$INSTALLED" = 1 ] && BARE=()   # the report render test is the checkout's, not a user's
 if ! command -v docker >/dev/null 2>&1 || ! engine_answers; then
     # no engine answers: we need a dockerd to start (and a client to talk to it)
     command -v dockerd >/dev/null 2>&1 && command -v docker >/dev/null 2>&1 || PACKAGES+=(docker.io)
@@ -173,6 +177,10 @@ fi
 
 # ---------------------------------------------------------------- venv
 step_start
+if [ "$INSTALLED" = 1 ]; then
+    VENV_PY="$PY"
+    report venv ok "installed startle: $("$PY" -V 2>&1)"
+else
 command -v "$PY" >/dev/null 2>&1 || die venv "$PY not found"
 "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
     || die venv "$("$PY" -V 2>&1) is older than 3.11" "set STARTLE_PYTHON=/path/to/python3.11+"
@@ -195,13 +203,15 @@ else
     echo "$WANT" >"$STAMP"
     report venv installed "$("$VENV/bin/python" -V 2>&1)"
 fi
+VENV_PY="$VENV/bin/python"
+fi
 
 # ---------------------------------------------------------------- images
 if [ "${STARTLE_SKIP_IMAGES:-0}" = 1 ]; then
     echo "setup: images: skipped (STARTLE_SKIP_IMAGES=1)"
 else
     step_start
-    (cd "$ROOT" && "$VENV/bin/python" -m harness.images build </dev/null) | tee "$CACHE/logs/images.out" \
+    (cd "$ROOT" && STARTLE_CACHE_DIR="$CACHE" "$VENV_PY" -m harness.images build </dev/null) | tee "$CACHE/logs/images.out" \
         || die images "python -m harness.images build failed (its error is above)" \
             "fix the named image's inputs, then run bash scripts/setup.sh again"
     built=$(grep -c ' built (' "$CACHE/logs/images.out" || true)
