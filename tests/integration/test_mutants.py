@@ -1,7 +1,9 @@
 """Every verdict can fail: each mutant agent is flagged by the scenario and check it breaks.
 
 Each folder under tests/mutants/ with a ``mutant.yaml`` (``scenario``, ``check``, ``description``)
-is one test case; ``make mutants`` builds it as ``startle/mutant-<name>:amd64``. A launcher mutant
+is one test case; ``make mutants`` builds it as ``startle/mutant-<name>:amd64``. A mutant of another
+agent than the reference names its profile (``profile: tp-mosquitto``): it is built FROM that
+profile's image and the scenario runs with that profile. A launcher mutant
 has no Dockerfile but a ``launcher_edit:`` (``replace``/``with``): the scenario runs the reference
 agent image through a copy of fixtures/agent/launcher.sh with that one edit.
 """
@@ -13,6 +15,7 @@ import yaml
 
 from harness.config import SCENARIOS_DIR
 from harness.lifecycle import run_scenario
+from harness.profile import load_profile
 from harness.runtime import Run
 from harness.scenario import load_scenario
 
@@ -28,6 +31,8 @@ def test_every_mutant_folder_declares_what_catches_it():
             spec = yaml.safe_load((folder / "mutant.yaml").read_text())
             assert {"scenario", "check", "description"} <= set(spec), folder
             assert (SCENARIOS_DIR / f"{spec['scenario']}.yaml").exists(), folder
+            if spec.get("profile"):
+                assert load_profile(spec["profile"]).images.get("amd64"), folder
 
 
 def mutant_launcher(edit: dict, out: Path) -> Path:
@@ -44,13 +49,14 @@ def mutant_launcher(edit: dict, out: Path) -> Path:
 def test_mutant_is_flagged(docker, folder, tmp_path):
     spec = yaml.safe_load((folder / "mutant.yaml").read_text())
     scenario = load_scenario(SCENARIOS_DIR / f"{spec['scenario']}.yaml")
+    profile = load_profile(spec["profile"]) if spec.get("profile") else None
     if spec.get("launcher_edit"):
         launcher = mutant_launcher(spec["launcher_edit"], tmp_path / "launcher.sh")
         result = run_scenario(scenario, Run(), launcher=launcher)
     else:
         image = f"startle/mutant-{folder.name}:amd64"
         docker.images.get(image)  # built by `make mutants`; a missing image is an error, not a skip
-        result = run_scenario(scenario, Run(), image=image)
+        result = run_scenario(scenario, Run(), profile=profile, image=image)
     assert result.status == "fail", f"{folder.name} ({spec['description']}) passed: {result.summary_line()}"
     failed = {v["check"]: v["message"] for v in result.failed_checks}
     assert spec["check"] in failed, f"{folder.name} was not flagged by {spec['check']}: {result.summary_line()}"
