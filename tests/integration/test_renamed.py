@@ -38,7 +38,7 @@ def test_the_renamed_agent_gets_the_same_verdicts_figures_and_plots(docker, tmp_
     images.build(mutants=True, names=["mutant-renamed"], log=lambda line: None)
     reference = startle_run(tmp_path / "reference", "reference")
     renamed = startle_run(tmp_path / "renamed", "reference-renamed")
-    assert verdicts(renamed) == verdicts(reference) and len(verdicts(reference)) >= 20
+    assert verdicts(renamed) == verdicts(reference) and len(verdicts(reference)) >= 18
 
     gate = subprocess.run([*STARTLE, "compare", str(reference), str(renamed)], capture_output=True, text=True,
                           timeout=60)
@@ -49,4 +49,4 @@ def test_the_renamed_agent_gets_the_same_verdicts_figures_and_plots(docker, tmp_
     for run, text in html.items():  # a timeline per scenario, a retry-gap plot where the agent retried
         assert text.count('<figure class="plot timeline">') == len(SCENARIOS), run
     gaps = {run: text.count('<figure class="plot gaps">') for run, text in html.items()}
-    assert gaps[renamed] == gaps[reference] >= 3, gaps
+    assert gaps[renamed] == gaps[reference] >= 2, gaps  # center-outage, center-503-then-ok

@@ -1,0 +1,63 @@
+"""startle used from another repository: only the built wheel installed in a fresh virtualenv.
+
+In a temporary folder outside the checkout: ``startle init``, a profile written there (a real
+third-party agent's, from Debian's packages), ``startle doctor``, ``startle build`` (the images the
+checkout built have the same content hashes: nothing is rebuilt), then ``startle run`` of a slice of
+the matrix taken from ``startle.yaml``; the reports land in that folder. The whole matrix on that
+agent is ``make bench-thirdparty``.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+PROFILE = ROOT / "fixtures" / "profiles" / "tp-mosquitto.yaml"
+SCENARIOS = ["baseline", "center-outage", "config-missing", "health-stages", "network"]
+
+
+CLEAN_ENV = {k: v for k, v in os.environ.items() if k not in ("STARTLE_REPORTS", "PYTHONPATH", "VIRTUAL_ENV")}
+"""Nothing of the checkout's environment reaches the installed startle."""
+
+
+def sh(args, cwd, timeout=600, env=None, ok=True):
+    proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                          env={**CLEAN_ENV, **(env or {})})
+    if ok:
+        assert proc.returncode == 0, f"{args} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc
+
+
+def test_the_wheel_alone_runs_a_third_party_agent_from_another_folder(docker, tmp_path):
+    dist, venv, project = tmp_path / "dist", tmp_path / "venv", tmp_path / "agent-repo"
+    sh([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(ROOT)], tmp_path)
+    wheel = next(dist.glob("startle-*.whl"))
+    sh([sys.executable, "-m", "venv", str(venv)], tmp_path)
+    sh([str(venv / "bin" / "pip"), "install", "-q", str(wheel)], tmp_path, timeout=900,
+       env={"PIP_CACHE_DIR": str(ROOT / ".cache" / "pip"), "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+    startle = str(venv / "bin" / "startle")
+    project.mkdir()
+
+    sh([startle, "init"], project)
+    assert (project / "startle.yaml").exists() and (project / "agent-profile.yaml").exists()
+    written = yaml.safe_load(PROFILE.read_text())
+    (project / "agent-profile.yaml").write_text(yaml.safe_dump(written, sort_keys=False))
+    settings = yaml.safe_load((project / "startle.yaml").read_text())
+    settings.update(scenarios=SCENARIOS, jobs=2)
+    (project / "startle.yaml").write_text(yaml.safe_dump(settings))
+
+    sh([startle, "doctor"], project)
+    built = sh([startle, "build"], project).stdout
+    assert " built (" not in built, built  # the same inputs as the checkout's images: nothing rebuilt
+    run = sh([startle, "run", "--no-pairs"], project, timeout=900, ok=False)
+    assert run.returncode in (0, 1), run.stdout[-3000:] + run.stderr[-3000:]
+    journal = json.loads((project / "reports" / "latest" / "results.json").read_text())
+    statuses = {s["name"]: s["status"] for s in journal["scenarios"]}
+    assert "error" not in statuses.values(), statuses
+    assert statuses["baseline"] == "pass" and journal["scenarios"][0]["profile"] == written["name"]
+    assert (project / "reports" / "latest" / "report.html").exists()
+    assert not (ROOT / "reports" / journal["run_id"]).exists()  # written where the user is, not in the checkout
