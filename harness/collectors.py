@@ -9,11 +9,10 @@ Each runs in a daemon thread and stops on :meth:`stop`; none of them sleeps to s
 
 from __future__ import annotations
 
-import json
 import threading
 from datetime import datetime
 import time
-from typing import Any, Callable
+from typing import Any
 
 import docker
 import requests

@@ -247,15 +247,6 @@ class AgentSpec:
         return {k: v for k, v in kwargs.items() if v is not None or k == "network"}
 
 
-_ENGINE: list[Any] = []
-
-
-def _engine():
-    """A docker SDK client (one per process) for looking up the scenario's peers."""
-    if not _ENGINE:
-        import docker
-        _ENGINE.append(docker.from_env(timeout=60))
-    return _ENGINE[0]
 
 
 class AgentContainer(StartleContainer):
@@ -284,7 +275,8 @@ class AgentContainer(StartleContainer):
 
     # --- helpers ----------------------------------------------------------------------------
     def _peer(self, role: str, labels: dict[str, str]):
-        client = _engine()
+        from harness.engine import shared_client
+        client = shared_client()
         filters = {"label": [f"{k}={v}" for k, v in labels.items() if k.startswith("startle.")
                              and k not in ("startle.role",)] + [f"startle.role={role}"]}
         found = client.containers.list(filters=filters)

@@ -30,10 +30,10 @@ class Finding:
 
 
 def check_engine() -> tuple[Finding, object | None]:
-    import docker
     from docker.errors import DockerException
+    import docker
     try:
-        client = docker.from_env(timeout=10)
+        client = docker.from_env(timeout=10)  # not harness.engine: the doctor reports *why* it fails
         info = client.info()
         detail = (f"Docker {info.get('ServerVersion')}, {info.get('Driver')}, "
                   f"cgroup v{info.get('CgroupVersion', '?')}, {info.get('NCPU')} CPUs")

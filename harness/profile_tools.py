@@ -60,7 +60,7 @@ def draft(image: str, attrs: dict[str, Any]) -> str:
              "# TODO retry_policy: its declared schedule as data (family, jitter, base_ms, factor, cap_ms, deadline_s).",
              "# TODO exit_codes: what it exits with per cause (config-missing, config-malformed, ...).",
              "# TODO config: {source: its config folder (templates), mount: where it reads it, file: the main file}."]
-    env_note = [f"# TODO env: the variables the agent reads, e.g. `CENTER_URL: \"{{center_url}}\"` (placeholders "
+    env_note = ["# TODO env: the variables the agent reads, e.g. `CENTER_URL: \"{center_url}\"` (placeholders "
                 "{node_id} {center_url} {center_host} {center_port}); the image already sets "
                 + (", ".join(env_names) if env_names else "none") + " (kept unless set here)."]
     return "\n".join(lines + env_note) + "\n" + yaml.safe_dump(

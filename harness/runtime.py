@@ -19,30 +19,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import docker
-from docker.errors import DockerException, NotFound
+from docker.errors import NotFound
 
 from harness.clients import CenterAdmin, ToxiproxyAdmin
-from harness.config import (ROOT, LABEL_HOST, LABEL_MANAGED, LABEL_PID, LABEL_ROLE, LABEL_RUN, LABEL_SCENARIO, LABEL_WORLD,
+from harness.config import (LABEL_HOST, LABEL_MANAGED, LABEL_PID, LABEL_ROLE, LABEL_RUN, LABEL_SCENARIO, LABEL_WORLD,
                             REPORTS_DIR)
 from harness.containers import (CENTER_PORT, CENTER_PROXY_PORT, AgentContainer, AgentSpec, CenterContainer,
                                 ConfigCopy, OwnCenterContainer, StartleNetwork, ToxiproxyContainer)
+from harness.engine import docker_client  # noqa: F401  (re-exported: the one client factory)
 from harness.errors import InfrastructureError
 from harness.profile import Profile
 from harness.timeline import Timeline
 
 CENTER_IMAGE = os.environ.get("STARTLE_CENTER_IMAGE", "startle/center:latest")
 TOXIPROXY_IMAGE = os.environ.get("STARTLE_TOXIPROXY_IMAGE", "startle/toxiproxy:latest")
-
-
-def docker_client() -> docker.DockerClient:
-    """A client of the local engine; a clear error when none answers."""
-    try:
-        client = docker.from_env(timeout=60)
-        client.ping()
-        return client
-    except DockerException as exc:
-        raise InfrastructureError(f"no Docker engine answers ({exc}); run `make setup` or "
-                                  "`startle doctor` to see how to start one") from None
 
 
 PLACEHOLDERS = re.compile(r"\{(node_id|center_url|center_host|center_port|metadata_url)\}")

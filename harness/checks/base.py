@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from harness.profile import Profile
 from harness.registry import Registry
-from harness.view import FaultWindow, View  # noqa: F401  (FaultWindow re-exported)
+from harness.view import FaultWindow, View  # noqa: F401  (FaultWindow: re-exported for checks)
 
 CHECKS = Registry("check")
 
@@ -94,3 +94,23 @@ class Check(BaseModel):
 def register(cls):
     """Class decorator: make a check available to scenarios under its ``type`` default."""
     return CHECKS.register(cls)
+
+
+GRACE_S = 1.5
+"""After the agent's ``die`` event, how long its last log lines may still be on their way (s)."""
+
+
+def settling(ctx: CheckContext) -> bool:
+    """True while the agent exited less than GRACE_S ago (its last lines may still arrive)."""
+    died = ctx.agent_exited()
+    return died is not None and ctx.clock() < died.t + GRACE_S
+
+
+class AfterExit(Check):
+    """A check that, once the agent exited, waits GRACE_S for its last log lines before deciding."""
+
+    def wake_at(self, ctx: CheckContext) -> float | None:
+        died = ctx.agent_exited()
+        if died is not None:
+            return died.t + GRACE_S + 0.01
+        return super().wake_at(ctx)

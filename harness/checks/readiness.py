@@ -1,4 +1,5 @@
-"""Did the agent come up: registered with the center, ready, through its stages in order."""
+"""Did the agent come up: registered with the center, ready (or, when it must not, never ready),
+through its stages in order, and how much slower under a resource limit."""
 
 from __future__ import annotations
 
@@ -112,4 +113,73 @@ class StageOrder(Check):
             what = f"stage(s) {', '.join(missing)} never reached" if missing else \
                 "the image's HEALTHCHECK never reported healthy"
             return self.verdict("fail", f"{what} within {self.within_s} s", stages_s=timings)
+        return None
+
+
+@register
+class NeverReady(Check):
+    """Readiness never became true: startle's ready probe never said yes, and the agent never
+    claimed it (its ``ready`` signal, when declared).
+
+    Decided as a pass when the agent exits (``until: exit``) or when ``within_s`` has passed."""
+
+    type: Literal["never_ready"] = "never_ready"
+    within_s: float = Field(30, gt=0, description="seconds after the agent container started to watch")
+    until: Literal["exit", "deadline"] = "exit"
+    profile_needs: ClassVar[tuple[str, ...]] = ("health.ready",)
+
+    def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
+        start = ctx.agent_started or ctx.timeline.start
+        claim, probe = ctx.stage_claim("ready"), ctx.stage_ok("ready")
+        if claim or probe:
+            first = min(e.t for e in (claim, probe) if e is not None)
+            how = f"the ready probe said yes ({probe.get('detail')})" if probe else "it claimed readiness"
+            return self.verdict("fail", f"became ready {first - start:.2f} s after start ({how}); readiness "
+                                        "must stay false", ready_after_s=round(first - start, 3))
+        died = ctx.agent_exited()
+        if self.until == "exit" and died is not None:
+            return self.verdict("pass", f"never ready; exited with code {died.get('exit_code')} "
+                                        f"{died.t - start:.2f} s after start", exit_code=died.get("exit_code"))
+        if self.deadline_from(ctx.agent_started, self.within_s, ctx, final):
+            return self.verdict("pass", f"never ready within {self.within_s} s of start")
+        return None
+
+
+@register
+class SlowerInit(Check):
+    """Under a resource limit the agent is still ready within ``within_s`` (the launcher's deadline),
+    and the slowdown against an unlimited run of the same agent (the ``native_baseline`` fault,
+    listed before the limiting fault so that its copy keeps the profile's limits) is measured and
+    at least ``min_ratio`` (proof the limit was in force). Ready = Docker ``start`` → the ready probe's yes."""
+
+    type: Literal["slower_init"] = "slower_init"
+    within_s: float = Field(gt=0, description="seconds after the agent container started")
+    min_ratio: float = Field(1.5, gt=0, description="limited / unlimited ready time at least this")
+    profile_needs: ClassVar[tuple[str, ...]] = ("health.ready",)
+
+    def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
+        start = ctx.agent_started
+        ready = ctx.stage_ok("ready")
+        native = ctx.timeline.first("harness", "native_ready")
+        if start is not None and ready is not None:
+            took = round(ready.t - start, 3)
+            measured = {"ready_s": took}
+            if took > self.within_s:
+                return self.verdict("fail", f"ready only {took} s after start; the deadline is {self.within_s} s",
+                                    **measured)
+            if native is None:
+                return self.verdict("fail", f"ready in {took} s, but no unlimited run was measured (add the "
+                                            "native_baseline fault before the limit)", **measured)
+            base = float(native.get("ready_after_s"))
+            ratio = round(took / max(base, 1e-3), 2)
+            measured.update(unlimited_ready_s=base, slowdown_x=ratio)
+            if ratio < self.min_ratio:
+                return self.verdict("fail", f"ready in {took} s vs {base} s unlimited: only {ratio}x slower, "
+                                            f"expected at least {self.min_ratio}x (was the limit applied?)", **measured)
+            return self.verdict("pass", f"ready in {took} s vs {base} s unlimited ({ratio}x slower), within the "
+                                        f"{self.within_s} s deadline", **measured)
+        if self.deadline_from(start, self.within_s, ctx, final):
+            died = ctx.agent_exited()
+            return self.verdict("fail", f"not ready within the {self.within_s} s deadline"
+                                + (f"; exited with code {died.get('exit_code')}" if died else ""))
         return None

@@ -3,16 +3,16 @@ timelines (each passes good behaviour and fails bad), AgentSpec, the faults' cre
 and the agent's new preflight behaviour (threads, CONFIG_WAIT_S, init_buffer_mb). No Docker."""
 
 import json
-import os
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 
-from harness.checks import CheckContext
-from harness.checks.outcome import (ConfigPickedUp, Diagnosis, Exits, LogSays, NeverReady, OomKilled, Region,
-                                    SecurityContext)
+from harness.checks.diagnosis import Diagnosis, LogSays
+from harness.checks.exits import Exits, OomKilled
+from harness.checks.readiness import NeverReady
+from harness.checks.security import SecurityContext
+from harness.checks.settings import ConfigPickedUp, Region
 from harness.containers import PLACEHOLDER, AgentSpec, ConfigCopy
 from harness.faults.capabilities import Device
 from harness.faults.env import Env
@@ -20,7 +20,7 @@ from harness.faults.mounts import ConfigMount
 from harness.faults.network_mode import NetworkMode
 from harness.faults.resources import MemoryLimit
 from harness.profile import load_profile
-from timelines import NODE, T0, context
+from timelines import context
 
 AGENT_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "agent"
 
