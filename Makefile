@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STARTLE := $(VENV)/bin/startle
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: run test setup unit integration scenarios mutants doctor clean help bench-center bench-report bench-storm bench-fleet
+.PHONY: run test setup unit integration scenarios mutants doctor clean help bench-center bench-report bench-storm bench-fleet bench-thirdparty
 
 help:
 	@echo "make run    set up, then run every scenario (reports/latest/)"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench-report   seconds to build every report of 100 synthetic scenarios"
 	@echo "make bench-storm    retry storms: six policies at N=100 (contention), 10,000 agents after an outage"
 	@echo "make bench-fleet    100 real agent containers restarted in an outage, beside the simulation"
+	@echo "make bench-thirdparty  the whole matrix on each third-party agent (fixtures/thirdparty/)"
 
 setup:
 	@bash scripts/setup.sh
@@ -35,7 +36,7 @@ integration: setup mutants
 	$(PYTEST) tests/integration scenarios
 
 mutants: setup
-	$(PY) -m harness.images build --mutants
+	$(STARTLE) build --mutants
 
 doctor:
 	$(STARTLE) doctor
@@ -60,3 +61,9 @@ bench-storm: setup
 # 45-s center outage, beside the simulation of their policy at the same N.
 bench-fleet: setup
 	$(STARTLE) storm --mode outage --outage-s 45 --containers 100 --seed 1
+
+# The whole matrix (pairs included) on each real third-party agent from Debian's packages
+# (fixtures/thirdparty/): every scenario judged or skipped with the missing field named.
+bench-thirdparty: setup mutants
+	$(STARTLE) run -j 3 --profile tp-mosquitto
+	$(STARTLE) run -j 3 --profile tp-prometheus
