@@ -16,7 +16,8 @@ logical name        alias tag                    built from
 ``tp-<n>-rootfs-``  ``startle/tp-<n>-rootfs:``   a *package image*: mmdebstrap of Debian packages
 ``<arch>``          ``<arch>``                   (fixtures/thirdparty/<n>/recipe.toml, same format
                                                  as the base recipe: suite, revision, per-arch
-                                                 variant/packages/extract_hooks, image config)
+                                                 variant/packages/extract_hooks/dpkgopts (dpkg's
+                                                 ``path-exclude=...``), image config)
 ``<image>-<arch>``  ``startle/<image>:<arch>``   one per ``[[image]]`` of that recipe:
                                                  fixtures/thirdparty/<n>/<context>/Dockerfile,
                                                  ``BASE=`` the package rootfs (tp-mosquitto,
@@ -360,6 +361,8 @@ def rootfs_spec(name: str, repo: str, arch: str, recipe: Mapping[str, Any], orig
             "packages": sorted(section["packages"]),
             "extract_hooks": list(section.get("extract_hooks", [])),
             "config": recipe.get("config", {}),
+            # only when given, so that the hashes of recipes without them do not change
+            **({"dpkgopts": list(section["dpkgopts"])} if section.get("dpkgopts") else {}),
         },
     )
 
@@ -665,6 +668,7 @@ def _build_rootfs(client, item: Planned, labels: dict[str, str], log_path: Path,
     args = ["--quiet", f"--variant={recipe['variant']}", f"--arch={recipe['arch']}",
             f"--include={','.join(recipe['packages'])}"]
     args += [f"--extract-hook={hook}" for hook in recipe["extract_hooks"]]
+    args += [f"--dpkgopt={option}" for option in recipe.get("dpkgopts", [])]
     command = ["mmdebstrap", *args, recipe["suite"], str(out), str(sources)]
     if shutil.which("mmdebstrap") is None:
         raise ImageBuildError(spec.alias_tag, "mmdebstrap", "mmdebstrap is not installed",

@@ -6,7 +6,9 @@
 #   binfmt     mount binfmt_misc, enable qemu-aarch64 (arm64 images run under QEMU)
 #   toxiproxy  static toxiproxy-server/-cli from the Go module proxy, into .cache/toxiproxy/<version>/
 #   venv       .venv with `pip install -e .` (again only when pyproject.toml changed)
-#   images     python -m harness.images build (content-hash tags; nothing is pulled)
+#   images     python -m harness.images build: base, agent, center, Toxiproxy and the third-party
+#              package images of fixtures/thirdparty/ (mosquitto, prometheus; content-hash tags,
+#              cached; nothing is pulled, their Debian packages come through mmdebstrap)
 # Idempotent: a warm run only checks (target < 5 s). Prints one line per step:
 #   setup: <step>: ok|installed|started|warn (<seconds>s)
 # Needs root for apt-get, mount and dockerd (CI runs as root, no stdin, CI=true).

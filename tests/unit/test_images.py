@@ -232,3 +232,97 @@ def test_the_real_recipe_and_version_pin() -> None:
     assert re.fullmatch(r"v2\.\d+\.\d+", images.toxiproxy_version())
     # no mirror host is ever written in the recipe: the host's apt sources are the mirror
     assert "://" not in (images.ROOT / "fixtures" / "base" / "recipe.toml").read_text()
+
+
+# --- package images (fixtures/thirdparty/<name>/recipe.toml) ---------------------------------
+
+PACKAGE_RECIPE = """suite = "bookworm"
+revision = 1
+
+[arch.amd64]
+variant = "minbase"
+packages = ["mosquitto"]
+
+[[image]]
+repo = "startle/tp-demo"
+context = "image"
+
+[[image]]
+repo = "startle/tp-demo-center"
+context = "center"
+"""
+
+
+def _package_root(tmp_path: Path) -> tuple[Path, Path]:
+    root, cache = _fake_root(tmp_path)
+    demo = root / "fixtures" / "thirdparty" / "demo"
+    _write(demo / "recipe.toml", PACKAGE_RECIPE)
+    _write(demo / "image" / "Dockerfile", "ARG BASE\nFROM $BASE\nCMD [\"mosquitto\"]\n")
+    _write(demo / "center" / "Dockerfile", "ARG BASE\nFROM $BASE\n")
+    _write(root / "fixtures" / "profiles" / "demo.yaml", "name: demo\nimages: {amd64: startle/tp-demo:amd64}\n")
+    _write(root / "tests" / "mutants" / "demo-broken" / "Dockerfile", "ARG AGENT_IMAGE\nFROM $AGENT_IMAGE\n")
+    _write(root / "tests" / "mutants" / "demo-broken" / "mutant.yaml",
+           "description: x\nprofile: demo\nscenario: baseline\ncheck: ready\n")
+    return root, cache
+
+
+def test_a_package_recipe_gives_its_rootfs_then_one_image_per_entry(tmp_path: Path) -> None:
+    root, cache = _package_root(tmp_path)
+    specs = {s.name: s for s in images.image_specs(root, True, cache)}
+    rootfs = specs["tp-demo-rootfs-amd64"]
+    assert (rootfs.kind, rootfs.alias_tag, rootfs.origin) == (
+        "rootfs", "startle/tp-demo-rootfs:amd64", "fixtures/thirdparty/demo/recipe.toml")
+    assert rootfs.recipe["packages"] == ["mosquitto"] and rootfs.recipe["variant"] == "minbase"
+    for name, alias in (("tp-demo-amd64", "startle/tp-demo:amd64"),
+                        ("tp-demo-center-amd64", "startle/tp-demo-center:amd64")):
+        assert (specs[name].alias_tag, specs[name].parent, specs[name].parent_arg) == (
+            alias, "tp-demo-rootfs-amd64", "BASE")
+    assert not any(name.endswith("arm64") and name.startswith("tp-") for name in specs)  # no [arch.arm64]
+    tags = _tags(root, cache)
+    assert list(tags).index("tp-demo-rootfs-amd64") < list(tags).index("tp-demo-amd64")
+
+
+def test_a_mutant_naming_a_profile_is_built_from_that_profiles_image(tmp_path: Path) -> None:
+    root, cache = _package_root(tmp_path)
+    specs = {s.name: s for s in images.image_specs(root, True, cache)}
+    assert specs["mutant-demo-broken"].parent == "tp-demo-amd64"
+    assert specs["mutant-no-backoff"].parent == "agent-amd64"  # no mutant.yaml profile: the reference
+    before = _tags(root, cache)
+    _write(root / "fixtures" / "thirdparty" / "demo" / "image" / "entrypoint.sh", "#!/bin/sh\n", 0o755)
+    after = _tags(root, cache)
+    assert after["mutant-demo-broken"] != before["mutant-demo-broken"]
+    assert after["mutant-no-backoff"] == before["mutant-no-backoff"]
+    assert after["tp-demo-rootfs-amd64"] == before["tp-demo-rootfs-amd64"]
+
+
+def test_package_recipe_changes_rebuild_only_that_package(tmp_path: Path) -> None:
+    root, cache = _package_root(tmp_path)
+    before = _tags(root, cache)
+    recipe = root / "fixtures" / "thirdparty" / "demo" / "recipe.toml"
+    recipe.write_text(recipe.read_text().replace('["mosquitto"]', '["mosquitto", "mosquitto-clients"]'))
+    after = _tags(root, cache)
+    for name in ("tp-demo-rootfs-amd64", "tp-demo-amd64", "tp-demo-center-amd64", "mutant-demo-broken"):
+        assert after[name] != before[name], name
+    for name in ("base-amd64", "agent-amd64", "center", "toxiproxy"):
+        assert after[name] == before[name], name
+
+
+def test_a_mutant_naming_an_unknown_image_is_a_clear_error(tmp_path: Path) -> None:
+    root, cache = _package_root(tmp_path)
+    _write(root / "fixtures" / "profiles" / "demo.yaml", "name: demo\nimages: {amd64: someone/else:1}\n")
+    with pytest.raises(images.ImageBuildError, match="does not build"):
+        images.image_specs(root, True, cache)
+
+
+def test_the_real_package_recipes() -> None:
+    found = {folder.name: recipe for folder, recipe in images.package_recipes()}
+    assert {"mosquitto", "prometheus"} <= set(found)
+    for name, recipe in found.items():
+        assert recipe["suite"] == "bookworm", name
+        assert "://" not in (images.ROOT / "fixtures" / "thirdparty" / name / "recipe.toml").read_text()
+    assert "mosquitto" in found["mosquitto"]["arch"]["amd64"]["packages"]
+    assert "prometheus" in found["prometheus"]["arch"]["amd64"]["packages"]
+    tags = images.expected_tags(mutants=True)
+    for name in ("tp-mosquitto-amd64", "tp-mosquitto-center-amd64", "tp-prometheus-amd64",
+                 "mutant-tp-mosquitto-constant", "mutant-tp-prometheus-no-backoff"):
+        assert name in tags, name
