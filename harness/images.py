@@ -592,16 +592,15 @@ class BuildResult:
 
 
 def docker_client(timeout_s: int = DOCKER_TIMEOUT_S):
-    """``docker.from_env()`` checked with a ping; a clear error when the engine is down."""
-    import docker  # imported here so that the hash functions need no Docker SDK
+    """The engine's client (harness/engine.py); an ImageBuildError naming the fix when it is down."""
+    from harness.engine import docker_client as engine_client  # here: the hash functions need no Docker SDK
+    from harness.errors import InfrastructureError
 
     try:
-        client = docker.from_env(timeout=timeout_s)
-        client.ping()
-        return client
-    except Exception as exc:  # docker.errors.DockerException, requests errors
+        return engine_client(timeout_s)
+    except InfrastructureError as exc:
         raise ImageBuildError("(all)", "connect to Docker", str(exc),
-                              hint="bash scripts/setup.sh starts dockerd; or check DOCKER_HOST") from exc
+                              hint="bash scripts/setup.sh starts dockerd; or check DOCKER_HOST") from None
 
 
 def apt_sources_file() -> Path:

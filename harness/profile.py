@@ -88,7 +88,10 @@ class HealthSpec(Strict):
     startup: Probe | None = None
     ready: Probe | None = None
     live: Probe | None = None
-    interval_s: float = Field(0.1, gt=0, le=5, description="seconds between probes of an undecided stage")
+    interval_s: float = Field(0.1, gt=0, le=5, description="seconds between probe rounds while a stage is not yet true")
+    ordered: list[Literal["startup", "ready", "live"]] | None = Field(
+        None, description="the stages whose order the agent promises (default: every declared one, "
+        "startup → ready → live); e.g. [startup, ready] for an agent alive before it is ready")
 
     def probes(self) -> dict[str, Probe]:
         return {s: p for s in STAGES if (p := getattr(self, s)) is not None}

@@ -35,6 +35,8 @@ CENTER_IMAGE = os.environ.get("STARTLE_CENTER_IMAGE", "startle/center:latest")
 TOXIPROXY_IMAGE = os.environ.get("STARTLE_TOXIPROXY_IMAGE", "startle/toxiproxy:latest")
 
 
+ADDRESS_TTL_S = 1.0
+"""Seconds a container address read from the engine is reused by the probes."""
 PLACEHOLDERS = re.compile(r"\{(node_id|center_url|center_host|center_port|metadata_url)\}")
 """The placeholders of env values and config templates; any other brace is left alone (JSON)."""
 
@@ -119,6 +121,8 @@ class World:
         self.center: CenterAdmin | None = None
         self.toxiproxy: ToxiproxyAdmin | None = None
         self.tempdir = Path(tempfile.mkdtemp(prefix=f"{self.prefix}-"))
+        self._agent_ip: tuple[float, str | None] = (0.0, None)
+        """(Unix s read, the agent container's address): re-read after ADDRESS_TTL_S (a restart may move it)."""
         self.node_id = ""
         """The agent's node id in this scenario (set by :meth:`agent_spec`)."""
         self.launcher: Path | None = profile.resolve(profile.launcher.script) if profile.launcher else None
@@ -235,17 +239,26 @@ class World:
 
     def agent_address(self, port: int) -> tuple[str, int] | None:
         """Where startle reaches the agent's container ``port`` (None with ``--network none``, or
-        before the port is published). Host mode: the port the agent was told to use, on loopback;
-        bridge modes: the port published on 127.0.0.1."""
+        while the container has no address). Host mode: the port the agent was told to use, on
+        loopback; bridge modes: the container's own address on its network, from this host — not
+        the port published on 127.0.0.1, where Docker's userland proxy accepts a connection even
+        when nothing listens in the container (a TCP probe would always say yes)."""
         agent = self.agent_container
         if agent is None or not agent.spec.publish_health or agent.spec.network_mode == "none":
             return None
         if agent.spec.network_mode == "host":
             return "127.0.0.1", agent.spec.host_ports.get(port, port)
-        try:
-            return "127.0.0.1", int(agent.host_port(port))
-        except (KeyError, IndexError, TypeError, ValueError, NotFound):
-            return None
+        cached_at, address = self._agent_ip
+        if time.time() - cached_at > ADDRESS_TTL_S or address is None:
+            try:
+                container = agent.get_wrapped_container()
+                container.reload()
+                networks = container.attrs["NetworkSettings"]["Networks"]
+            except (NotFound, KeyError):
+                return None
+            address = next((n.get("IPAddress") for n in networks.values() if n.get("IPAddress")), None)
+            self._agent_ip = (time.time(), address)
+        return (address, port) if address else None
 
     def agent_docker_container(self):
         """The agent's Docker container (docker-py), also when a launcher created it; None if gone."""

@@ -91,6 +91,8 @@ class Scenario(BaseModel):
     def missing(self, profile: "Profile") -> list[str]:
         """What this scenario needs of ``profile`` and it does not declare, each with who needs it."""
         out: list[str] = []
+        if self.arch != "native" and self.arch not in profile.images:
+            out.append(f"images.{self.arch} (needed by arch: {self.arch})")
         for item in [*self.typed_faults, *self.checks]:
             for field in item.missing(profile):
                 entry = f"{field} (needed by {item.type})"

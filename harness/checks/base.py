@@ -91,6 +91,11 @@ class Check(BaseModel):
         return None if within is None or anchor is None else anchor + within + 0.01
 
 
+def ok_status(status) -> bool:
+    """An HTTP answer that is a success (any 2xx: 200, 201, 204...)."""
+    return isinstance(status, int) and 200 <= status < 300
+
+
 def register(cls):
     """Class decorator: make a check available to scenarios under its ``type`` default."""
     return CHECKS.register(cls)

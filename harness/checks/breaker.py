@@ -16,7 +16,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from harness.checks.base import Check, CheckContext, Verdict, register
+from harness.checks.base import Check, CheckContext, Verdict, ok_status, register
 
 
 @register
@@ -50,7 +50,7 @@ class BreakerOpens(Check):
         measured: dict = {"threshold": threshold, "cooldown_s": cooldown, "agent_breaker_events": transitions}
         failures, pauses = 0, []
         for i, (t0, s0) in enumerate(records):
-            if s0 == 200:
+            if ok_status(s0):
                 break
             failures += 1
             nxt = records[i + 1] if i + 1 < len(records) else None
@@ -80,7 +80,7 @@ class BreakerOpens(Check):
                                     pauses_s=[round(p, 3) for p in pauses], **measured)
             pauses.append(gap)
         measured["pauses_s"] = [round(p, 3) for p in pauses]
-        ended = final or any(s == 200 for _, s in records) or ctx.agent_exited() is not None
+        ended = final or any(ok_status(s) for _, s in records) or ctx.agent_exited() is not None
         if len(pauses) >= self.min_pauses and ended:
             return self.verdict("pass", f"breaker opened after {threshold} consecutive failures and half-opened "
                                         f"after {min(pauses):.2f}–{max(pauses):.2f} s (cooldown {cooldown} s); "

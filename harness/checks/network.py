@@ -18,7 +18,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from harness.checks.base import Check, CheckContext, Verdict, register
+from harness.checks.base import Check, CheckContext, Verdict, ok_status, register
 
 
 def in_windows(t: float, ctx: CheckContext, fault_types: list[str] | None) -> bool:
@@ -65,16 +65,35 @@ class RequestTime(Check):
     type: Literal["request_time"] = "request_time"
     min_ms: float = Field(0, ge=0, description="the successful registration took at least this")
     max_ms: float = Field(gt=0, description="and at most this, milliseconds")
-    profile_needs: ClassVar[tuple[str, ...]] = ("signals.match.attempt_result",)
+    for_bytes: int | None = Field(None, gt=0, description="the bytes (both ways) min_ms was reckoned for: when "
+                                  "the wire saw another size, min_ms scales with it (a per-byte toxic)")
+
+    def missing(self, profile) -> list[str]:
+        if profile.center.protocol == "tcp" or not profile.lacks("signals.match.attempt_result"):
+            return []
+        return ["signals.match.attempt_result (with elapsed_ms), or center.protocol tcp (timed on the wire)"]
 
     def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
-        ok = [e for e in ctx.signal("attempt_result") if e.get("status") == 200]
-        if not ok:
-            return self.verdict("fail", "no successful registration in the agent's log") if final else None
-        took = float(ok[0].get("elapsed_ms") or 0.0)
-        status = "pass" if self.min_ms <= took <= self.max_ms else "fail"
-        return self.verdict(status, f"the successful registration took {took:.0f} ms "
-                                    f"(allowed {self.min_ms:.0f}–{self.max_ms:.0f} ms)", elapsed_ms=took)
+        """The agent's own ``elapsed_ms`` of its first successful attempt when it logs one; else (a TCP
+        protocol) the first answered connection on the wire, SYN to the center's first byte."""
+        logged = [e for e in ctx.signal("attempt_result") if ok_status(e.get("status")) and e.get("elapsed_ms") is not None]
+        answered = [e for e in ctx.wire() if e.get("outcome") == "answered"] if ctx.profile.center.protocol == "tcp" \
+            else []
+        least = self.min_ms
+        if logged:
+            took, source = float(logged[0].get("elapsed_ms")), "the agent's attempt_result"
+        elif answered:
+            took, source = float(answered[0].get("duration_s")) * 1000.0, "the wire (SYN to the center's first byte)"
+            size = (answered[0].get("bytes_to_server") or 0) + (answered[0].get("bytes_from_server") or 0)
+            if self.for_bytes and size:
+                least = self.min_ms * min(1.0, size / self.for_bytes)
+                source += f", {size} bytes: at least {least:.0f} ms"
+        else:
+            return self.verdict("fail", "no successful registration timed (the agent's log or the wire)") \
+                if final else None
+        status = "pass" if least <= took <= self.max_ms else "fail"
+        return self.verdict(status, f"the successful registration took {took:.0f} ms, from {source} "
+                                    f"(allowed {least:.0f}–{self.max_ms:.0f} ms)", elapsed_ms=round(took, 1))
 
 
 @register

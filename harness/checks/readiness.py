@@ -8,6 +8,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from harness.checks.base import Check, CheckContext, Verdict, register
+from harness.skip import ScenarioSkipped
 
 
 @register
@@ -79,8 +80,9 @@ class Ready(Check):
 
 @register
 class StageOrder(Check):
-    """The declared health stages became true in order (startup → ready → live), as startle's
-    probes saw them; when Docker reports the container healthy, that comes after ``ready``."""
+    """The declared health stages became true, those the profile promises an order for in that
+    order (``health.ordered``; default startup → ready → live), as startle's probes saw them; when
+    Docker reports the container healthy, that comes after ``ready``."""
 
     type: Literal["stage_order"] = "stage_order"
     within_s: float = Field(gt=0, description="seconds after start by which every stage is reached")
@@ -91,13 +93,15 @@ class StageOrder(Check):
         wanted = self.stages or ctx.judged_stages()
         seen = {s: e.t for s in wanted if (e := ctx.stage_ok(s)) is not None}
         healthy = ctx.docker_healthy()
-        got = [s for s in wanted if s in seen]
+        promised = [s for s in (ctx.profile.health.ordered or wanted) if s in wanted]
+        got = [s for s in promised if s in seen]
         order = sorted(got, key=lambda s: seen[s])
         start = ctx.agent_started or ctx.timeline.start
-        timings = {s: round(seen[s] - start, 3) for s in got}
+        timings = {s: round(seen[s] - start, 3) for s in wanted if s in seen}
         if order != got:
             return self.verdict("fail", f"stages out of order: saw {' → '.join(order)}, expected "
-                                        f"{' → '.join(wanted)}", stages_s=timings)
+                                        f"{' → '.join(promised)}", stages_s=timings)
+        got = [s for s in wanted if s in seen]
         if len(got) == len(wanted):
             text = " → ".join(f"{s} {timings[s]:.2f} s" for s in wanted)
             if healthy is None and not ctx.image_has_healthcheck():
@@ -157,6 +161,14 @@ class SlowerInit(Check):
     min_ratio: float = Field(1.5, gt=0, description="limited / unlimited ready time at least this")
     profile_needs: ClassVar[tuple[str, ...]] = ("health.ready",)
 
+    @staticmethod
+    def resolution(ctx: CheckContext) -> float:
+        """Seconds between two asks of the ready probe (harness/probes.py)."""
+        from harness.probes import EXEC_MIN_INTERVAL_S
+        probe = ctx.profile.health.ready
+        interval = ctx.profile.health.interval_s
+        return max(interval, EXEC_MIN_INTERVAL_S) if probe is not None and probe.exec else interval
+
     def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
         start = ctx.agent_started
         ready = ctx.stage_ok("ready")
@@ -164,6 +176,11 @@ class SlowerInit(Check):
         if start is not None and ready is not None:
             took = round(ready.t - start, 3)
             measured = {"ready_s": took}
+            resolution = self.resolution(ctx)
+            if took < 3 * resolution:
+                raise ScenarioSkipped(f"slower_init: the agent was ready {took:.3f} s after start under the limit, "
+                                      f"within 3 rounds of the probes ({resolution:g} s apart): too fast for a "
+                                      "slowdown to be measured")
             if took > self.within_s:
                 return self.verdict("fail", f"ready only {took} s after start; the deadline is {self.within_s} s",
                                     **measured)

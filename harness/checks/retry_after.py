@@ -14,7 +14,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from harness.checks.base import Check, CheckContext, Verdict, register
+from harness.checks.base import Check, CheckContext, Verdict, ok_status, register
 
 
 @register
@@ -54,7 +54,7 @@ class HonoursRetryAfter(Check):
             return self.verdict("fail", f"no attempt {ctx.clock() - last.t:.2f} s after a 429 with Retry-After: "
                                         f"{wait:.0f} (allowed up to {wait + self.late_s:.1f} s)",
                                 gaps_s=[round(g, 3) for g in gaps])
-        done = final or any(r.get("status") == 200 for r in records)
+        done = final or any(ok_status(r.get("status")) for r in records)
         if not done:
             return None
         if len(gaps) < self.min_answers:

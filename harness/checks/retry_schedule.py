@@ -37,7 +37,7 @@ from typing import ClassVar, Any, Literal
 
 from pydantic import Field
 
-from harness.checks.base import Check, CheckContext, Verdict, register
+from harness.checks.base import Check, CheckContext, Verdict, ok_status, register
 from harness.profile import RetryPolicySpec
 
 
@@ -87,7 +87,7 @@ def classify_gaps(records: list[tuple[float, int | None, int | None]], policy: R
     failures = 0
     after_pause = False
     for (t0, n0, s0), (t1, n1, _s1) in zip(records, records[1:]):
-        if s0 == 200 or (n0 is not None and n1 is not None and n1 != n0 + 1):
+        if ok_status(s0) or (n0 is not None and n1 is not None and n1 != n0 + 1):
             failures, after_pause = 0, False
             continue
         failures += 1
@@ -174,7 +174,7 @@ class RetrySchedule(Check):
     def pending_deadline(self, ctx: CheckContext, records, policy: RetryPolicySpec) -> tuple[float, int] | None:
         """(time by which the next attempt is due, attempt) when the last attempt failed and its
         gap is ordinary backoff; None otherwise."""
-        if not records or records[-1][2] in (200, 429):
+        if not records or ok_status(records[-1][2]) or records[-1][2] == 429:
             return None
         probe = records + [(records[-1][0], (records[-1][1] or 0) + 1, None)]
         gaps = classify_gaps(probe, policy)
@@ -196,7 +196,7 @@ class RetrySchedule(Check):
         policy = self.policy(ctx)
         records = attempt_records(ctx, self.source)
         gaps = classify_gaps(records, policy)
-        done = final or any(status == 200 for _, _, status in records)
+        done = final or any(ok_status(status) for _, _, status in records)
         if not done:
             # decide early when a gap already broke its ceiling, or the next attempt is overdue
             early = [g for g in gaps if g.kind == "backoff"]

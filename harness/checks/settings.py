@@ -10,7 +10,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from harness.checks.base import Check, CheckContext, Verdict, register
+from harness.checks.base import Check, CheckContext, Verdict, ok_status, register
 
 
 @register
@@ -39,7 +39,7 @@ class Region(Check):
                                         f"from {self.source!r}" + (f" (error: {got.get('error')})"
                                                                    if got.get("error") else ""), **measured)
         if self.source == "metadata":
-            served = [e for e in ctx.metadata_requests() if e.get("status") == 200]
+            served = [e for e in ctx.metadata_requests() if ok_status(e.get("status"))]
             if not served:
                 if final or ctx.register_requests():
                     return self.verdict("fail", f"the agent says region {region!r} came from metadata, but the "

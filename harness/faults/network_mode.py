@@ -45,6 +45,21 @@ def _center_values(spec) -> list[str]:
     return [k for k, v in spec.env.items() if urllib.parse.urlsplit(v).hostname == "toxiproxy"]
 
 
+def center_in_config(profile) -> bool:
+    """Whether one of the profile's config templates holds the center's address."""
+    source = profile.config_source()
+    if source is None or not source.is_dir():
+        return False
+    marks = ("{center_url}", "{center_host}", "{center_port}", "{metadata_url}")
+    for path in source.rglob("*"):
+        try:
+            if path.is_file() and any(m in path.read_text(encoding="utf-8", errors="ignore") for m in marks):
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -69,8 +84,12 @@ class NetworkMode(Fault):
     _health_port: int | None = PrivateAttr(None)
 
     def missing(self, profile) -> list[str]:
-        return ["knobs.health_port"] if self.mode == "host" and profile.health.ports() and \
+        lacking = ["knobs.health_port"] if self.mode == "host" and profile.health.ports() and \
             profile.lacks("knobs.health_port") else []
+        if self.mode in ("host", "none") and center_in_config(profile):
+            lacking.append("env (the center's address is in a config template, which this fault cannot move: "
+                           "give it through env)")
+        return lacking
 
     def on_create(self, spec) -> None:
         if any(not s.startswith("127.") for s in self.dns):

@@ -116,7 +116,7 @@ def retry_gaps(scenario: ScenarioRecord, events: list[dict]) -> Gaps | None:
     opened = [e.t for e in view.signal("breaker") if e.get("state") == "open"]
     x, gaps, kinds, restarts = [], [], [], []
     for number, ((t0, n0, s0), (t1, n1, _)) in enumerate(zip(records, records[1:]), start=1):
-        if s0 == 200 or (n0 is not None and n1 is not None and n1 != n0 + 1):
+        if (isinstance(s0, int) and 200 <= s0 < 300) or (n0 is not None and n1 is not None and n1 != n0 + 1):
             restarts += [len(gaps)] if gaps else []  # a success or a restart: the next attempt is no retry
             continue
         x.append(n0 or number)

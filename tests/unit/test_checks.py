@@ -7,6 +7,7 @@ import pytest
 from harness.checks.readiness import Ready, Registered, StageOrder
 from harness.checks.recovery import Recovers
 from harness.checks.retry_gaps import GapsGrow
+from harness.skip import ScenarioSkipped
 from timelines import NODE, T0, context
 
 
@@ -86,7 +87,9 @@ def test_recovers():
     assert during.status == "fail" and "did not cut" in during.message
     assert Recovers(within_s=8).evaluate(context(fault(0, 10), now_s=12), final=False) is None
     assert Recovers(within_s=8).evaluate(context(fault(0, 10), now_s=18.5), final=False).status == "fail"
-    assert Recovers(within_s=8).evaluate(context(fault(0, 10)), final=True).status == "fail"
+    assert Recovers(within_s=8).evaluate(context(fault(0, 10), now_s=18.5), final=True).status == "fail"
+    with pytest.raises(ScenarioSkipped, match="before the 8 s"):  # the run ended before the bound
+        Recovers(within_s=8).evaluate(context(fault(0, 10), now_s=12), final=True)
 
 
 def full_jitter_times(rng, outage_s=10, base=0.1, cap=4.0, threshold=10, cooldown=5.0):
@@ -137,3 +140,43 @@ def test_gaps_grow_waits_for_the_window_to_close():
     ctx = context([("fault", "applied", 0, "", {"fault": "proxy_down"})] + attempts([0, 0.1, 0.3]))
     assert GapsGrow().evaluate(ctx, final=False) is None
     assert GapsGrow().evaluate(ctx, final=True).status == "fail"
+
+
+MOSQUITTO = None
+
+
+def mosquitto():
+    """The tp-mosquitto profile: decorrelated jitter in [2 s, 11 s], its attempts in its log."""
+    from harness.profile import load_profile
+    global MOSQUITTO
+    MOSQUITTO = MOSQUITTO or load_profile("tp-mosquitto")
+    return MOSQUITTO
+
+
+def text_attempts(times):
+    return [("agent", "line", t, "agent", {"line": f"Connecting bridge (step 1) center (toxiproxy:18080)"})
+            for t in times]
+
+
+def test_decorrelated_jitter_backs_off_within_its_bounds_and_a_fixed_interval_does_not():
+    real = [0.2, 3.2, 8.2, 16.2, 27.1, 35.1, 46.1, 51.1]  # gaps 3 5 8 10.9 8 11 5
+    ctx = context(fault(0, 60) + text_attempts(real), now_s=61, profile=mosquitto())
+    verdict = GapsGrow().evaluate(ctx, final=False)
+    assert verdict.passed and verdict.measured["source"] == "agent", verdict.message
+    constant = [0.2 + 1.9 * i for i in range(12)]  # restart_timeout 1 1: ~2 s apart, below the 2 s base - 0.25
+    bad = GapsGrow().evaluate(context(fault(0, 60) + text_attempts([t - 0.3 * (i % 2) for i, t in
+                                                                    enumerate(constant)]), now_s=61,
+                                      profile=mosquitto()), final=False)
+    assert bad.status == "fail" and "outside the declared" in bad.message
+    fixed = [0.2 + 3.0 * i for i in range(12)]  # within the bounds, but one interval
+    same = GapsGrow().evaluate(context(fault(0, 60) + text_attempts(fixed), now_s=61, profile=mosquitto()),
+                               final=False)
+    assert same.status == "fail" and "one fixed interval" in same.message
+
+
+def test_a_fault_too_short_for_the_declared_policy_is_not_judged():
+    short = context(fault(0, 10) + text_attempts([0.2, 3.2, 8.2]), now_s=11, profile=mosquitto())
+    with pytest.raises(ScenarioSkipped, match="fewer than the 4 needed"):
+        GapsGrow().evaluate(short, final=False)
+    # the reference policy fits ~9 gaps in 10 s: too few gaps there is a failure, not a skip
+    assert GapsGrow().evaluate(context(fault(0, 10) + attempts([0.1, 5.0]), now_s=11), final=False).status == "fail"
