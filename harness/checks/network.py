@@ -19,6 +19,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from harness.checks.base import Check, CheckContext, Verdict, ok_status, register
+from harness.skip import ScenarioSkipped
 
 
 def in_windows(t: float, ctx: CheckContext, fault_types: list[str] | None) -> bool:
@@ -88,6 +89,9 @@ class RequestTime(Check):
             if self.for_bytes and size:
                 least = self.min_ms * min(1.0, size / self.for_bytes)
                 source += f", {size} bytes: at least {least:.0f} ms"
+        elif final and ctx.profile.center.protocol != "tcp" and ctx.registrations().items:
+            raise ScenarioSkipped("request_time: the agent logs no elapsed time of its successful attempt, and "
+                                  "one HTTP request cannot be told from another on the wire")
         else:
             return self.verdict("fail", "no successful registration timed (the agent's log or the wire)") \
                 if final else None
