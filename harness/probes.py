@@ -12,13 +12,17 @@ stage's yes therefore implies the earlier ones' yes in the same round: a round w
 a prefix of startup → ready → live is a real disorder, not an artefact of sampling. A round starts
 every ``health.interval_s`` while some stage is not yet true (exec probes: at least 0.5 s, one
 process per ask), else every :data:`KEEP_ASKING_S` (a stage that turns false again is seen). A
-probe's own timeout is :data:`TIMEOUT_S`. These are readiness probes with the scenario's deadline,
-like testcontainers' wait strategies.
+probe's own timeout is :data:`TIMEOUT_S`. Each (re)start of the agent container starts a round at
+once and every stage's next answer is recorded afresh (a restart between two slow rounds would
+otherwise go unseen); a round during which the container restarted records nothing (its answers,
+all stamped with its start, would straddle two lives of the container). These are readiness probes with the scenario's deadline, like
+testcontainers' wait strategies.
 """
 
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from typing import Any, Callable
 
@@ -78,24 +82,44 @@ class HealthProbes(Collector):
         super().__init__(timeline)
         self.health, self.address, self.container = health, address, container
         self.answers: dict[str, bool | None] = {}
+        self.epoch = 0
+        """Counts the agent container's (re)starts; a round that sees it change records nothing."""
+        self.kick = threading.Event()
+        """Set by a (re)start of the agent container, or by stop(): the next round starts at once."""
 
     def run(self) -> None:
         polled = [(s, p) for s, p in self.health.probes().items() if not p.docker][::-1]  # live first
         while not self.stopping.is_set() and polled:
-            round_t = time.time()
+            round_t, epoch = time.time(), self.epoch
             for stage, probe in polled:
                 ok, detail = ask(probe, self.address, self.container)
+                if self.epoch != epoch:
+                    break  # the container restarted during this round: its answers straddle two lives
                 self._note(stage, probe, ok, detail, round_t)
             pace = KEEP_ASKING_S if all(self.answers.get(s) for s, _ in polled) else self.health.interval_s
             if any(p.exec for _, p in polled):
                 pace = max(pace, EXEC_MIN_INTERVAL_S)
             wait = round_t + pace - time.time()
-            if wait > 0:
-                self.stopping.wait(wait)  # the probes' pace, not a synchronisation: stop() wakes it
+            if wait > 0 and not self.kick.wait(wait):  # the probes' pace; a restart or stop() wakes it
+                continue
+            self.kick.clear()
+
+    def stop(self, join_s: float = 5.0) -> None:
+        self.stopping.set()
+        self.kick.set()
+        self.thread.join(timeout=join_s)
 
     def __call__(self, event: Event) -> None:
-        """Docker's HEALTHCHECK answers, for stages declared as ``docker: healthy``."""
-        if event.source != "docker" or event.container != "agent" or not event.kind.startswith("health_status"):
+        """A (re)start of the agent: a round now, its answers recorded afresh. Docker's HEALTHCHECK
+        answers, for stages declared as ``docker: healthy``."""
+        if event.source != "docker" or event.container != "agent":
+            return
+        if event.kind == "start":
+            self.epoch += 1
+            self.answers = {}
+            self.kick.set()
+            return
+        if not event.kind.startswith("health_status"):
             return
         for stage, probe in self.health.probes().items():
             if probe.docker:

@@ -70,3 +70,22 @@ def test_docker_health_comes_from_events():
     timeline.record("docker", "health_status: unhealthy", "agent")
     timeline.record("docker", "health_status: healthy", "agent")
     assert [e.get("ok") for e in timeline.select("probe")] == [False, True]
+
+
+def test_a_restart_is_seen_even_between_two_slow_rounds():
+    agent = Agent()
+    agent.stages["/ready"] = True
+    health = HealthSpec.model_validate({"ready": {"http": {"port": 1, "path": "/ready"}}, "interval_s": 0.02})
+    timeline = Timeline()
+    probes = HealthProbes(timeline, health, lambda port: ("127.0.0.1", agent.port), lambda: None)
+    timeline.subscribe(probes)
+    probes.start()
+    try:
+        assert timeline.wait(lambda: len(timeline.select("probe")) == 1, timeline.start + 5)
+        restart = timeline.record("docker", "start", "agent")  # the answer stays yes: only the restart tells
+        assert timeline.wait(lambda: len(timeline.select("probe")) == 2, timeline.start + 5)
+    finally:
+        probes.stop()
+        agent.server.shutdown()
+    again = timeline.select("probe")[-1]
+    assert again.get("ok") and again.t >= restart.t
