@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from harness.profile import Profile
 from harness.registry import Registry
-from harness.view import FaultWindow, View  # noqa: F401  (FaultWindow: re-exported for checks)
+from harness.view import View
 
 CHECKS = Registry("check")
 

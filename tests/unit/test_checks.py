@@ -1,5 +1,6 @@
 """Checks decided on synthetic timelines: each verdict passes good behaviour and fails bad behaviour."""
 
+import functools
 import random
 
 import pytest
@@ -142,19 +143,15 @@ def test_gaps_grow_waits_for_the_window_to_close():
     assert GapsGrow().evaluate(ctx, final=True).status == "fail"
 
 
-MOSQUITTO = None
-
-
+@functools.cache
 def mosquitto():
     """The tp-mosquitto profile: decorrelated jitter in [2 s, 11 s], its attempts in its log."""
     from harness.profile import load_profile
-    global MOSQUITTO
-    MOSQUITTO = MOSQUITTO or load_profile("tp-mosquitto")
-    return MOSQUITTO
+    return load_profile("tp-mosquitto")
 
 
 def text_attempts(times):
-    return [("agent", "line", t, "agent", {"line": f"Connecting bridge (step 1) center (toxiproxy:18080)"})
+    return [("agent", "line", t, "agent", {"line": "Connecting bridge (step 1) center (toxiproxy:18080)"})
             for t in times]
 
 
