@@ -341,7 +341,9 @@ def reap(client: docker.DockerClient, labels: dict[str, str] | None = None) -> d
     """
     filters = _label_filters(labels or {})
     removed = {"containers": 0, "networks": 0, "volumes": 0}
+    names = []
     for container in _containers(client, filters):
+        names.append(_name(container))
         try:
             container.remove(force=True, v=True)
             removed["containers"] += 1
@@ -349,7 +351,7 @@ def reap(client: docker.DockerClient, labels: dict[str, str] | None = None) -> d
             pass
     for network in client.networks.list(filters=filters):
         try:
-            _remove_network(network)
+            _remove_network(network, names)
             removed["networks"] += 1
         except NotFound:
             pass
@@ -366,11 +368,12 @@ GHOST_ENDPOINT_WAIT_S = 10.0
 """Seconds a network with "active endpoints" but no container gets to settle before reap gives up."""
 
 
-def _remove_network(network, wait_s: float = GHOST_ENDPOINT_WAIT_S) -> None:
-    """Remove a network; while the engine says it "has active endpoints", force-disconnect what
-    it lists and retry until ``wait_s``. Then an InfrastructureError naming the fix: Docker 20.10
-    can keep a ghost endpoint after many containers were removed at once, which only a dockerd
-    restart clears."""
+def _remove_network(network, endpoint_names: list[str] = (), wait_s: float = GHOST_ENDPOINT_WAIT_S) -> None:
+    """Remove a network; while the engine says it "has active endpoints", force-disconnect every
+    endpoint it lists and every name in ``endpoint_names`` (the run's removed containers), then
+    retry until ``wait_s``. A force-disconnect by the name of a container that no longer exists
+    deletes its endpoint: the cure for Docker 20.10's ghost endpoint after mass removal, which
+    inspect may not list. Past the deadline an InfrastructureError names the last fix: restart dockerd."""
     from docker.errors import APIError
     deadline = time.monotonic() + wait_s
     while True:
@@ -381,9 +384,11 @@ def _remove_network(network, wait_s: float = GHOST_ENDPOINT_WAIT_S) -> None:
             if "active endpoints" not in str(exc):
                 raise
             network.reload()
-            for endpoint in (network.attrs.get("Containers") or {}):
+            listed = network.attrs.get("Containers") or {}
+            candidates = set(endpoint_names) | set(listed) | {ep.get("Name") for ep in listed.values()}
+            for name in sorted(filter(None, candidates)):
                 try:
-                    network.disconnect(endpoint, force=True)
+                    network.disconnect(name, force=True)
                 except (NotFound, APIError):
                     pass
             if time.monotonic() > deadline:

@@ -43,7 +43,10 @@ def test_the_renamed_agent_gets_the_same_verdicts_figures_and_plots(docker, tmp_
     gate = subprocess.run([*STARTLE, "compare", str(reference), str(renamed)], capture_output=True, text=True,
                           timeout=60)
     assert gate.returncode == 0, gate.stdout + gate.stderr
-    assert gate.stdout.splitlines()[-1] == f"compare: 0 regressions, {len(SCENARIOS)} unchanged", gate.stdout
+    # A figure one run did not catch (the scenario ends when its checks are decided, which may be
+    # before startle's probe saw readiness) is "not comparable", not a difference.
+    summary = gate.stdout.splitlines()[-1]
+    assert summary.startswith(f"compare: 0 regressions, {len(SCENARIOS)} unchanged"), gate.stdout
 
     html = {run: (run / "report.html").read_text() for run in (reference, renamed)}
     for run, text in html.items():  # a timeline per scenario, a retry-gap plot where the agent retried

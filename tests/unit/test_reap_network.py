@@ -39,10 +39,29 @@ def test_a_lingering_endpoint_is_force_disconnected_and_the_removal_retried():
     assert network.removed and network.disconnected == [("abc123", True)]
 
 
+class UnlistedGhost(GhostyNetwork):
+    """Inspect lists nothing; only a force-disconnect by the removed container's name clears it."""
+
+    def __init__(self, ghost: str) -> None:
+        super().__init__(refusals=None)
+        self.ghost = ghost
+
+    def disconnect(self, container, force=False) -> None:
+        super().disconnect(container, force)
+        if container == self.ghost and force:
+            self.refusals = 0
+
+
+def test_a_ghost_endpoint_is_deleted_by_the_name_of_the_container_that_held_it():
+    network = UnlistedGhost("startle-x-agent-0007")
+    runtime._remove_network(network, ["startle-x-agent-0001", "startle-x-agent-0007"], wait_s=5.0)
+    assert network.removed and ("startle-x-agent-0007", True) in network.disconnected
+
+
 def test_a_ghost_endpoint_ends_in_an_error_that_names_the_fix():
     network = GhostyNetwork(refusals=None)
     with pytest.raises(InfrastructureError, match="restart dockerd"):
-        runtime._remove_network(network, wait_s=0.0)
+        runtime._remove_network(network, ['gone'], wait_s=0.0)
     assert not network.removed
 
 
