@@ -89,7 +89,8 @@ EVENTS: dict[tuple[str, str], Declared] = {
     ("launcher", "state"): Declared("what ran after a launcher step", {"step": "v1/v2"}),
     ("launcher", "done"): Declared("the launcher steps are over", {}),
     ("harness", "agent_image"): Declared("the agent's image as the engine holds it, at the agent's start", {
-        "image": "name", "id": "image id", "arch": "its architecture", "healthcheck": "it declares a HEALTHCHECK"}),
+        "image": "name", "id": "image id", "arch": "its architecture", "healthcheck": "it declares a HEALTHCHECK",
+        "exe": "host path of the program its main process runs (QEMU's when emulated), or None"}),
     ("harness", "agent_config"): Declared("the agent container's security and limits as Docker holds them", {
         "privileged": "bool", "user": "uid:gid", "cap_drop": "list", "cap_add": "list", "group_add": "list",
         "devices": "HOST:CONTAINER", "memory_bytes": "bytes", "pids_limit": "tasks", "nano_cpus": "1e-9 cores"}),

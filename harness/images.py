@@ -369,7 +369,8 @@ def rootfs_spec(name: str, repo: str, arch: str, recipe: Mapping[str, Any], orig
 
 def package_specs(root: Path = ROOT) -> list[ImageSpec]:
     """The package images of fixtures/thirdparty/: per recipe and architecture, its rootfs
-    (``tp-<name>-rootfs-<arch>``), then one image per ``[[image]]`` built FROM it."""
+    (``tp-<name>-rootfs-<arch>``), then one image per ``[[image]]`` built FROM it (only for the
+    architectures its optional ``arch`` list names)."""
     specs: list[ImageSpec] = []
     for folder, recipe in package_recipes(root):
         origin = (folder / "recipe.toml").relative_to(root).as_posix()
@@ -381,6 +382,8 @@ def package_specs(root: Path = ROOT) -> list[ImageSpec]:
                 rootfs, f"startle/tp-{folder.name}-rootfs", arch, recipe, origin,
                 hint=f"check the host's apt sources (apt-get update) and {origin}"))
             for image in recipe.get("image", []):
+                if arch not in image.get("arch", ("amd64", "arm64")):
+                    continue  # e.g. a center image only the native engine runs
                 repo, context = image["repo"], folder / image["context"]
                 if not repo.startswith("startle/"):
                     raise ImageBuildError(repo, "inputs", f"{origin}: an image's repo must start with startle/",

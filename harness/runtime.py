@@ -21,6 +21,7 @@ from pathlib import Path
 import docker
 from docker.errors import NotFound
 
+from harness import reaper
 from harness.clients import CenterAdmin, ToxiproxyAdmin
 from harness.config import (LABEL_HOST, LABEL_MANAGED, LABEL_PID, LABEL_ROLE, LABEL_RUN, LABEL_SCENARIO, LABEL_WORLD,
                             REPORTS_DIR)
@@ -81,6 +82,9 @@ class Run:
     _timelines: set = field(default_factory=set, repr=False)
 
     def labels(self, **extra: str) -> dict[str, str]:
+        """The labels of an object this run creates. The first call makes sure this run's objects
+        are removed if this process dies (:func:`harness.reaper.guard`)."""
+        reaper.guard(self.run_id)
         return {LABEL_MANAGED: "true", LABEL_RUN: self.run_id, LABEL_PID: str(self.pid),
                 LABEL_HOST: self.host, **extra}
 
@@ -289,7 +293,18 @@ class World:
         config = attrs.get("Config") or {}
         test = (config.get("Healthcheck") or {}).get("Test") or []
         self.timeline.record("harness", "agent_image", "agent", image=image, id=attrs.get("Id"),
-                             arch=attrs.get("Architecture"), healthcheck=bool(test) and test != ["NONE"])
+                             arch=attrs.get("Architecture"), healthcheck=bool(test) and test != ["NONE"],
+                             exe=self._agent_exe())
+
+    def _agent_exe(self) -> str | None:
+        """The host path of the program the agent's main process runs (/proc/PID/exe): an emulated
+        binary shows its QEMU interpreter. None when the engine is not on this host or it exited."""
+        container = self.agent_docker_container()
+        try:
+            container.reload()
+            return os.readlink(f"/proc/{container.attrs['State']['Pid']}/exe")
+        except (AttributeError, KeyError, OSError, NotFound):
+            return None
 
     def agent_log_tail(self, lines: int = 40) -> list[str]:
         """The agent container's last log lines (also when a launcher created it)."""

@@ -15,8 +15,9 @@ EXEC_FORMAT = re.compile(r"exec format error", re.I)
 
 
 def classify_exit(ctx: CheckContext) -> dict:
-    """How the agent's first exit looks from outside: ``exec-format-error``, ``oom``, ``preflight``,
-    ``agent-exit`` (a documented agent code), ``crash`` (anything else), or ``running``."""
+    """How the agent's first exit looks from outside: ``exec-format-error``, ``oom``, ``killed``,
+    ``agent-exit`` (a code the profile's ``exit_codes`` declares; ``reason`` names it), ``crash``
+    (anything else), or ``running``."""
     died = ctx.agent_exited()
     if died is None:
         return {"classification": "running"}
@@ -29,14 +30,15 @@ def classify_exit(ctx: CheckContext) -> dict:
         kind = "exec-format-error"
     elif oom is not None or code == 137:
         kind = "oom" if oom is not None else "killed"
-    elif code is not None and 10 <= code <= 18:
-        kind = "preflight"
-    elif code in (20, 21, 22):
+    elif code in ctx.profile.exit_codes.values():
         kind = "agent-exit"
     else:
         kind = "crash"
-    return {"classification": kind, "exit_code": code, "log_line": exec_line or (texts[-1] if texts else None),
-            "died_at": died.t}
+    facts = {"classification": kind, "exit_code": code, "log_line": exec_line or (texts[-1] if texts else None),
+             "died_at": died.t}
+    if kind == "agent-exit":
+        facts["reason"] = " or ".join(r for r, c in ctx.profile.exit_codes.items() if c == code)
+    return facts
 
 
 @register
@@ -76,9 +78,10 @@ class ExecFormatError(Check):
 
 @register
 class EmulatedReady(Check):
-    """The agent (a foreign-arch image, e.g. arm64 under QEMU) reports its arch, becomes ready within
-    ``within_s``, and the slowdown against the ``native_baseline`` run is measured (and bounded by
-    ``max_slowdown`` when given)."""
+    """The agent (a foreign-arch image, e.g. arm64 under QEMU) runs as ``arch`` — its ``agent_start``
+    signal's ``arch`` when it logs one, else the image's, with its main process seen running under
+    QEMU from the host — becomes ready within ``within_s``, and the slowdown against the
+    ``native_baseline`` run is measured (and bounded by ``max_slowdown`` when given)."""
 
     type: Literal["emulated_ready"] = "emulated_ready"
     within_s: float = Field(gt=0, description="seconds after the agent container started")
@@ -93,14 +96,20 @@ class EmulatedReady(Check):
         if start is not None and ready is not None:
             took = round(ready.t - start, 3)
             image = ctx.timeline.first("harness", "agent_image")
-            arch = first.get("arch") if first else image.get("arch") if image else None
+            said = first.get("arch") if first else None  # an agent that logs its arch; else the image's
+            arch = said or (image.get("arch") if image else None)
             m = {"emulated_ready_s": took, "agent_arch": arch,
-                 "arch_from": "the agent's agent_start signal" if first else "the image"}
+                 "arch_from": "the agent's agent_start signal" if said else "the image"}
             if native is not None:
                 m["native_ready_s"] = native.get("ready_after_s")
                 m["slowdown_x"] = round(took / max(native.get("ready_after_s"), 1e-3), 2)
+            if image is not None and image.get("exe"):
+                m["main_process"] = image.get("exe")
             if m["agent_arch"] != self.arch:
                 return self.verdict("fail", f"the agent reported arch {m['agent_arch']}, expected {self.arch}", **m)
+            if not said and m.get("main_process") and "qemu" not in m["main_process"]:
+                return self.verdict("fail", f"the image says {self.arch} but its main process runs "
+                                            f"{m['main_process']} natively, not under QEMU", **m)
             if took > self.within_s:
                 return self.verdict("fail", f"ready only {took} s after start under emulation; the bound is "
                                             f"{self.within_s} s", **m)

@@ -32,6 +32,7 @@ from pydantic import Field, PrivateAttr
 from harness.config import LABEL_ROLE, ROOT
 from harness.errors import InfrastructureError
 from harness.faults.base import Fault, register
+from harness.reaper import die_with_parent
 from harness.skip import ScenarioSkipped
 
 UPGRADES = ROOT / "fixtures" / "upgrades"
@@ -135,7 +136,8 @@ class LauncherUpgrade(Fault):
         tl.record("launcher", "invoke", step=step, image=image, version=version)
         t0 = time.time()
         self._proc = proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                             stdin=subprocess.DEVNULL, text=True, bufsize=1)
+                                             stdin=subprocess.DEVNULL, text=True, bufsize=1,
+                                             preexec_fn=die_with_parent)
         assert proc.stdout is not None
         for line in proc.stdout:
             tl.record("launcher", "line", step=step, line=line.rstrip("\n"))

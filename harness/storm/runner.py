@@ -35,6 +35,7 @@ import requests
 
 from harness.config import LABEL_ROLE, LABEL_RUN, LABEL_SCENARIO, ROOT
 from harness.errors import InfrastructureError
+from harness.reaper import die_with_parent
 from harness.storm import metrics, modes
 from harness.storm.policies import PolicySpec
 
@@ -283,8 +284,9 @@ def run_locust(config: dict[str, Any], agents: int, workers: int, log_dir: Path,
     def spawn(args: list[str], name: str) -> subprocess.Popen:
         log = open(log_dir / f"{name}.log", "w")
         logs.append(log)
+        # Ctrl-C reaches us only (we stop them in order); if we die, the kernel kills them
         proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env,
-                                start_new_session=True)  # Ctrl-C reaches us only; we stop them in order
+                                start_new_session=True, preexec_fn=die_with_parent)
         procs.append(proc)
         return proc
 

@@ -4,8 +4,9 @@ Each folder under tests/mutants/ with a ``mutant.yaml`` (``scenario``, ``check``
 is one test case; ``make mutants`` builds it as ``startle/mutant-<name>:amd64``. A mutant of another
 agent than the reference names its profile (``profile: tp-mosquitto``): it is built FROM that
 profile's image and the scenario runs with that profile. A launcher mutant
-has no Dockerfile but a ``launcher_edit:`` (``replace``/``with``): the scenario runs the reference
-agent image through a copy of fixtures/agent/launcher.sh with that one edit.
+has no Dockerfile but a ``launcher_edit:`` (``replace``/``with``): the scenario runs the profile's
+image through a copy of its launcher (the reference's fixtures/agent/launcher.sh when no profile is
+named) with that one edit.
 """
 
 from pathlib import Path
@@ -35,10 +36,10 @@ def test_every_mutant_folder_declares_what_catches_it():
                 assert load_profile(spec["profile"]).images.get("amd64"), folder
 
 
-def mutant_launcher(edit: dict, out: Path) -> Path:
-    """A copy of the reference launcher with one text edit; fails if the text is not there once."""
-    text = REFERENCE_LAUNCHER.read_text()
-    assert text.count(edit["replace"]) == 1, "launcher_edit.replace must match launcher.sh exactly once"
+def mutant_launcher(edit: dict, original: Path, out: Path) -> Path:
+    """A copy of ``original`` (a launcher) with one text edit; fails if the text is not there once."""
+    text = original.read_text()
+    assert text.count(edit["replace"]) == 1, f"launcher_edit.replace must match {original} exactly once"
     out.write_text(text.replace(edit["replace"], edit["with"]))
     out.chmod(0o755)
     return out
@@ -51,8 +52,9 @@ def test_mutant_is_flagged(docker, folder, tmp_path):
     scenario = load_scenario(SCENARIOS_DIR / f"{spec['scenario']}.yaml")
     profile = load_profile(spec["profile"]) if spec.get("profile") else None
     if spec.get("launcher_edit"):
-        launcher = mutant_launcher(spec["launcher_edit"], tmp_path / "launcher.sh")
-        result = run_scenario(scenario, Run(), launcher=launcher)
+        original = profile.resolve(profile.launcher.script) if profile else REFERENCE_LAUNCHER
+        launcher = mutant_launcher(spec["launcher_edit"], original, tmp_path / original.name)
+        result = run_scenario(scenario, Run(), profile=profile, launcher=launcher)
     else:
         image = f"startle/mutant-{folder.name}:amd64"
         docker.images.get(image)  # built by `make mutants`; a missing image is an error, not a skip

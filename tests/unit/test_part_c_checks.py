@@ -55,6 +55,20 @@ def test_emulated_ready_states_the_slowdown_against_native():
     image = ("harness", "agent_image", 0.0, "agent", {"arch": "arm64", "healthcheck": True})
     silent = EmulatedReady(within_s=60).evaluate(context([native, image, ready], now_s=4), final=False)
     assert silent.passed and silent.measured["arch_from"] == "the image"
+    # An agent that logs no arch: the image's word is checked against what the host sees it run.
+    unlogged = ("agent", "agent_start", 0.5, "agent", {"version": "2.0.11"})
+    emulated = ("harness", "agent_image", 0.0, "agent", {"arch": "arm64", "exe": "/usr/bin/qemu-aarch64-static"})
+    assert EmulatedReady(within_s=60).evaluate(context([native, unlogged, emulated, ready]), final=False).passed
+    mislabelled = ("harness", "agent_image", 0.0, "agent", {"arch": "arm64", "exe": "/usr/sbin/mosquitto"})
+    native_run = EmulatedReady(within_s=60).evaluate(context([native, unlogged, mislabelled, ready]), final=False)
+    assert native_run.status == "fail" and "not under QEMU" in native_run.message
+
+
+def test_an_exit_code_the_profile_declares_is_the_agents_own_exit_not_a_crash():
+    died = ("docker", "die", 1.0, "agent", {"exit_code": 11})
+    facts = classify_exit(context([died]))
+    assert facts["classification"] == "agent-exit" and facts["reason"] == "config-missing"
+    assert classify_exit(context([("docker", "die", 1.0, "agent", {"exit_code": 42})]))["classification"] == "crash"
 
 
 # --- liveness -------------------------------------------------------------------------------
