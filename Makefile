@@ -25,15 +25,19 @@ setup:
 run: setup
 	$(STARTLE) run -j 3
 
+# Unit and integration tests one at a time (several measure timing or load); the scenarios three
+# at a time, as `startle run -j 3` runs them (pytest-xdist: one run and report per worker).
 test: setup mutants
-	$(PYTEST) tests/unit tests/integration scenarios
+	$(PYTEST) tests/unit tests/integration
+	$(PYTEST) -n 3 scenarios
 	$(STARTLE) clean --check
 
 unit:
 	$(PYTEST) tests/unit
 
 integration: setup mutants
-	$(PYTEST) tests/integration scenarios
+	$(PYTEST) tests/integration
+	$(PYTEST) -n 3 scenarios
 
 mutants: setup
 	$(STARTLE) build --mutants

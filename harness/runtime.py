@@ -15,6 +15,7 @@ import socket
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -356,14 +357,18 @@ def reap(client: docker.DockerClient, labels: dict[str, str] | None = None) -> d
     """
     filters = _label_filters(labels or {})
     removed = {"containers": 0, "networks": 0, "volumes": 0}
-    names = []
-    for container in _containers(client, filters):
-        names.append(_name(container))
+    containers = _containers(client, filters)
+    names = [_name(container) for container in containers]
+
+    def remove(container) -> int:
         try:
             container.remove(force=True, v=True)
-            removed["containers"] += 1
+            return 1
         except NotFound:
-            pass
+            return 0
+
+    with ThreadPoolExecutor(max_workers=REAP_THREADS) as pool:  # a fleet's 30+ containers: seconds, not tens
+        removed["containers"] = sum(pool.map(remove, containers))
     for network in client.networks.list(filters=filters):
         try:
             _remove_network(network, names)
@@ -379,6 +384,8 @@ def reap(client: docker.DockerClient, labels: dict[str, str] | None = None) -> d
     return removed
 
 
+REAP_THREADS = 8
+"""Containers removed at once by :func:`reap`."""
 GHOST_ENDPOINT_WAIT_S = 10.0
 """Seconds a network with "active endpoints" but no container gets to settle before reap gives up."""
 

@@ -105,9 +105,14 @@ class View:
     # --- the container -----------------------------------------------------------------------
     @property
     def agent_started(self) -> float | None:
-        """Unix time the agent container first started (Docker's ``start`` event)."""
+        """Unix time the agent container first started: Docker's ``start`` event, or the agent's
+        first log line when that is earlier (the engine emits the event after the process runs, and
+        a fast agent logs before it: measured up to 10 ms)."""
         event = self.timeline.first("docker", "start", lambda e: e.container == "agent")
-        return event.t if event else None
+        if event is None:
+            return None
+        line = self.timeline.first("agent")
+        return min(event.t, line.t) if line is not None else event.t
 
     def agent_exited(self) -> Event | None:
         """The agent container's first ``die`` event, if any."""
@@ -277,6 +282,14 @@ class View:
     def stage_ok(self, stage: str, after: float | None = None) -> Event | None:
         """The first probe that found ``stage`` true (after ``after``, Unix s)."""
         return next((e for e in self.probes(stage) if e.get("ok") and (after is None or e.t >= after)), None)
+
+    def probe_resolution(self, stage: str) -> float:
+        """Seconds between two asks of ``stage``'s probe (harness/probes.py): a stage time shorter
+        than a few of these says "within the first rounds", not how long it took."""
+        from harness.probes import EXEC_MIN_INTERVAL_S
+        probe = getattr(self.profile.health, stage, None)
+        interval = self.profile.health.interval_s
+        return max(interval, EXEC_MIN_INTERVAL_S) if probe is not None and probe.exec else interval
 
     def stage_claim(self, stage: str, after: float | None = None) -> Event | None:
         """The agent's own first claim of ``stage`` (its log signal), for information only."""

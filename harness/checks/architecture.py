@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field
 
 from harness.checks.base import Check, CheckContext, Verdict, register
+from harness.skip import ScenarioSkipped
 
 EXEC_FORMAT = re.compile(r"exec format error", re.I)
 
@@ -116,6 +117,16 @@ class EmulatedReady(Check):
             if native is None:
                 return self.verdict("fail", f"ready in {took} s, but no native baseline was measured "
                                             "(add the native_baseline fault)", **m)
+            resolution = ctx.probe_resolution("ready")
+            if took < 3 * resolution:  # both within the probes' first rounds: no slowdown to state
+                m["slowdown_x"] = None
+                if self.max_slowdown is not None:
+                    raise ScenarioSkipped(f"emulated_ready: ready {took:.3f} s after start under emulation, "
+                                          f"within 3 rounds of the probes ({resolution:g} s apart): too fast "
+                                          f"for a slowdown to be bounded by {self.max_slowdown}x")
+                return self.verdict("pass", f"{self.arch} under emulation ready in {took} s (native "
+                                            f"{m['native_ready_s']} s): within 3 rounds of the probes "
+                                            f"({resolution:g} s apart), too fast to state a slowdown", **m)
             if self.max_slowdown is not None and m["slowdown_x"] > self.max_slowdown:
                 return self.verdict("fail", f"{self.arch} under emulation ready in {took} s vs native "
                                             f"{m['native_ready_s']} s: {m['slowdown_x']}x slower, bound "

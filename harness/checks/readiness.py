@@ -161,14 +161,6 @@ class SlowerInit(Check):
     min_ratio: float = Field(1.5, gt=0, description="limited / unlimited ready time at least this")
     profile_needs: ClassVar[tuple[str, ...]] = ("health.ready",)
 
-    @staticmethod
-    def resolution(ctx: CheckContext) -> float:
-        """Seconds between two asks of the ready probe (harness/probes.py)."""
-        from harness.probes import EXEC_MIN_INTERVAL_S
-        probe = ctx.profile.health.ready
-        interval = ctx.profile.health.interval_s
-        return max(interval, EXEC_MIN_INTERVAL_S) if probe is not None and probe.exec else interval
-
     def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
         start = ctx.agent_started
         ready = ctx.stage_ok("ready")
@@ -176,7 +168,7 @@ class SlowerInit(Check):
         if start is not None and ready is not None:
             took = round(ready.t - start, 3)
             measured = {"ready_s": took}
-            resolution = self.resolution(ctx)
+            resolution = ctx.probe_resolution("ready")
             if took < 3 * resolution:
                 raise ScenarioSkipped(f"slower_init: the agent was ready {took:.3f} s after start under the limit, "
                                       f"within 3 rounds of the probes ({resolution:g} s apart): too fast for a "

@@ -180,6 +180,7 @@ class Upgraded(_LauncherCheck):
             return self.verdict("fail", "; ".join(problems), **m)
         if ctx.clock() < end + self.stays_s and not final:
             return None
-        return self.verdict("pass", f"upgraded to v2 in {took} s (bound {self.within_s} s), registered as "
-                                    f"version {node.get('version')}, last known good {lkg}, still up "
-                                    f"{self.stays_s} s later", **m)
+        registered = (f"registered as version {node.get('version')}" if node
+                      else f"registered ({len(regs)} registration(s))")
+        return self.verdict("pass", f"upgraded to v2 in {took} s (bound {self.within_s} s), {registered}, "
+                                    f"last known good {lkg}, still up {self.stays_s} s later", **m)

@@ -19,7 +19,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILE = ROOT / "fixtures" / "profiles" / "tp-mosquitto.yaml"
-SCENARIOS = ["baseline", "center-outage", "config-malformed", "health-stages"]
+SCENARIOS = ["baseline", "center-outage", "config-malformed", "health-stages", "rollback-bad-upgrade"]
 
 
 CLEAN_ENV = {k: v for k, v in os.environ.items() if k not in ("STARTLE_REPORTS", "PYTHONPATH", "VIRTUAL_ENV")}
@@ -67,5 +67,7 @@ def test_the_wheel_alone_runs_a_third_party_agent_from_another_folder(docker, tm
     statuses = {s["name"]: s["status"] for s in journal["scenarios"]}
     assert "error" not in statuses.values(), statuses
     assert statuses["baseline"] == "pass" and journal["scenarios"][0]["profile"] == written["name"]
+    # its own launcher (fixtures/thirdparty/mosquitto/launcher.sh, shipped as package data) rolled back
+    assert statuses["rollback-bad-upgrade"] == "pass", statuses
     assert (project / "reports" / "latest" / "report.html").exists()
     assert not (ROOT / "reports" / journal["run_id"]).exists()  # written where the user is, not in the checkout

@@ -60,8 +60,8 @@ def harness(args: list[str], tmp_path) -> subprocess.Popen:
 
 
 CASES = {
-    "startle run -j 3": (STARTLE + ["run", "-j", "3", "--no-pairs", "center-outage", "crash-loop-backoff",
-                                    "center-503-then-ok", "baseline"], 6),
+    "startle run -j 3": (STARTLE + ["run", "-j", "3", "--no-pairs", "center-outage", "upgrade-good",
+                                    "center-flapping", "baseline"], 7),
     "pytest scenarios/": ([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
                           str(SCENARIOS_DIR), "-k", "center-outage"], 2),
     "startle storm --containers 30": (STARTLE + ["storm", "--mode", "outage", "--agents", "30", "--containers", "30",

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 STARTLE = [sys.executable, "-m", "harness.cli"]
-PASSING = ["baseline", "center-outage", "center-503-then-ok", "config-unreadable"]
+PASSING = ["baseline", "center-outage", "center-503-then-ok", "config-unreadable", "arch-binfmt-off"]
 
 
 def test_prometheus_is_judged_from_the_center_log_and_the_wire(docker, tmp_path):

@@ -14,6 +14,7 @@ from harness.reports.build import run_data
 from harness.reports.journal import totals
 from harness.reports.junit import junit_document
 from harness.runtime import Run
+from harness.skip import ScenarioSkipped
 from timelines import NODE, T0, context
 
 
@@ -62,6 +63,16 @@ def test_emulated_ready_states_the_slowdown_against_native():
     mislabelled = ("harness", "agent_image", 0.0, "agent", {"arch": "arm64", "exe": "/usr/sbin/mosquitto"})
     native_run = EmulatedReady(within_s=60).evaluate(context([native, unlogged, mislabelled, ready]), final=False)
     assert native_run.status == "fail" and "not under QEMU" in native_run.message
+
+
+def test_emulated_ready_within_the_first_probe_rounds_states_no_slowdown():
+    native = ("harness", "native_ready", -3, "native", {"ready_after_s": 0.002})
+    quick = ("probe", "ready", 0.004, "agent", {"ok": True})
+    image = ("harness", "agent_image", 0.0, "agent", {"arch": "arm64", "exe": "/usr/bin/qemu-aarch64-static"})
+    verdict = EmulatedReady(within_s=60).evaluate(context([native, image, quick]), final=False)
+    assert verdict.passed and verdict.measured["slowdown_x"] is None and "too fast" in verdict.message
+    with pytest.raises(ScenarioSkipped, match="too fast"):
+        EmulatedReady(within_s=60, max_slowdown=5).evaluate(context([native, image, quick]), final=False)
 
 
 def test_an_exit_code_the_profile_declares_is_the_agents_own_exit_not_a_crash():
