@@ -25,19 +25,21 @@ setup:
 run: setup
 	$(STARTLE) run -j 3
 
-# Unit and integration tests one at a time (several measure timing or load); the scenarios three
-# at a time, as `startle run -j 3` runs them (pytest-xdist: one run and report per worker).
+# Unit and integration tests one at a time (several measure timing or load); the scenarios and the
+# mutants (each one scenario run) three at a time, as `startle run -j 3` runs them (pytest-xdist:
+# one run and report per worker).
+PARALLEL := scenarios tests/integration/test_mutants.py
 test: setup mutants
-	$(PYTEST) tests/unit tests/integration
-	$(PYTEST) -n 3 scenarios
+	$(PYTEST) tests/unit tests/integration --ignore=tests/integration/test_mutants.py
+	$(PYTEST) -n 3 $(PARALLEL)
 	$(STARTLE) clean --check
 
 unit:
 	$(PYTEST) tests/unit
 
 integration: setup mutants
-	$(PYTEST) tests/integration
-	$(PYTEST) -n 3 scenarios
+	$(PYTEST) tests/integration --ignore=tests/integration/test_mutants.py
+	$(PYTEST) -n 3 $(PARALLEL)
 
 mutants: setup
 	$(STARTLE) build --mutants

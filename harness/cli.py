@@ -234,8 +234,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     folder = write_run(run, results, host, time.time(), weights=args.weights)
     count = totals(r.status for r in results)
     for result in results:
-        if result.status == "skip":
-            print(f"startle: skipped {result.name}: {result.error}")
+        if result.status in ("skip", "error"):
+            print(f"startle: {'skipped' if result.status == 'skip' else 'error in'} {result.name}: {result.error}")
     print(f"startle: {headline(folder, args.weights)}\nstartle: report {folder / 'report.html'}")
     if interrupted:
         return EXIT_INTERRUPTED

@@ -67,22 +67,30 @@ class DockerEvents(Collector):
         self.stream: Any = None
 
     def run(self) -> None:
-        self.stream = self.client.events(decode=True, filters=self.filters, since=self.since)
-        for raw in self.stream:
-            if self.stopping.is_set():
-                return
-            if (raw.get("Action") or "").startswith("exec_"):
-                continue  # each HEALTHCHECK run is an exec; its outcome arrives as health_status
-            self.timeline.add(self.to_event(raw))
+        try:
+            self.stream = self.client.events(decode=True, filters=self.filters, since=self.since)
+            for raw in self.stream:
+                if self.stopping.is_set():
+                    return
+                if (raw.get("Action") or "").startswith("exec_"):
+                    continue  # each HEALTHCHECK run is an exec; its outcome arrives as health_status
+                self.timeline.add(self.to_event(raw))
+            reason = "its event stream ended"
+        except Exception as exc:  # noqa: BLE001  (connection reset, socket gone: the engine went away)
+            reason = f"its event stream failed: {type(exc).__name__}"
+        if not self.stopping.is_set():
+            self.timeline.record("harness", "engine_lost", reason=reason)
 
     @staticmethod
     def to_event(raw: dict[str, Any]) -> Event:
+        """The timeline event of one engine event; ``lag_s`` is how late it reached startle."""
         attributes = dict(raw.get("Actor", {}).get("Attributes", {}))
-        fields: dict[str, Any] = {"id": raw.get("id", "")[:12], "image": attributes.get("image")}
+        t = raw.get("timeNano", time.time_ns()) / 1e9
+        fields: dict[str, Any] = {"id": raw.get("id", "")[:12], "image": attributes.get("image"),
+                                  "lag_s": round(max(0.0, time.time() - t), 3)}
         if "exitCode" in attributes:
             fields["exit_code"] = int(attributes["exitCode"])
-        return Event("docker", raw.get("Action") or raw.get("status", "?"),
-                     raw.get("timeNano", time.time_ns()) / 1e9, attributes.get(LABEL_ROLE, ""), fields)
+        return Event("docker", raw.get("Action") or raw.get("status", "?"), t, attributes.get(LABEL_ROLE, ""), fields)
 
     def stop(self, join_s: float = 5.0) -> None:
         self.stopping.set()

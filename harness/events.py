@@ -61,7 +61,8 @@ SIGNALS: dict[str, Declared] = {
 EVENTS: dict[tuple[str, str], Declared] = {
     **{("agent", name): spec for name, spec in SIGNALS.items()},
     ("agent", "line"): Declared("a log line that is no declared signal", {"line": "the text", "...": "parsed keys"}),
-    ("docker", "create"): Declared("Docker created a container", {"id": "short id", "image": "name"}),
+    ("docker", "create"): Declared("Docker created a container (every docker event also has `lag_s`: seconds it took "
+                                   "to reach startle)", {"id": "short id", "image": "name"}),
     ("docker", "start"): Declared("a container (re)started", {"id": "short id", "image": "name"}),
     ("docker", "die"): Declared("a container's process ended", {"id": "short id", "exit_code": "code"}),
     ("docker", "oom"): Declared("the kernel OOM-killed a process of the container", {"id": "short id"}),
@@ -79,7 +80,8 @@ EVENTS: dict[tuple[str, str], Declared] = {
     ("wire", "capture"): Declared("the wire tap's own account at its stop", {
         "frames": "read", "drops": "dropped by the kernel (non-zero: an outcome may be wrong)", "cpu_s": "s"}),
     ("probe", "stage"): Declared("startle's own probe of a health stage changed its answer", {
-        "stage": "startup, ready or live", "ok": "true/false", "how": "http/tcp/exec/docker", "detail": "what it answered"}),
+        "stage": "startup, ready or live", "ok": "true/false", "how": "http/tcp/exec/docker", "detail": "what it answered",
+        "answered": "Unix s the answer came (the event's time is its round's start)"}),
     ("fault", "applied"): Declared("a fault went into force", {"fault": "type", "description": "text"}),
     ("fault", "cleared"): Declared("a fault was lifted", {"fault": "type"}),
     ("fault", "flap"): Declared("a flapping proxy switched", {"proxy": "name", "enabled": "true/false"}),
@@ -99,6 +101,10 @@ EVENTS: dict[tuple[str, str], Declared] = {
     ("harness", "binfmt"): Declared("QEMU emulation switched", {"state": "enabled/disabled"}),
     ("harness", "skip"): Declared("the scenario was skipped", {"reason": "text"}),
     ("harness", "collector_error"): Declared("a collector failed", {"collector": "name", "error": "text"}),
+    ("harness", "stop_sent"): Declared("startle stopped the agent as Docker does (agent_stop)", {
+        "grace_s": "seconds between SIGTERM and SIGKILL"}),
+    ("harness", "engine_lost"): Declared("the engine's event stream ended or failed while the scenario ran "
+                                         "(harness/sentinel.py)", {"reason": "text"}),
     ("harness", "launcher_error"): Declared("the launcher step failed in the harness", {"error": "text"}),
 }
 """Every (source, kind) on a timeline. A test keeps it complete (tests/unit/test_events.py)."""

@@ -21,8 +21,9 @@ from harness.errors import InfrastructureError
 from harness.faults import Fault
 from harness.probes import HealthProbes
 from harness.profile import Profile, load_profile
-from harness.runtime import Run, World
+from harness.runtime import Run, World, native_arch
 from harness.scenario import Scenario
+from harness.sentinel import broken
 from harness.skip import ScenarioSkipped
 from harness.timeline import Timeline
 
@@ -126,6 +127,22 @@ def decide(checks: list[Check], ctx: CheckContext, verdicts: dict[int, Verdict],
                 verdicts[index] = verdict
 
 
+def wrong_arch(scenario: Scenario, image: str) -> None:
+    """Skip a scenario that needs another architecture than the given ``image`` has (a candidate
+    image is usually built for one): it cannot be judged with that image, which is not a failure."""
+    if scenario.arch in ("native", native_arch()):
+        return
+    from docker.errors import NotFound
+    from harness.engine import shared_client
+    try:
+        have = shared_client().images.get(image).attrs.get("Architecture")
+    except NotFound:
+        return  # the world's image check names it
+    if have != scenario.arch:
+        raise ScenarioSkipped(f"the scenario needs an {scenario.arch} image and the image under test, {image}, "
+                              f"is {have} (build one for {scenario.arch}, or test the profile's images)")
+
+
 def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, image: str | None = None,
                  on_phase: PhaseHook | None = None, launcher: Path | None = None) -> ScenarioResult:
     """Run one scenario; never raises for the agent's behaviour (that is a ``fail`` verdict).
@@ -164,6 +181,8 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
         for fault in scenario.typed_faults:
             if callable(getattr(fault, "preflight", None)):
                 fault.preflight()
+        if image is not None:
+            wrong_arch(scenario, image)
         phase(scenario.name, "infrastructure")
         world = World(run, scenario.name, profile, timeline)
         if launcher is not None:
@@ -232,6 +251,8 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
                 action = actions.pop(0)
                 action.run(world, timeline)
                 (applied.append if action.kind == "apply" else applied.remove)(action.fault)
+            if (reason := broken(timeline)) is not None:
+                raise InfrastructureError(reason)
             decide(checks, ctx, verdicts, final=False)
             if len(verdicts) == len(checks) and not actions:
                 break
@@ -246,6 +267,8 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
         phase(scenario.name, "verdict")
         if center_log is not None:
             center_log.drain()
+        if (reason := broken(timeline)) is not None:
+            raise InfrastructureError(reason)
         decide(checks, ctx, verdicts, final=True)
         result.verdicts = [{**verdicts[i].to_dict(), "expected": checks[i].model_dump(exclude={"type"})}
                            for i in range(len(checks))]

@@ -9,6 +9,7 @@ Options (group "startle"): ``--startle-profile``, ``--startle-image``, ``--start
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -129,5 +130,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if not results or config.getoption("--startle-no-report") or _RUN_KEY not in config.stash:
         return
     from harness.doctor import host_facts
+    from harness.errors import InfrastructureError
     from harness.reports import write_run
-    write_run(config.stash[_RUN_KEY], results, host_facts(), time.time())
+    try:
+        write_run(config.stash[_RUN_KEY], results, host_facts(), time.time())
+    except InfrastructureError as exc:  # the reports disk: the verdicts stand, the reports are elsewhere
+        print(f"\nstartle: {exc}", file=sys.stderr)
+        session.exitstatus = 3

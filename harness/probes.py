@@ -4,7 +4,8 @@
 start until the scenario ends — an HTTP GET on the container port's published address, a TCP
 connect, a ``docker exec`` command, or Docker's HEALTHCHECK status (from the engine's events, not
 polled) — and records a ``probe``/``stage`` event each time a stage's answer changes (the first
-answer included): ``{"stage", "ok", "how", "detail"}``.
+answer included): ``{"stage", "ok", "how", "detail", "answered"}`` (``answered``: Unix s the
+answer came; the event's time is the round's start).
 
 Rounds: every stage is asked once per round, the last stage first (live, ready, startup), and
 each answer is stamped with the round's start. For an agent whose stages come in order, a later
@@ -131,4 +132,5 @@ class HealthProbes(Collector):
             return
         self.answers[stage] = ok
         self.timeline.add(Event("probe", "stage", t, "agent",
-                                {"stage": stage, "ok": ok, "how": probe.describe(), "detail": detail}))
+                                {"stage": stage, "ok": ok, "how": probe.describe(), "detail": detail,
+                                 "answered": round(max(t, time.time()), 6)}))

@@ -89,6 +89,8 @@ class HealthSpec(Strict):
     ready: Probe | None = None
     live: Probe | None = None
     interval_s: float = Field(0.1, gt=0, le=5, description="seconds between probe rounds while a stage is not yet true")
+    ready_after_registered: bool = Field(False, description="the agent promises its ready stage says no until "
+                                         "it has registered with the center (judged by ready_not_before_registered)")
     ordered: list[Literal["startup", "ready", "live"]] | None = Field(
         None, description="the stages whose order the agent promises (default: every declared one, "
         "startup → ready → live); e.g. [startup, ready] for an agent alive before it is ready")
@@ -341,7 +343,7 @@ class Profile(Strict):
     knobs: Knobs = Knobs()
     exit_codes: dict[str, int] = Field({}, description="cause → the code the agent exits with: env, "
                                        "config-missing, config-empty, config-unreadable, config-malformed, "
-                                       "device, docker-socket, dns, route, threads, give-up, rejected, hung")
+                                       "device, docker-socket, dns, route, threads, give-up, rejected, hung, stopped (docker stop)")
     path: Path | None = Field(None, exclude=True)
 
     def resolve(self, relative: str) -> Path:

@@ -12,6 +12,7 @@ import re
 import secrets
 import shutil
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -335,8 +336,21 @@ class World:
 
     # --- teardown -------------------------------------------------------------------------
     def remove(self) -> None:
-        """Remove every container, network and volume of this scenario (best effort, idempotent)."""
-        reap(self.client, {LABEL_RUN: self.run.run_id, LABEL_SCENARIO: self.scenario_name})
+        """Remove every container, network and volume of this scenario (best effort, idempotent).
+        An engine that went away (restarted) gets :data:`ENGINE_BACK_WAIT_S` to come back first;
+        after that what is left is the run's watcher's (harness/reaper.py) or the next run's."""
+        from requests.exceptions import ConnectionError as EngineGone
+        deadline = time.monotonic() + ENGINE_BACK_WAIT_S
+        while True:
+            try:
+                reap(self.client, {LABEL_RUN: self.run.run_id, LABEL_SCENARIO: self.scenario_name})
+                break
+            except EngineGone:
+                if time.monotonic() > deadline:
+                    print(f"startle: the Docker engine did not come back within {ENGINE_BACK_WAIT_S:g} s; "
+                          f"scenario {self.scenario_name}'s containers are left to `startle clean`", file=sys.stderr)
+                    break
+                threading.Event().wait(1.0)  # the engine restarting, polled with a deadline
         shutil.rmtree(self.tempdir, ignore_errors=True)
 
     def __enter__(self) -> "World":
@@ -384,6 +398,8 @@ def reap(client: docker.DockerClient, labels: dict[str, str] | None = None) -> d
     return removed
 
 
+ENGINE_BACK_WAIT_S = 60.0
+"""Seconds a scenario's cleanup waits for an engine that went away (restarted) to answer again."""
 REAP_THREADS = 8
 """Containers removed at once by :func:`reap`."""
 GHOST_ENDPOINT_WAIT_S = 10.0

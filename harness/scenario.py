@@ -61,9 +61,11 @@ class Scenario(BaseModel):
     @classmethod
     def _known_types(cls, items: Any, info) -> Any:
         registry = FAULTS if info.field_name == "faults" else CHECKS
-        for item in items or []:
+        if not isinstance(items, list):
+            return items  # pydantic names the field: "should be a valid list"
+        for item in items:
             kind = item.get("type") if isinstance(item, dict) else None
-            if kind not in registry:
+            if not isinstance(kind, str) or kind not in registry:
                 known = ", ".join(sorted(registry))
                 raise ValueError(f"unknown {registry.what} type {kind!r}; fix: use one of the known types: {known}")
         return items

@@ -13,16 +13,52 @@ from harness.errors import InputError
 M = TypeVar("M", bound=BaseModel)
 
 
-def read_yaml(path: Path) -> dict[str, Any]:
-    """Parse ``path`` as a YAML mapping; a syntax error names the line and column."""
+MAX_INPUT_BYTES = 16 * 1024 * 1024
+"""The largest scenario, profile, settings or journal file startle reads (bytes)."""
+
+
+def read_input(path: Path, max_bytes: int = MAX_INPUT_BYTES) -> str:
+    """The text of an input file: UTF-8, at most ``max_bytes``; every problem an :class:`InputError`."""
     try:
-        text = path.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if path.is_dir():
+            raise InputError(path, "(file)", "is a folder", "give the path of a file")
+        if size > max_bytes:
+            raise InputError(path, "(file)", f"{size} bytes, more than the {max_bytes} startle reads",
+                             "check that this is the file you meant")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise InputError(path, "(file)", "no such file", "check the path") from None
     except OSError as exc:
         raise InputError(path, "(file)", f"cannot read: {exc.strerror}", "check its permissions") from None
     try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise InputError(path, f"line {line}", f"not UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start})",
+                         "save the file as UTF-8") from None
+
+
+def parse_json(path: Path, text: str, fix: str, line: int | None = None) -> Any:
+    """``json.loads(text)``; a syntax error or a nesting too deep names the line (``line`` when
+    ``text`` is one line of the file) and ``fix``."""
+    import json
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(path, f"line {line or exc.lineno}", f"not valid JSON ({exc.msg})", fix) from None
+    except RecursionError:
+        raise InputError(path, f"line {line}" if line else "(top level)", "nested too deeply", fix) from None
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Parse ``path`` as a YAML mapping; a syntax error names the line and column."""
+    text = read_input(path)
+    try:
         data = yaml.safe_load(text)
+    except RecursionError:
+        raise InputError(path, "(top level)", "nested too deeply for startle to read",
+                         "flatten the structure (startle's files are a few levels deep)") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1} column {mark.column + 1}" if mark else "(syntax)"

@@ -3,6 +3,7 @@
 * ``exits``       the agent container exits with the profile's code for the cause (Docker's ``die``)
 * ``oom_killed``  killed by the kernel's OOM killer (Docker's ``oom`` event), not "crashed"; the
                   cgroup's peak memory reported
+* ``stops_gracefully``  on ``docker stop`` it exits by itself, with its ``stopped`` code, in the grace
 """
 
 from __future__ import annotations
@@ -99,3 +100,31 @@ class OomKilled(Check):
         if died is not None:
             return died.t + 2.01
         return super().wake_at(ctx)
+
+
+@register
+class StopsGracefully(Check):
+    """Stopped the way Docker stops it (``agent_stop``: SIGTERM, SIGKILL after the grace), the agent
+    exits by itself with the profile's ``stopped`` code before the grace ends — not killed (137)."""
+
+    type: Literal["stops_gracefully"] = "stops_gracefully"
+    reason: str = Field("stopped", description="the key of the profile's exit_codes for a requested stop")
+
+    def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
+        sent = ctx.timeline.first("harness", "stop_sent")
+        if sent is None:
+            return self.verdict("fail", "startle never stopped the agent (add the agent_stop fault)") if final else None
+        expected, grace = ctx.profile.exit_codes[self.reason], float(sent.get("grace_s"))
+        died = ctx.timeline.first("docker", "die", lambda e: e.container == "agent" and e.t >= sent.t)
+        if died is None:
+            return self.verdict("fail", f"still running {grace:g} s after docker stop") if final else None
+        took, code = round(died.t - sent.t, 3), died.get("exit_code")
+        measured = {"exit_code": code, "stopped_after_s": took, "grace_s": grace}
+        if code == 137 or took > grace + 0.5:
+            return self.verdict("fail", f"ignored SIGTERM: killed after the {grace:g}-s grace (exit {code}, "
+                                        f"{took} s after docker stop)", **measured)
+        if code != expected:
+            return self.verdict("fail", f"exited {took} s after SIGTERM with code {code}; the profile's "
+                                        f"{self.reason} code is {expected}", **measured)
+        return self.verdict("pass", f"exited by itself {took} s after SIGTERM with code {code} (grace {grace:g} s)",
+                            **measured)

@@ -79,6 +79,40 @@ class Ready(Check):
 
 
 @register
+class ReadyNotBeforeRegistered(Check):
+    """For an agent whose profile promises it (``health.ready_after_registered``): its ready stage
+    says no until it has registered. Fails on a yes of startle's ready probe *answered* before the
+    first successful registration (the answer time, not the round's start: a yes answered later
+    may be true), or a yes with no registration at all."""
+
+    type: Literal["ready_not_before_registered"] = "ready_not_before_registered"
+    profile_needs: ClassVar[tuple[str, ...]] = ("health.ready",)
+
+    def missing(self, profile) -> list[str]:
+        lacking = super().missing(profile)
+        return lacking + ([] if profile.health.ready_after_registered else ["health.ready_after_registered"])
+
+    def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
+        start = ctx.agent_started
+        found = ctx.registrations()
+        registered = found.items[0].t if found.items else None
+        yeses = [e for e in ctx.probes("ready") if e.get("ok")]
+        early = next((e for e in yeses if registered is None or (e.get("answered") or e.t) < registered), None)
+        at = (lambda t: f"+{t - start:.2f} s" if start is not None else f"{t:.2f}")
+        if early is not None and (registered is not None or final):
+            answered = early.get("answered") or early.t
+            when = f"first registered at {at(registered)}" if registered else "never registered"
+            return self.verdict("fail", f"ready said yes at {at(answered)} ({early.get('how')}), before it could "
+                                        f"work: {when}", ready_yes_s=round(answered - (start or 0), 3),
+                                registered_s=round(registered - (start or 0), 3) if registered else None)
+        if registered is None:
+            return self.verdict("fail", "never registered: the promise was not put to the test") if final else None
+        return self.verdict("pass", f"ready stayed no until the first registration at {at(registered)} "
+                                    f"({len([e for e in ctx.probes('ready') if not e.get('ok')])} no before it, "
+                                    f"from {found.describe()})", registered_s=round(registered - (start or 0), 3))
+
+
+@register
 class StageOrder(Check):
     """The declared health stages became true, those the profile promises an order for in that
     order (``health.ordered``; default startup → ready → live), as startle's probes saw them; when

@@ -18,11 +18,13 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Protocol
 
 from harness.reports.journal import (RESULTS_FILE, TIMELINE_FILE, RunData, RunRecord, load_run,
                                      results_document, scenario_record)
+from harness.errors import InfrastructureError
 from harness.reports.junit import junit_document
 from harness.reports.score import load_weights, resilience_score
 from harness.reports.summary import summary_markdown, write_summary
@@ -87,6 +89,32 @@ def write_run(run: RunLike, results: list[ResultLike], host: dict[str, Any], fin
               weights: Path | str | None = None) -> Path:
     """Write the journal and timelines of ``run``, every derived report, and point ``latest`` at it."""
     data = run_data(run, results, host, finished)
+    try:
+        folder = write_journal(data)
+    except OSError as exc:  # the reports disk is full or read-only: keep the journal elsewhere
+        data.dir = FALLBACK_DIR / data.dir.name
+        try:
+            write_journal(data)
+        except OSError:
+            raise InfrastructureError(f"could not write the journal to {run.dir} ({exc.strerror}) nor to "
+                                      f"{data.dir}; the results are lost, free some disk space") from None
+        raise InfrastructureError(f"could not write the reports to {run.dir} ({exc.strerror}); the journal is in "
+                                  f"{data.dir}: free some space, copy it back and `startle report` it") from None
+    try:
+        write_derived(data, weights)
+    except Exception as exc:  # noqa: BLE001  (the journal is written; a report bug must not lose the run)
+        print(f"startle: could not build every report of {folder} ({type(exc).__name__}: {exc}); results.json "
+              f"and the timelines are intact: `startle report {folder}` rebuilds the rest", file=sys.stderr)
+    point_latest(folder)
+    return folder
+
+
+FALLBACK_DIR = Path(tempfile.gettempdir()) / "startle-reports"
+"""Where a run's journal goes when its reports folder cannot be written (disk full, read-only)."""
+
+
+def write_journal(data: RunData) -> Path:
+    """Write ``results.json`` and one ``timeline.jsonl`` per scenario into ``data.dir``; returns it."""
     folder = data.dir
     folder.mkdir(parents=True, exist_ok=True)
     (folder / RESULTS_FILE).write_text(data.record.model_dump_json(indent=2))
@@ -95,12 +123,6 @@ def write_run(run: RunLike, results: list[ResultLike], host: dict[str, Any], fin
         with (folder / name / TIMELINE_FILE).open("w") as out:
             for record in timeline:
                 out.write(json.dumps(record) + "\n")
-    try:
-        write_derived(data, weights)
-    except Exception as exc:  # noqa: BLE001  (the journal is written; a report bug must not lose the run)
-        print(f"startle: could not build every report of {folder} ({type(exc).__name__}: {exc}); results.json "
-              f"and the timelines are intact: `startle report {folder}` rebuilds the rest", file=sys.stderr)
-    point_latest(folder)
     return folder
 
 

@@ -25,10 +25,13 @@ from typing import Any, Iterable, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.errors import InputError
+from harness.yamlfile import parse_json, read_input
 
 SCHEMA_VERSION = 2
 RESULTS_FILE = "results.json"
 TIMELINE_FILE = "timeline.jsonl"
+MAX_TIMELINE_BYTES = 256 * 1024 * 1024
+"""The largest timeline startle reads back (bytes; a long storm's is tens of MB)."""
 
 Status = Literal["pass", "fail", "error", "skip"]
 
@@ -159,11 +162,7 @@ def load_run(folder: Path | str) -> RunData:
     if not path.is_file():
         raise InputError(path, "(file)", "no results.json here",
                          "pass a run folder such as reports/latest or reports/<run-id>")
-    try:
-        raw = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise InputError(path, f"line {exc.lineno}", f"not valid JSON ({exc.msg})",
-                         "re-run the scenarios; the journal was cut short") from None
+    raw = parse_json(path, read_input(path), "re-run the scenarios; the journal was cut short")
     version = raw.get("schema_version") if isinstance(raw, dict) else None
     if not isinstance(version, int) or version > SCHEMA_VERSION:
         raise InputError(path, "schema_version", f"unsupported version {version!r}",
@@ -178,8 +177,15 @@ def load_run(folder: Path | str) -> RunData:
     for scenario in record.scenarios:
         timeline_path = folder / scenario.name / TIMELINE_FILE
         if timeline_path.is_file():
-            with timeline_path.open() as lines:
-                timelines[scenario.name] = [json.loads(line) for line in lines if line.strip()]
+            fix = "re-run the scenario; its timeline was cut short or edited"
+            events = []
+            for number, line in enumerate(read_input(timeline_path, MAX_TIMELINE_BYTES).splitlines(), 1):
+                event = parse_json(timeline_path, line, fix, number) if line.strip() else {}
+                if not isinstance(event, dict):
+                    raise InputError(timeline_path, f"line {number}", "not a JSON object", fix)
+                if event:
+                    events.append(event)
+            timelines[scenario.name] = events
         else:
             timelines[scenario.name] = []
     return RunData(folder, record, timelines)
