@@ -128,13 +128,12 @@ def test_a_full_reports_disk_keeps_the_journal_and_exits_3(docker, tmp_path):
     from harness.reports.journal import load_run
     full = tmp_path / "full"
     full.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,nr_inodes=64", "tmpfs", str(full)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(full)], check=True)
     try:
-        with open(full / "filler", "wb") as out:
+        with open(full / "filler", "wb", buffering=0) as out:
             try:
                 while True:
                     out.write(b"\0" * 4096)
-                    out.flush()
             except OSError:
                 pass
         env = {**os.environ, "STARTLE_REPORTS": str(full)}

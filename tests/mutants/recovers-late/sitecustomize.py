@@ -1,5 +1,5 @@
-"""Mutant: from its 4th retry on it waits 12 s (a cap far above the declared 4 s): the gaps still
-grow, but after an outage it comes back long after the center did.
+"""Mutant: from its 3rd retry on it waits 20 s (a cap far above the declared 4 s): after an
+outage it comes back long after the center did.
 
 Must be flagged by: center-outage / recovers.
 """
@@ -12,7 +12,7 @@ _delay = retry.RetryPolicy.delay
 
 
 def delay(self, attempt, rng=None, prev=None):
-    return 12.0 if attempt >= 4 else _delay(self, attempt, rng, prev)
+    return 20.0 if attempt >= 3 else _delay(self, attempt, rng, prev)
 
 
 retry.RetryPolicy.delay = delay
