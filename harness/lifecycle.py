@@ -296,8 +296,11 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
                     fault.clear(world)
                 except Exception:  # noqa: BLE001  (the world is removed next anyway)
                     pass
-            result.agent = world.agent_state()
-            result.agent_log_tail = world.agent_log_tail(40)
+            try:  # an engine that went away (harness/sentinel.py) has nothing to tell
+                result.agent = world.agent_state()
+                result.agent_log_tail = world.agent_log_tail(40)
+            except Exception as exc:  # noqa: BLE001
+                result.agent_log_tail = [f"(the agent's state could not be read: {type(exc).__name__})"]
         for collector in collectors:
             collector.stopping.set()  # no more events wanted; streams end when the world goes
         if world is not None:

@@ -183,6 +183,10 @@ def test_an_engine_restart_is_an_error_not_a_verdict(docker, tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 3, out[-3000:]
-    assert "error in center-outage: the Docker engine went away" in out, out[-3000:]
+    # dockerd stops the containers before it closes the event stream: which the scenario sees first
+    # decides the words (an infrastructure container died, or the engine went away), both startle's
+    assert ("error in center-outage: the Docker engine went away" in out
+            or "error in center-outage: the toxiproxy container died" in out
+            or "error in center-outage: the center container died" in out), out[-3000:]
     assert "[2/2] baseline: pass" in out, out[-3000:]
     assert not leftovers(docker.__class__.from_env())
