@@ -78,7 +78,7 @@ class Diagnosis(AfterExit):
         elif wants_line and (str(lines[0].get("check")) != said["check"]
                              or str(lines[0].get("subject")) != said["subject"]):
             problems.append(f"the diagnosis line disagrees with the event: {lines[0].get('line')!r}")
-        text = f"{said['check']} {said['subject']}: {said['cause']} (hint: {said['hint']})"
+        text = f"{said['check']} {said['subject']}: {said['cause']}" + (f" (hint: {said['hint']})" if said['hint'] else "")
         if problems:
             return self.verdict("fail", f"diagnosis {text!r} — " + "; ".join(problems), **measured)
         return self.verdict("pass", f"named: {text}", **measured)
