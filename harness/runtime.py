@@ -19,6 +19,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 import docker
 from docker.errors import NotFound
@@ -406,7 +407,7 @@ GHOST_ENDPOINT_WAIT_S = 10.0
 """Seconds a network with "active endpoints" but no container gets to settle before reap gives up."""
 
 
-def _remove_network(network, endpoint_names: list[str] = (), wait_s: float = GHOST_ENDPOINT_WAIT_S) -> None:
+def _remove_network(network, endpoint_names: Iterable[str] = (), wait_s: float = GHOST_ENDPOINT_WAIT_S) -> None:
     """Remove a network; while the engine says it "has active endpoints", force-disconnect every
     endpoint it lists and every name in ``endpoint_names`` (the run's removed containers), then
     retry until ``wait_s``. A force-disconnect by the name of a container that no longer exists

@@ -37,6 +37,13 @@ INPUTS: collections.Counter = collections.Counter()
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 
 
+@pytest.fixture(scope="module", autouse=True)
+def report_the_counts():
+    """After the module: how many inputs each reader was given (for the figures, not a test)."""
+    yield
+    print("\nfuzzed inputs per reader: " + ", ".join(f"{k} {v}" for k, v in sorted(INPUTS.items())))
+
+
 def loads_or_input_error(reader, path: Path, name: str) -> None:
     """``reader(path)`` either returns or raises InputError naming ``path``; anything else fails."""
     INPUTS[name] += 1
@@ -86,9 +93,8 @@ def mutated(document: dict) -> st.SearchStrategy:
 
 
 def write(path: Path, document) -> Path:
-    path.write_text(yaml.safe_dump(document, allow_unicode=True) if not isinstance(document, bytes) else "")
-    if isinstance(document, bytes):
-        path.write_bytes(document)
+    """``document`` into ``path``: bytes as they are, anything else as YAML."""
+    path.write_bytes(document if isinstance(document, bytes) else yaml.safe_dump(document, allow_unicode=True).encode())
     return path
 
 
@@ -257,8 +263,3 @@ def test_cli_on_broken_scenarios_and_profiles_exits_2(tmp_path_factory, monkeypa
         assert code == 2, f"{argv} exited {code}"
 
     fuzz()
-
-
-def test_zz_report_the_counts(capsys):
-    with capsys.disabled():
-        print("\nfuzzed inputs per reader: " + ", ".join(f"{k} {v}" for k, v in sorted(INPUTS.items())))
