@@ -166,8 +166,9 @@ class AgentSpec:
     """How the agent container is created: the profile's run spec, which faults may change.
 
     Units: ``cpus`` in cores, ``memory_mb``/``memswap_mb`` in MiB. ``network_mode``: None means the
-    scenario network; ``"none"``/``"host"`` Docker's modes; ``"isolated"`` a network of its own
-    (labelled like the rest, removed with it) that only ``isolated_peers`` (roles) also join.
+    scenario network; ``"none"``/``"host"``/``"bridge"`` Docker's modes (``bridge``: its default
+    network, peers named by ``extra_hosts``); ``"isolated"`` a network of its own (labelled like
+    the rest, removed with it) that only ``isolated_peers`` (roles) also join.
     Env values may hold :data:`PLACEHOLDER` s. ``privileged`` is never set: :meth:`docker_kwargs`
     refuses it.
     """
@@ -210,7 +211,7 @@ class AgentSpec:
     @property
     def docker_network_mode(self) -> str | None:
         """The ``network_mode`` Docker is given (None: attached to a network by name)."""
-        return self.network_mode if self.network_mode in ("none", "host") else None
+        return self.network_mode if self.network_mode in ("none", "host", "bridge") else None
 
     scratch_dir: "Path | None" = None
     """The scenario's temp folder, for files faults create (device nodes, sockets)."""

@@ -376,11 +376,17 @@ def reap(client: docker.DockerClient, labels: dict[str, str] | None = None) -> d
     names = [_name(container) for container in containers]
 
     def remove(container) -> int:
-        try:
-            container.remove(force=True, v=True)
-            return 1
-        except NotFound:
-            return 0
+        from docker.errors import APIError
+        for attempt in range(REMOVE_ATTEMPTS):
+            try:
+                container.remove(force=True, v=True)
+                return 1
+            except NotFound:
+                return 0
+            except APIError:  # "Could not kill running container … is not running": its restart policy
+                if attempt == REMOVE_ATTEMPTS - 1:  # was restarting it; the next call finds it settled
+                    raise
+        return 0
 
     with ThreadPoolExecutor(max_workers=REAP_THREADS) as pool:  # a fleet's 30+ containers: seconds, not tens
         removed["containers"] = sum(pool.map(remove, containers))
@@ -403,6 +409,8 @@ ENGINE_BACK_WAIT_S = 60.0
 """Seconds a scenario's cleanup waits for an engine that went away (restarted) to answer again."""
 REAP_THREADS = 8
 """Containers removed at once by :func:`reap`."""
+REMOVE_ATTEMPTS = 3
+"""Removal calls per container before :func:`reap` gives up (a restarting container refuses one)."""
 GHOST_ENDPOINT_WAIT_S = 10.0
 """Seconds a network with "active endpoints" but no container gets to settle before reap gives up."""
 

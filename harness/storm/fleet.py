@@ -4,7 +4,12 @@ What the simulation claims, checked against the agent itself. :func:`cross_check
 
 1. the world: a scenario network, the mock center, N agent containers from the profile (node ids
    ``fleet-0001`` ...), all labelled with the run (``startle.scenario=storm-fleet``) and removed
-   in ``finally`` (Ctrl-C included); the agents reach the center directly (no proxy: the
+   in ``finally`` (Ctrl-C included). The agents live on Docker's default ``bridge`` network (the
+   center joins it too and is named to them by ``extra_hosts``), never on the run's own network:
+   N containers restarted together while their restart policy also restarts them leave Docker
+   20.10 with a wrong endpoint count on their network, which then cannot be removed until dockerd
+   restarts (moby#43286; reproduced here 4 runs in 4) — the default bridge is never removed, so
+   the count does not matter there. The agents reach the center directly (no proxy: the
    simulation's ``--outage-switch center``), their region comes from the env (no metadata
    fetch), Docker's health check is off (N containers × one ``exec`` every 2 s would cost these
    two cores more than the agents do);
@@ -52,6 +57,8 @@ RESTART_THREADS = 16
 """Concurrent ``docker restart`` / ``start`` calls (the engine serialises much of the work anyway)."""
 REGISTER_PATH = "/v1/register"
 TEMPLATE_ID = "fleet-template-node"
+DEFAULT_BRIDGE = "bridge"
+"""Docker's own network, where the fleet's agents live (see the module's docstring, step 1)."""
 
 
 def node_id(i: int) -> str:
@@ -71,6 +78,8 @@ class FleetWorld:
         self.world = World(run, FLEET_SCENARIO, profile, Timeline(), client=client, via_proxy=False)
         self.size = agents
         self.agents: list[Any] = []
+        self.center_hosts: dict[str, str] = {}
+        """``extra_hosts`` of every agent: the center's host name → its address on the default bridge."""
 
     @property
     def center(self):
@@ -79,16 +88,15 @@ class FleetWorld:
     def __enter__(self) -> "FleetWorld":
         try:
             self.world.start_infrastructure()
+            self.center_hosts = self._center_on_default_bridge()
         except BaseException:
             self.world.remove()
             raise
         return self
 
     def __exit__(self, *exc) -> None:
-        """Stop every agent first (``docker stop``: their restart policy stays quiet), then remove
-        the world. Force-removing hundreds of running containers whose policy restarts them races
-        with the engine's restart monitor, and Docker 20.10 then keeps a ghost endpoint that makes
-        the network unremovable until dockerd restarts (seen once with 200 agents)."""
+        """Stop every agent first (``docker stop``: their restart policy stays quiet, the removal
+        does not race the engine's restart monitor), then remove the world."""
         try:
             _in_parallel(lambda container: container.stop(timeout=2), self.agents)
         except Exception:  # noqa: BLE001  (the removal below forces what did not stop)
@@ -103,12 +111,25 @@ class FleetWorld:
         template.env["EDGE_REGION"] = "fleet"
         template.publish_health = False
         template.extra["healthcheck"] = {"test": ["NONE"]}
+        template.network_mode = "bridge"
+        template.extra["extra_hosts"] = self.center_hosts
         specs = []
         for i in range(self.size):
             spec = copy.deepcopy(template)
             spec.env = {key: value.replace(TEMPLATE_ID, node_id(i)) for key, value in template.env.items()}
             specs.append(spec)
         return specs
+
+    def _center_on_default_bridge(self) -> dict[str, str]:
+        """Connect the center to Docker's default bridge; ``{center host name: its address there}``.
+        Called before anyone reads ``center``: connecting publishes its admin port anew."""
+        center = self.world.center_container.get_wrapped_container()
+        self.world.client.networks.get(DEFAULT_BRIDGE).connect(center)
+        center.reload()
+        if self.world.center is not None:  # the engine published the admin port anew, on another host port
+            self.world.center = self.world.center_container.admin()
+        host, _port = self.world.center_address
+        return {host: center.attrs["NetworkSettings"]["Networks"][DEFAULT_BRIDGE]["IPAddress"]}
 
     def start_agents(self) -> float:
         """Create and start every agent container (in parallel); returns the seconds it took."""
