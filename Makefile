@@ -25,12 +25,15 @@ setup:
 run: setup
 	$(STARTLE) run -j 3
 
-# Unit and integration tests one at a time (several measure timing or load); the scenarios and the
-# mutants (each one scenario run) three at a time, as `startle run -j 3` runs them (pytest-xdist:
-# one run and report per worker).
-PARALLEL := scenarios tests/integration/test_mutants.py
+# Unit and integration tests one at a time (several measure timing or load, restart the engine or
+# count every startle object); then, three at a time as `startle run -j 3` runs them (pytest-xdist:
+# one run and report per worker), whatever only runs scenarios and judges its own run: the
+# scenarios, the mutants (each one scenario run), and the integration tests that run whole
+# matrices, longest first.
+PARALLEL := tests/integration/test_installed.py tests/integration/test_thirdparty.py \
+	tests/integration/test_candidate_image.py scenarios tests/integration/test_mutants.py
 test: setup mutants
-	$(PYTEST) tests/unit tests/integration --ignore=tests/integration/test_mutants.py
+	$(PYTEST) tests/unit tests/integration $(addprefix --ignore=,$(PARALLEL))
 	$(PYTEST) -n 3 $(PARALLEL)
 	$(STARTLE) clean --check
 
@@ -38,7 +41,7 @@ unit:
 	$(PYTEST) tests/unit
 
 integration: setup mutants
-	$(PYTEST) tests/integration --ignore=tests/integration/test_mutants.py
+	$(PYTEST) tests/integration $(addprefix --ignore=,$(PARALLEL))
 	$(PYTEST) -n 3 $(PARALLEL)
 
 mutants: setup

@@ -4,8 +4,8 @@ Simulates the check's own judge (harness/checks/retry_schedule.py) on the refere
 0.1 s, factor 2, cap 4 s, full jitter, threshold 1e-4; gaps with 0–30 ms of overhead) for an agent
 whose jitter spreads over a fraction ``s`` of the declared one — each gap uniform in
 [0, s · ceiling] (s = 1: the declared policy, the false-alarm rate) — and a number of backoff gaps
-per judgement (9 = one scenario of the reference: its breaker opens after 10 failures; more =
-gaps pooled across the scenarios of a run, or a longer scenario). Prints, per (s, gaps), the share
+per judgement (9 = a scenario of the reference whose breaker opens after 10 failures; 25 = the
+retry-schedule scenario, whose breaker threshold is raised to 26). Prints, per (s, gaps), the share
 of runs flagged, and per gap count the smallest s flagged in ≥ 99 % of runs.
 
     .venv/bin/python benchmarks/retry_power.py [--runs 4000] [--seed 1]
@@ -22,7 +22,7 @@ from harness.profile import RetryPolicySpec
 POLICY = RetryPolicySpec(family="exponential", jitter="full", base_ms=100, factor=2.0, cap_ms=4000,
                          breaker_threshold=None, breaker_cooldown_s=None)
 SPREADS = [1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1]
-GAP_COUNTS = [9, 12, 18, 24, 36]
+GAP_COUNTS = [9, 12, 18, 25, 36]
 
 
 def flagged(spread: float, gaps: int, rng: random.Random) -> bool:

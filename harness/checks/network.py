@@ -4,7 +4,8 @@
                      (``register_result``, or ``heartbeat``) name the expected kind of error
                      (``timeout``, ``refused``, ``closed``, ``reset``, ``dns``, ...; the agent's
                      ``error`` field is ``<kind>: <detail>``) — at least ``min_count`` of them, and
-                     no other kind.
+                     no other kind; and, where the wire was tapped, no kind the wire belies (a
+                     ``timeout`` named for a connection the proxy refused at once).
 * ``request_time``   the agent's successful registration took between ``min_ms`` and ``max_ms``
                      (its own ``register_result.elapsed_ms``): a latency toxic was felt, and survived.
 * ``resumes``        the center answers 200 on ``path`` (e.g. heartbeats) within ``within_s`` after the
@@ -22,6 +23,11 @@ from harness.checks.base import Check, CheckContext, Verdict, ok_status, registe
 from harness.skip import ScenarioSkipped
 
 
+WIRE_OUTCOMES = {"refused": {"refused"}, "closed": {"closed", "reset"}, "reset": {"closed", "reset"},
+                 "timeout": {"timed_out", "abandoned", "open"}}
+"""The wire's outcomes (harness/wire.py) that agree with each error kind an agent may name."""
+
+
 def in_windows(t: float, ctx: CheckContext, fault_types: list[str] | None) -> bool:
     return any(w.start <= t <= (w.end if w.end is not None else float("inf"))
                for w in ctx.fault_windows() if not fault_types or w.fault in fault_types)
@@ -34,6 +40,8 @@ class ErrorKind(Check):
     kinds: list[str] = Field(min_length=1, description="error kinds the agent may name during the fault")
     min_count: int = Field(1, ge=1)
     faults: list[str] | None = Field(None, description="fault types whose windows count (default: all)")
+    wire_lookback_s: float = Field(3.0, gt=0, description="a failure's own connection began at most this long "
+                                   "before it was logged, seconds (the agent's request timeout, and a margin)")
 
     def missing(self, profile) -> list[str]:
         return [f"signals.match.{self.event}"] if profile.lacks(f"signals.match.{self.event}") else []
@@ -46,19 +54,38 @@ class ErrorKind(Check):
             return None
         if not ctx.declares(self.event):
             return self.verdict("fail", f"the profile declares no {self.event} signal")
-        errors = [str(e.get("error")) for e in ctx.signal(self.event)
-                  if e.get("error") and in_windows(e.t, ctx, self.faults)]
+        failed = [e for e in ctx.signal(self.event) if e.get("error") and in_windows(e.t, ctx, self.faults)]
+        errors = [str(e.get("error")) for e in failed]
         kinds = [err.split(":", 1)[0] for err in errors]
         counts = {k: kinds.count(k) for k in sorted(set(kinds))}
         wrong = [err for err, k in zip(errors, kinds) if k not in self.kinds]
         if wrong:
             return self.verdict("fail", f"the agent named the wrong cause: '{wrong[0]}' (expected "
                                         f"{' or '.join(self.kinds)}); kinds seen {counts}", kinds=counts)
+        belied = self.belied(ctx, failed, kinds)
+        if belied:
+            return self.verdict("fail", belied, kinds=counts)
         if len(errors) < self.min_count:
             return self.verdict("fail", f"{len(errors)} failed {self.event} during the fault named a cause; need "
                                         f"{self.min_count} ({' or '.join(self.kinds)})", kinds=counts)
         return self.verdict("pass", f"{len(errors)} failed attempts during the fault, each naming "
                                     f"{' or '.join(self.kinds)}: e.g. '{errors[0]}'", kinds=counts)
+
+    def belied(self, ctx: CheckContext, failed: list, kinds: list[str]) -> str | None:
+        """The first failure whose named kind the wire contradicts: every unanswered connection of
+        the agent toward the center in the ``wire_lookback_s`` before it was logged ended otherwise
+        (None when the wire saw none: not tapped, or no TCP toward the center)."""
+        wire = ctx.wire()
+        for event, kind in zip(failed, kinds):
+            agree = WIRE_OUTCOMES.get(kind)
+            seen = [w for w in wire if event.t - self.wire_lookback_s <= w.t <= event.t
+                    and w.get("outcome") != "answered"]
+            if agree is None or not seen or any(w.get("outcome") in agree for w in seen):
+                continue
+            outcomes = sorted({str(w.get("outcome")) for w in seen})
+            return (f"the agent named '{event.get('error')}', but on the wire its connection(s) of the "
+                    f"{self.wire_lookback_s:g} s before were {' / '.join(outcomes)}: not a {kind}")
+        return None
 
 
 @register

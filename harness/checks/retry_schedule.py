@@ -20,9 +20,9 @@ False-rejection rate of the reference policy (base 0.1 s, factor 2, cap 4 s, ful
 breaker 10): tests/unit/test_retry_schedule.py simulates 100,000 runs of 9 backoff gaps with
 0–30 ms of random overhead each: 2 rejected in 100,000 (2e-5; 8e-5 with another seed), so 20
 repeats out of 20 pass with probability > 99.8 %. Every simulated run of a fixed 0.5 s interval
-or of exponential backoff without jitter is rejected; without a cap, 11 gaps (the retry-schedule
-scenario raises the breaker threshold to 12) are rejected in > 99.9 % of runs (the miss: every
-capped gap happened to fall below 4 s, ≈ 1e-4).
+or of exponential backoff without jitter is rejected. The retry-schedule scenario raises the
+breaker threshold to 26: its 25 gaps reject a missing cap every time and a jitter spread half the
+declared one in >= 99 % of runs (the power table: docs/coverage.md).
 ``decorrelated`` jitter is only bounded (``base ≤ gap ≤ cap``), its shape is not tested.
 
 Breaker pauses are left out (the breaker check judges them): after ``breaker_threshold``

@@ -13,7 +13,9 @@ from harness.checks.base import Check, CheckContext, Verdict, register
 class SecurityContext(Check):
     """The agent container as Docker holds it (recorded at its start): never ``--privileged``, a
     non-root user, ``cap_drop`` ALL with no capability added beyond ``allowed_caps``, no
-    supplementary group beyond ``allowed_groups``."""
+    supplementary group beyond ``allowed_groups``, every ``security_opt`` the profile declares.
+    It judges how the agent is deployed (the run spec, a launcher), never the image: no agent image
+    can change these fields."""
 
     type: Literal["security_context"] = "security_context"
     allowed_groups: list[str] = []
@@ -41,9 +43,20 @@ class SecurityContext(Check):
         extra_groups = [g for g in seen.get("group_add") or [] if g not in self.allowed_groups]
         if extra_groups:
             problems.append(f"groups added beyond {self.allowed_groups}: {extra_groups}")
-        measured = {k: seen.get(k) for k in ("privileged", "user", "cap_drop", "cap_add", "group_add", "devices")}
+        held = {_option(o) for o in seen.get("security_opt") or []}
+        dropped = [o for o in ctx.profile.run.security_opt if _option(o) not in held]
+        if dropped:
+            problems.append(f"security options the profile declares are missing: {dropped}")
+        measured = {k: seen.get(k) for k in ("privileged", "user", "cap_drop", "cap_add", "group_add", "devices",
+                                             "security_opt")}
         if problems:
             return self.verdict("fail", "; ".join(problems), **measured)
         return self.verdict("pass", f"not privileged, user {user}, cap_drop {seen.get('cap_drop')}, "
                                     f"cap_add {seen.get('cap_add')}, groups {seen.get('group_add')}, "
                                     f"devices {seen.get('devices')}", **measured)
+
+
+def _option(option: str) -> str:
+    """A security option as Docker may spell it either way (``no-new-privileges[:true]``, ``k=v``/``k:v``)."""
+    option = option.replace("=", ":")
+    return option[:-len(":true")] if option.endswith(":true") else option

@@ -108,7 +108,8 @@ def test_a_crash_is_not_an_oom():
 
 # --- security context -------------------------------------------------------------------------------
 def config_event(**overrides):
-    fields = {"privileged": False, "user": "1000:1000", "cap_drop": ["ALL"], "cap_add": [], "group_add": ["dialout"]}
+    fields = {"privileged": False, "user": "1000:1000", "cap_drop": ["ALL"], "cap_add": [], "group_add": ["dialout"],
+              "security_opt": ["no-new-privileges:true"]}
     fields.update(overrides)
     return ("harness", "agent_config", 0.01, "agent", fields)
 
@@ -116,7 +117,7 @@ def config_event(**overrides):
 def test_security_context():
     assert SecurityContext(allowed_groups=["dialout"]).evaluate(context([config_event()]), False).passed
     for bad in ({"privileged": True}, {"user": ""}, {"user": "0:0"}, {"cap_drop": []}, {"cap_add": ["SYS_ADMIN"]},
-                {"group_add": ["dialout", "root"]}):
+                {"group_add": ["dialout", "root"]}, {"security_opt": []}):
         verdict = SecurityContext(allowed_groups=["dialout"]).evaluate(context([config_event(**bad)]), False)
         assert verdict.status == "fail", bad
 
