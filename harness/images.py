@@ -23,7 +23,8 @@ logical name        alias tag                    built from
                                                  ``BASE=`` the package rootfs (tp-mosquitto,
                                                  tp-mosquitto-center, tp-prometheus)
 ``mutant-<name>``   ``startle/mutant-<name>:amd64``  tests/mutants/<name>/Dockerfile,
-                                                 ``AGENT_IMAGE=`` agent-amd64, or the amd64 image
+                                                 ``AGENT_IMAGE=`` agent-amd64 (agent-arm64 and tag
+                                                 ``:arm64`` with ``arch: arm64``), or the amd64 image
                                                  of the profile its mutant.yaml names (``profile:``)
                                                  (only on request)
 ==================  ===========================  ==================================================
@@ -395,19 +396,26 @@ def package_specs(root: Path = ROOT) -> list[ImageSpec]:
     return specs
 
 
-def mutant_parent(path: Path, specs: list[ImageSpec], root: Path = ROOT) -> str:
-    """The logical name of the image a mutant is built FROM: ``agent-amd64``, or the amd64 image of
-    the profile its ``mutant.yaml`` (or ``variant.yaml``) names with ``profile:``."""
+def mutant_declared(path: Path) -> dict[str, Any]:
+    """What a mutant's ``mutant.yaml`` (or a variant's ``variant.yaml``) declares ({} without one)."""
     import yaml
 
-    declared: dict[str, Any] = {}
     for name in ("mutant.yaml", "variant.yaml"):
         if (path / name).is_file():
-            declared = yaml.safe_load((path / name).read_text()) or {}
-            break
+            return yaml.safe_load((path / name).read_text()) or {}
+    return {}
+
+
+def mutant_parent(path: Path, specs: list[ImageSpec], root: Path = ROOT) -> str:
+    """The logical name of the image a mutant is built FROM: ``agent-amd64`` (``agent-arm64`` when
+    its ``mutant.yaml`` says ``arch: arm64``), or the amd64 image of the profile its ``mutant.yaml``
+    (or ``variant.yaml``) names with ``profile:``."""
+    import yaml
+
+    declared = mutant_declared(path)
     profile = declared.get("profile")
     if not profile:
-        return "agent-amd64"
+        return f"agent-{declared.get('arch', 'amd64')}"
     profile_path = Path(profile) if Path(profile).suffix else Path("fixtures") / "profiles" / f"{profile}.yaml"
     profile_path = profile_path if profile_path.is_absolute() else root / profile_path
     try:
@@ -465,8 +473,9 @@ def image_specs(root: Path = ROOT, mutants: bool = False, cache: Path = CACHE_DI
     if mutants:
         for path in mutant_dirs(root):
             parent = mutant_parent(path, specs, root)
+            arch = str(mutant_declared(path).get("arch", "amd64"))
             specs.append(ImageSpec(
-                name=f"mutant-{path.name}", repo=f"startle/mutant-{path.name}", alias="amd64",
+                name=f"mutant-{path.name}", repo=f"startle/mutant-{path.name}", alias=arch, arch=arch,
                 kind="dockerfile", context=path, parent=parent, parent_arg="AGENT_IMAGE",
                 hint=f"{path.relative_to(root)}/Dockerfile takes --build-arg AGENT_IMAGE=<{parent} tag>",
             ))

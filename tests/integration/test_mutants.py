@@ -1,8 +1,9 @@
 """Every verdict can fail: each mutant agent is flagged by the scenario and check it breaks.
 
 Each folder under tests/mutants/ with a ``mutant.yaml`` (``scenario``, ``check``, ``description``)
-is one test case; ``make mutants`` builds it as ``startle/mutant-<name>:amd64``. A mutant of another
-agent than the reference names its profile (``profile: tp-mosquitto``): it is built FROM that
+is one test case; ``make mutants`` builds it as ``startle/mutant-<name>:amd64`` (``:arm64`` with
+``arch: arm64``). A mutant of another agent
+than the reference names its profile (``profile: tp-mosquitto``): it is built FROM that
 profile's image and the scenario runs with that profile. A launcher mutant
 has no Dockerfile but a ``launcher_edit:`` (``replace``/``with``): the scenario runs the profile's
 image through a copy of its launcher (the reference's fixtures/agent/launcher.sh when no profile is
@@ -56,7 +57,7 @@ def test_mutant_is_flagged(docker, folder, tmp_path):
         launcher = mutant_launcher(spec["launcher_edit"], original, tmp_path / original.name)
         result = run_scenario(scenario, Run(), profile=profile, launcher=launcher)
     else:
-        image = f"startle/mutant-{folder.name}:amd64"
+        image = f"startle/mutant-{folder.name}:{spec.get('arch', 'amd64')}"
         docker.images.get(image)  # built by `make mutants`; a missing image is an error, not a skip
         result = run_scenario(scenario, Run(), profile=profile, image=image)
     assert result.status == "fail", f"{folder.name} ({spec['description']}) passed: {result.summary_line()}"
