@@ -82,6 +82,10 @@ class OomKilled(Check):
             if took > self.within_s:
                 return self.verdict("fail", f"OOM-killed only {took:.2f} s after start (bound {self.within_s} s); "
                                             f"{where}", **measured)
+            if died.get("exit_code") != 137:
+                return self.verdict("fail", f"an OOM kill in the container {took:.2f} s after start (Docker oom "
+                                            f"event), but the agent exited with code {died.get('exit_code')}, not "
+                                            f"137: the kill was turned into a crash code; {where}", **measured)
             return self.verdict("pass", f"OOM-killed {took:.2f} s after start (Docker oom event, exit "
                                         f"{died.get('exit_code')}); {where}", **measured)
         if died is not None and oom is None:

@@ -8,6 +8,8 @@
                      ``timeout`` named for a connection the proxy refused at once).
 * ``request_time``   the agent's successful registration took between ``min_ms`` and ``max_ms``
                      (its own ``register_result.elapsed_ms``): a latency toxic was felt, and survived.
+                     An agent that times its attempts and logged no successful one fails (the
+                     center may have accepted a request whose answer the agent gave up on).
 * ``resumes``        the center answers 200 on ``path`` (e.g. heartbeats) within ``within_s`` after the
                      last fault cleared: the agent's traffic recovered without a restart.
 * ``no_restart``     the agent container did not die in the ``within_s`` after its start.
@@ -104,7 +106,8 @@ class RequestTime(Check):
     def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
         """The agent's own ``elapsed_ms`` of its first successful attempt when it logs one; else (a TCP
         protocol) the first answered connection on the wire, SYN to the center's first byte."""
-        logged = [e for e in ctx.signal("attempt_result") if ok_status(e.get("status")) and e.get("elapsed_ms") is not None]
+        timed = [e for e in ctx.signal("attempt_result") if e.get("elapsed_ms") is not None]
+        logged = [e for e in timed if ok_status(e.get("status"))]
         answered = [e for e in ctx.wire() if e.get("outcome") == "answered"] if ctx.profile.center.protocol == "tcp" \
             else []
         least = self.min_ms
@@ -116,6 +119,13 @@ class RequestTime(Check):
             if self.for_bytes and size:
                 least = self.min_ms * min(1.0, size / self.for_bytes)
                 source += f", {size} bytes: at least {least:.0f} ms"
+        elif final and timed:  # the agent times its attempts: no successful one logged means none succeeded
+            last = timed[-1]
+            return self.verdict("fail", f"none of the agent's {len(timed)} timed attempts succeeded (the last: "
+                                        f"{last.get('error') or last.get('status')}, after "
+                                        f"{float(last.get('elapsed_ms')):.0f} ms)"
+                                + ("; the center accepted a registration whose answer never reached the agent"
+                                   if ctx.registrations().items else ""), attempts=len(timed))
         elif final and ctx.profile.center.protocol != "tcp" and ctx.registrations().items:
             raise ScenarioSkipped("request_time: the agent logs no elapsed time of its successful attempt, and "
                                   "one HTTP request cannot be told from another on the wire")

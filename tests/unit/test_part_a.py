@@ -99,6 +99,14 @@ def test_oom_classified_with_peak_memory():
     assert verdict.passed and verdict.measured["peak_mib"] == 48.0 and "48.0 MiB" in verdict.message
 
 
+def test_an_oom_kill_turned_into_a_crash_code_fails():
+    """A child OOM-killed, the agent itself exiting 1: the kill is hidden behind a crash code."""
+    events = [("docker", "oom", 0.5, "agent", {}), die(0.55, 1),
+              ("harness", "memory", 0.56, "agent", {"peak_mib": 48.0, "limit_mib": 48.0})]
+    verdict = OomKilled(within_s=10).evaluate(context(events), False)
+    assert verdict.status == "fail" and "code 1, not 137" in verdict.message
+
+
 def test_a_crash_is_not_an_oom():
     verdict = OomKilled(within_s=10).evaluate(context([die(0.5, 1)], now_s=3), False)
     assert verdict.status == "fail" and "crash" in verdict.message

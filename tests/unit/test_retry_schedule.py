@@ -235,6 +235,14 @@ def test_error_kind_is_belied_by_the_wire():
     assert check.evaluate(context(window(0, 8) + timeouts), final=False).passed  # no wire: the log's word
 
 
+def test_request_time_fails_an_agent_whose_timed_attempts_all_failed():
+    """The center registered the node, but every answer came after the agent's own timeout."""
+    attempts = [result(1 + i, "timeout: no answer", elapsed_ms=252) for i in range(3)]
+    accepted = ("center", "request", 1.1, "center", {"path": "/v1/register", "status": 200, "node_id": NODE})
+    verdict = RequestTime(min_ms=400, max_ms=2000).evaluate(context(attempts + [accepted]), final=True)
+    assert verdict.status == "fail" and "none of the agent's 3 timed attempts succeeded" in verdict.message
+
+
 def test_request_time_resumes_and_no_restart():
     assert RequestTime(min_ms=400, max_ms=2000).evaluate(context([result(1, status=200, elapsed_ms=530)]),
                                                          final=False).passed
