@@ -12,6 +12,8 @@
     startle report RUN               rebuild a run's reports (HTML, JUnit, tables, summary) from its journal
     startle compare RUN_A RUN_B      release gate: regressions of B against A; exit 1 if any
     startle storm [--mode M] [--policy P ...] [--agents N]   retry-storm benchmark (docs/storm.md)
+    startle capture CONTAINER [-o OUT]   a node's evidence about one agent container, secrets redacted
+    startle capture --script         print the POSIX capture script, for a node without startle
 
 Exit codes of ``run``: 0 all passed, 1 a scenario failed, 2 bad input, 3 harness/infrastructure
 error, 130 interrupted (everything created was removed first).
@@ -62,6 +64,19 @@ def cmd_clean(args: argparse.Namespace) -> int:
         return EXIT_FAILED if found else EXIT_OK
     removed = reap(client) if args.all else reap_stale(client)
     print("clean: removed " + ", ".join(f"{n} {what}" for what, n in removed.items()))
+    return EXIT_OK
+
+
+def cmd_capture(args: argparse.Namespace) -> int:
+    from harness import evidence
+    if args.script:
+        sys.stdout.write(evidence.script_text())
+        return EXIT_OK
+    if not args.container:
+        raise InputError("startle capture", "CONTAINER", "no container named",
+                         "name the agent's container (or --script to print the script)")
+    path = evidence.capture(args.container, args.out, args.since, tuple(args.redact), args.state)
+    print(f"capture: {path}")
     return EXIT_OK
 
 
@@ -300,6 +315,15 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--mutants", action="store_true", help="also build the mutant agents under tests/")
     build.set_defaults(func=cmd_build)
     from harness.storm.cli import add_arguments as storm_arguments
+    cap = sub.add_parser("capture", help="a node's evidence about one agent container (.tar.gz, secrets redacted)")
+    cap.add_argument("container", nargs="?", help="the agent's container (name or id)")
+    cap.add_argument("--script", action="store_true", help="print the POSIX capture script and exit")
+    cap.add_argument("-o", "--out", type=Path, help="the bundle to write (default ./startle-evidence-NAME-TIME.tar.gz)")
+    cap.add_argument("--since", default="30m", help="how far back Docker's events go (default 30m)")
+    cap.add_argument("--redact", action="append", default=[], metavar="NAME",
+                     help="also redact env values whose name holds NAME (repeatable)")
+    cap.add_argument("--state", type=Path, help="the launcher's state file (last known good), if any")
+    cap.set_defaults(func=cmd_capture)
     storm = sub.add_parser("storm", help="retry-storm benchmark: simulated agents (locust) against one center, "
                            "policies compared (docs/storm.md)")
     storm_arguments(storm)
