@@ -31,7 +31,8 @@ run: setup
 # scenarios, the mutants (each one scenario run), and the integration tests that run whole
 # matrices, longest first.
 PARALLEL := tests/integration/test_installed.py tests/integration/test_thirdparty.py \
-	tests/integration/test_candidate_image.py scenarios tests/integration/test_mutants.py
+	tests/integration/test_candidate_image.py tests/integration/test_reproduce.py scenarios \
+	tests/integration/test_mutants.py
 test: setup mutants
 	$(PYTEST) tests/unit tests/integration $(addprefix --ignore=,$(PARALLEL))
 	$(PYTEST) -n 3 $(PARALLEL)

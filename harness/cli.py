@@ -14,6 +14,8 @@
     startle storm [--mode M] [--policy P ...] [--agents N]   retry-storm benchmark (docs/storm.md)
     startle capture CONTAINER [-o OUT]   a node's evidence about one agent container, secrets redacted
     startle capture --script         print the POSIX capture script, for a node without startle
+    startle reproduce BUNDLE [--profile P] [--out DIR]   a scenario that makes the field's failure happen
+                                     here; runs it: REPRODUCED (exit 0), PARTIAL / NOT REPRODUCED (exit 1)
 
 Exit codes of ``run``: 0 all passed, 1 a scenario failed, 2 bad input, 3 harness/infrastructure
 error, 130 interrupted (everything created was removed first).
@@ -78,6 +80,47 @@ def cmd_capture(args: argparse.Namespace) -> int:
     path = evidence.capture(args.container, args.out, args.since, tuple(args.redact), args.state)
     print(f"capture: {path}")
     return EXIT_OK
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    import re
+
+    import yaml
+
+    from harness import evidence
+    from harness.evidence import reproduce as rep
+    from harness.lifecycle import run_scenario
+    from harness.profile import load_profile
+    from harness.runtime import Run
+    from harness.scenario import load_scenario
+    files = evidence.read_bundle(args.bundle)
+    profile = load_profile(args.profile)
+    field_sig, found = rep.read_evidence(files, profile, args.bundle)
+    if not field_sig.failed:
+        raise InputError(args.bundle, "container.json: State", "the bundle shows no failure (exit 0, no OOM kill)",
+                         "capture the container while (or after) it fails")
+    container = json.loads(files["manifest.json"]).get("container", "agent")
+    name = "field-" + (re.sub(r"[^a-z0-9-]+", "-", str(container).lower()).strip("-") or "agent")[:40]
+    scenario = rep.scenario_for(name, found, field_sig, profile)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"{name}.yaml"
+    header = [f"# Reproduced from {args.bundle.name} (startle reproduce). Field signature: "
+              + ", ".join(f"{k} {v}" for k, v in vars(field_sig).items())]
+    header += [f"#   {why}" for why in found.reasons]
+    header += [f"#   cannot reproduce: {why}" for why in found.cannot]
+    path.write_text("\n".join(header) + "\n" + yaml.safe_dump(scenario, sort_keys=False))
+    print(f"reproduce: {path}: " + ("; ".join(found.reasons) or "no fault inferred"))
+    for why in found.cannot:
+        print(f"reproduce: cannot reproduce {why}")
+    if args.no_run:
+        return EXIT_OK
+    result = run_scenario(load_scenario(path), Run(), profile=profile)
+    here = rep.here_signature(result)
+    verdict, differ = rep.judge(field_sig, here)
+    print(rep.side_by_side(field_sig, here))
+    print(f"reproduce: {verdict}" + (f" ({'; '.join(differ)})" if differ else "")
+          + (f"; the scenario ended {result.status}: {result.error}" if result.status == "error" else ""))
+    return EXIT_OK if verdict == rep.REPRODUCED else EXIT_FAILED
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -324,6 +367,12 @@ def parser() -> argparse.ArgumentParser:
                      help="also redact env values whose name holds NAME (repeatable)")
     cap.add_argument("--state", type=Path, help="the launcher's state file (last known good), if any")
     cap.set_defaults(func=cmd_capture)
+    repro = sub.add_parser("reproduce", help="turn a captured bundle into a scenario and run it: REPRODUCED or not")
+    repro.add_argument("bundle", type=Path, help="a .tar.gz from startle capture")
+    repro.add_argument("--profile", default="reference", help="the agent's profile (name or file)")
+    repro.add_argument("--out", type=Path, default=Path("scenarios") / "field", help="where the scenario is written")
+    repro.add_argument("--no-run", action="store_true", help="write the scenario, do not run it")
+    repro.set_defaults(func=cmd_reproduce)
     storm = sub.add_parser("storm", help="retry-storm benchmark: simulated agents (locust) against one center, "
                            "policies compared (docs/storm.md)")
     storm_arguments(storm)

@@ -57,3 +57,50 @@ def test_a_file_that_is_not_a_bundle_is_an_input_error(tmp_path):
 def test_capture_without_a_container_is_exit_2(capsys):
     assert main(["capture"]) == 2
     assert "CONTAINER" in capsys.readouterr().err
+
+
+# --- from evidence to faults (synthetic bundles) ----------------------------------------------
+from harness.evidence import reproduce as rep  # noqa: E402
+from harness.profile import load_profile  # noqa: E402
+
+
+def files(host_config=None, mounts=(), env=(), image_arch="amd64", host_arch="x86_64", binfmt="status=enabled",
+          state=None, events=()):
+    container = {"HostConfig": host_config or {}, "Mounts": list(mounts), "RestartCount": 2,
+                 "Config": {"Env": list(env), "Entrypoint": ["agent"], "Cmd": None},
+                 "State": state or {"Status": "exited", "ExitCode": 11, "OOMKilled": False}}
+    image = {"Architecture": image_arch, "Config": {"Env": ["PATH=/bin"], "Entrypoint": ["agent"], "Cmd": None}}
+    return {"container.json": json.dumps([container]), "image.json": json.dumps([image]),
+            "host.txt": f"arch={host_arch}\n", "binfmt.txt": binfmt,
+            "events.jsonl": "\n".join(json.dumps(e) for e in events)}
+
+
+def test_limits_network_and_a_missing_config_become_faults_and_the_rest_is_named():
+    found = rep.infer(files({"Memory": 12 * 1024 * 1024, "PidsLimit": 6, "NetworkMode": "none", "NanoCpus": 500_000_000,
+                             "Dns": ["10.0.0.2"], "CapAdd": ["NET_ADMIN"], "Devices": [{"PathOnHost": "/dev/ttyUSB0"}]},
+                            env=["PATH=/bin", "NODE_ID=n", "SITE=plant-4", "API_TOKEN=<redacted:API_TOKEN>"]),
+                      load_profile("reference"))
+    assert found.faults == [{"type": "config_mount", "state": "missing"}, {"type": "memory_limit", "memory_mb": 12},
+                            {"type": "cpu_limit", "cpus": 0.5}, {"type": "pids_limit", "pids": 6},
+                            {"type": "network_mode", "mode": "none"}, {"type": "env", "values": {"SITE": "plant-4"}}]
+    assert [c.split(":")[0].split(" ")[0] for c in found.cannot] == ["--dns", "--cap-add", "--device"]
+
+
+def test_a_foreign_image_without_binfmt_is_binfmt_off_and_with_it_needs_qemu():
+    off = rep.infer(files(image_arch="arm64", binfmt="status=enabled\n"), load_profile("reference"))
+    assert off.arch == "arm64" and {"type": "binfmt_off"} in off.faults
+    on = rep.infer(files(image_arch="arm64", binfmt="status=enabled\n[qemu-aarch64]\nenabled\n"), load_profile("reference"))
+    assert {"type": "requires", "needs": ["qemu"]} in on.faults
+
+
+def test_the_signature_and_the_verdicts():
+    restarting = files(state={"Running": True, "ExitCode": 0, "OOMKilled": False},
+                       events=[{"Action": "die", "Actor": {"Attributes": {"exitCode": "19"}}}])
+    assert rep.field_signature(restarting).exit_code == 19
+    oom = rep.field_signature(files(events=[{"Action": "oom"}]))
+    assert oom.oom_killed and oom.failed
+    field = rep.Signature(exit_code=11)
+    assert rep.judge(field, rep.Signature(exit_code=11, restart_count=5))[0] == rep.REPRODUCED
+    assert rep.judge(field, rep.Signature(exit_code=0))[0] == rep.NOT_REPRODUCED
+    assert rep.judge(rep.Signature(137, True), rep.Signature(1, False))[0] == rep.NOT_REPRODUCED
+    assert rep.judge(rep.Signature(137, True), rep.Signature(137, False))[0] == rep.PARTIAL

@@ -263,3 +263,50 @@ def test_cli_on_broken_scenarios_and_profiles_exits_2(tmp_path_factory, monkeypa
         assert code == 2, f"{argv} exited {code}"
 
     fuzz()
+
+
+# --- evidence bundles (startle capture → startle reproduce) ------------------------------------
+def evidence_bundle(path: Path, members: dict[str, bytes]) -> Path:
+    import io
+    import tarfile
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(f"./{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+INSPECT = [{"State": {"Status": "exited", "ExitCode": 11, "OOMKilled": False}, "RestartCount": 0,
+            "HostConfig": {"Memory": 12582912, "PidsLimit": 6, "NetworkMode": "none"}, "Mounts": [],
+            "Config": {"Env": ["NODE_ID=n", "SITE=x"], "Entrypoint": ["a"], "Cmd": None}}]
+
+
+def test_evidence_bundles_never_crash(tmp_path_factory):
+    from harness.evidence import read_bundle
+    from harness.evidence.reproduce import read_evidence
+    from harness.profile import load_profile
+    profile = load_profile("reference")
+
+    def reader(path: Path):
+        read_evidence(read_bundle(path), profile, path)
+
+    @FUZZ
+    @given(st.one_of(st.binary(max_size=300).map(lambda b: {"raw": b}), st.fixed_dictionaries({
+        "container.json": st.one_of(values, mutated(INSPECT)), "image.json": st.one_of(values, mutated([{"Architecture": "arm64"}])),
+        "events.jsonl": st.one_of(st.text(max_size=200), st.lists(values, max_size=3)),
+        "host.txt": st.text(max_size=60), "mounts.tsv": st.text(max_size=80)})))
+    def fuzz(members):
+        path = tmp_path_factory.mktemp("ev") / "b.tar.gz"
+        if "raw" in members:
+            path.write_bytes(members["raw"])
+        else:
+            encoded = {"manifest.json": b'{"startle_evidence": 1}'}
+            for name, value in members.items():
+                if name == "events.jsonl" and isinstance(value, list):
+                    value = "\n".join(json.dumps(v) for v in value)
+                encoded[name] = (value if isinstance(value, str) else json.dumps(value)).encode()
+            evidence_bundle(path, encoded)
+        loads_or_input_error(reader, path, "evidence bundle")
+
+    fuzz()
