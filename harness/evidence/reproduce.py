@@ -34,6 +34,8 @@ class Signature:
     oom_killed: bool = False
     restart_count: int = 0
     health: str | None = None
+    lived_s: float | None = None
+    """Seconds from the container's (last) start to its exit: how long a scenario must last."""
 
     @property
     def failed(self) -> bool:
@@ -80,7 +82,18 @@ def field_signature(files: dict[str, str], source: Path | str = "bundle") -> Sig
     oom = bool(state.get("OOMKilled")) or any(e.get("Action") == "oom" for e in events)
     container = _json(files, "container.json", source)
     return Signature(exit_code=code, oom_killed=oom, restart_count=int(container.get("RestartCount") or 0),
-                     health=(state.get("Health") or {}).get("Status"))
+                     health=(state.get("Health") or {}).get("Status"), lived_s=_lived(state))
+
+
+def _lived(state: dict) -> float | None:
+    from datetime import datetime
+    try:
+        started, finished = (datetime.fromisoformat(str(state[k])[:26].rstrip("Z") + "+00:00")
+                             for k in ("StartedAt", "FinishedAt"))
+    except (KeyError, ValueError):
+        return None
+    lived = (finished - started).total_seconds()
+    return round(lived, 2) if lived >= 0 else None
 
 
 def infer(files: dict[str, str], profile, source: Path | str = "bundle") -> Inference:
@@ -129,6 +142,7 @@ def infer(files: dict[str, str], profile, source: Path | str = "bundle") -> Infe
               if k not in own and "<redacted" not in v}
     if values:
         found.add({"type": "env", "values": values}, f"the node's own env: {', '.join(sorted(values))}")
+    center_from_logs(files, profile, found)
     image_config = image.get("Config") or {}
     for key in ("Entrypoint", "Cmd"):
         if config.get(key) != image_config.get(key):
@@ -139,6 +153,62 @@ def infer(files: dict[str, str], profile, source: Path | str = "bundle") -> Infe
     for device in host.get("Devices") or []:
         found.cannot.append(f"--device {device.get('PathOnHost')}: a node's hardware is not on this machine")
     return found
+
+
+ERROR_FAULTS = {"refused": {"type": "proxy_down"}, "reset": {"type": "toxic_reset_peer"},
+                "closed": {"type": "toxic_reset_peer"}, "timeout": {"type": "toxic_timeout", "timeout_ms": 0}}
+"""The kind of error an agent names for a failed attempt → the network fault that makes it happen."""
+
+
+def agent_events(files: dict[str, str], profile) -> list:
+    """The agent's log lines in the bundle (``docker logs --timestamps``) as timeline events,
+    through the profile's signal matchers — the same reading as a scenario's."""
+    from datetime import datetime
+
+    from harness.signals import read_line
+    events = []
+    for raw in files.get("logs.txt", "").splitlines():
+        stamp, _, text = raw.partition(" ")
+        try:
+            docker_t = datetime.fromisoformat(stamp[:26].rstrip("Z") + "+00:00").timestamp()
+        except ValueError:
+            docker_t, text = 0.0, raw
+        events += read_line(text, profile.signals, docker_t)
+    return events
+
+
+def center_from_logs(files: dict[str, str], profile, found: Inference) -> None:
+    """What the agent's own attempts say of its center: HTTP failures → ``center_failure`` with the
+    most frequent status (``fail_next`` the failures seen when it registered after them, else every
+    answer fails); connection errors → the network fault of their kind, for as long as they lasted
+    when it registered after them. Nothing when the profile declares no ``attempt_result`` signal."""
+    events = agent_events(files, profile)
+    results = [e for e in events if e.kind == "attempt_result"]
+    registered = any(e.kind == "registered" for e in events)
+    statuses = [int(str(e.get("status"))) for e in results if str(e.get("status") or "").isdigit()
+                and int(str(e.get("status"))) >= 400]
+    if statuses:
+        status = max(set(statuses), key=statuses.count)
+        fault: dict[str, Any] = {"type": "center_failure", "status": status}
+        if registered:
+            fault["fail_next"] = statuses.count(status)
+        waits = [e.get("retry_after_s") for e in results if e.get("retry_after_s") is not None]
+        if status == 429 and waits:
+            fault["retry_after_s"] = int(float(str(waits[0])))
+        found.add(fault, f"{len(statuses)} attempts answered {status} in the agent's log"
+                         + (", then it registered" if registered else ", it never registered"))
+        return
+    kinds = [str(e.get("error")).split(":", 1)[0] for e in results if e.get("error") and not e.get("status")]
+    kind = max(set(kinds), key=kinds.count) if kinds else None
+    if kind in ERROR_FAULTS:
+        failed = [e.t for e in results if str(e.get("error") or "").startswith(kind)]
+        fault = dict(ERROR_FAULTS[kind])
+        if registered and len(failed) > 1:
+            fault["duration_s"] = round(failed[-1] - failed[0] + 0.5, 1)
+        found.add(fault, f"{len(failed)} attempts failed '{kind}' in the agent's log"
+                         + (", then it registered" if registered else ", it never registered"))
+    elif kind is not None:
+        found.cannot.append(f"attempts failing '{kind}': no fault of startle's makes that error")
 
 
 def read_evidence(files: dict[str, str], profile, source: Path | str) -> tuple[Signature, Inference]:
@@ -157,15 +227,17 @@ def read_evidence(files: dict[str, str], profile, source: Path | str) -> tuple[S
 def scenario_for(name: str, inference: Inference, signature: Signature, profile) -> dict[str, Any]:
     """An ordinary scenario: the inferred faults, the field's failure as its expectations (a
     regression test asserts the fixed behaviour instead, once the bug is fixed)."""
+    within_s = max(20.0, round((signature.lived_s or 0) * 1.5 + 10))  # the field's lifetime, and a margin
     expect: list[dict[str, Any]] = []
     if signature.oom_killed:
-        expect.append({"type": "oom_killed", "within_s": 20})
+        expect.append({"type": "oom_killed", "within_s": within_s})
     elif signature.exit_code:
         reason = next((k for k, v in profile.exit_codes.items() if v == signature.exit_code), None)
-        expect.append({"type": "exits", "within_s": 20, **({"reason": reason} if reason else {"code": signature.exit_code})})
+        expect.append({"type": "exits", "within_s": within_s,
+                       **({"reason": reason} if reason else {"code": signature.exit_code})})
     expect = expect or [{"type": "never_ready"}]
     return {"name": name, "description": "reproduced from a field node's evidence (startle reproduce)",
-            "family": "field", "profile": profile.name, "arch": inference.arch, "deadline_s": 30,
+            "family": "field", "profile": profile.name, "arch": inference.arch, "deadline_s": within_s + 10,
             "faults": inference.faults, "expect": expect}
 
 
@@ -173,8 +245,11 @@ def here_signature(result) -> Signature:
     """The signature of a scenario run here, from its journal (the agent's last state)."""
     agent = result.agent or {}
     ooms = [e for e in result.timeline if e.get("kind") == "oom" and e.get("container") == "agent"]
+    starts = [e["t"] for e in result.timeline if e.get("kind") == "start" and e.get("container") == "agent"]
+    dies = [e["t"] for e in result.timeline if e.get("kind") == "die" and e.get("container") == "agent"]
     return Signature(exit_code=agent.get("exit_code"), oom_killed=bool(agent.get("oom_killed")) or bool(ooms),
-                     restart_count=int(agent.get("restart_count") or 0), health=agent.get("health"))
+                     restart_count=int(agent.get("restart_count") or 0), health=agent.get("health"),
+                     lived_s=round(dies[0] - starts[0], 2) if starts and dies and dies[0] >= starts[0] else None)
 
 
 def judge(field_sig: Signature, here: Signature) -> tuple[str, list[str]]:

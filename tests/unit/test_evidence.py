@@ -104,3 +104,23 @@ def test_the_signature_and_the_verdicts():
     assert rep.judge(field, rep.Signature(exit_code=0))[0] == rep.NOT_REPRODUCED
     assert rep.judge(rep.Signature(137, True), rep.Signature(1, False))[0] == rep.NOT_REPRODUCED
     assert rep.judge(rep.Signature(137, True), rep.Signature(137, False))[0] == rep.PARTIAL
+
+
+def logs(*records) -> str:
+    """``docker logs --timestamps`` lines of the reference agent's JSON log."""
+    return "\n".join(f"2026-12-01T10:00:{i:02d}.000000000Z " + json.dumps({"ts": 1764583200 + i, **r})
+                     for i, r in enumerate(records))
+
+
+def test_the_center_is_read_from_the_agents_own_attempts():
+    profile = load_profile("reference")
+    answered = logs(*[{"event": "register_result", "attempt": n, "status": 503, "error": None} for n in (1, 2, 3)],
+                    {"event": "register_result", "attempt": 4, "status": 200, "error": None}, {"event": "registered"})
+    found = rep.infer({**files(), "logs.txt": answered}, profile)
+    assert {"type": "center_failure", "status": 503, "fail_next": 3} in found.faults
+    refused = logs(*[{"event": "register_result", "attempt": n, "status": None, "error": "refused: connection refused"}
+                     for n in (1, 2, 3, 4)])
+    found = rep.infer({**files(), "logs.txt": refused}, profile)
+    assert {"type": "proxy_down"} in found.faults  # never registered: down for the whole run
+    odd = logs({"event": "register_result", "attempt": 1, "status": None, "error": "tls: bad certificate"})
+    assert any("'tls'" in c for c in rep.infer({**files(), "logs.txt": odd}, profile).cannot)
