@@ -22,7 +22,9 @@ KINDS = {
     "pids": dict(volumes=CONFIG, pids_limit=6),
     "oom": dict(volumes=CONFIG, mem_limit="12m", memswap_limit="12m"),
     "network-none": dict(volumes=CONFIG, network_mode="none"),
+    "three-causes": dict(pids_limit=6, mem_limit="64m", memswap_limit="64m", nano_cpus=500_000_000),
 }
+"""How each field node was misconfigured (``docker run`` keywords; ``three-causes`` also has no config)."""
 
 
 def field_bundle(docker, run: Run, kind: str, tmp_path, **kwargs):
