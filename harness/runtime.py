@@ -418,9 +418,10 @@ GHOST_ENDPOINT_WAIT_S = 10.0
 def _remove_network(network, endpoint_names: Iterable[str] = (), wait_s: float = GHOST_ENDPOINT_WAIT_S) -> None:
     """Remove a network; while the engine says it "has active endpoints", force-disconnect every
     endpoint it lists and every name in ``endpoint_names`` (the run's removed containers), then
-    retry until ``wait_s``. A force-disconnect by the name of a container that no longer exists
-    deletes its endpoint: the cure for Docker 20.10's ghost endpoint after mass removal, which
-    inspect may not list. Past the deadline an InfrastructureError names the last fix: restart dockerd."""
+    retry until ``wait_s``. That clears an endpoint left behind by a removed container. It does not
+    clear Docker 20.10's wrong endpoint *count* (moby#43286: only a dockerd restart does), which
+    many restarting containers on one network cause — why the storm fleet uses the default bridge.
+    Past the deadline an InfrastructureError names the last fix: restart dockerd."""
     from docker.errors import APIError
     deadline = time.monotonic() + wait_s
     while True:

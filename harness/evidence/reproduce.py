@@ -73,14 +73,14 @@ ARCHES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm
 
 def field_signature(files: dict[str, str], source: Path | str = "bundle") -> Signature:
     """The failure the bundle shows (the container's state, and the engine's events)."""
-    state = _json(files, "container.json", source).get("State") or {}
+    container = _json(files, "container.json", source)
+    state = container.get("State") or {}
     events = [json.loads(line) for line in files.get("events.jsonl", "").splitlines() if line.strip()]
     dies = [e for e in events if e.get("Action") == "die"]
     code = state.get("ExitCode")
     if state.get("Running") and dies:  # restarting now: its last death tells
         code = int(dies[-1].get("Actor", {}).get("Attributes", {}).get("exitCode", code))
     oom = bool(state.get("OOMKilled")) or any(e.get("Action") == "oom" for e in events)
-    container = _json(files, "container.json", source)
     return Signature(exit_code=code, oom_killed=oom, restart_count=int(container.get("RestartCount") or 0),
                      health=(state.get("Health") or {}).get("Status"), lived_s=_lived(state))
 
