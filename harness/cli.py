@@ -14,8 +14,9 @@
     startle storm [--mode M] [--policy P ...] [--agents N]   retry-storm benchmark (docs/storm.md)
     startle capture CONTAINER [-o OUT]   a node's evidence about one agent container, secrets redacted
     startle capture --script         print the POSIX capture script, for a node without startle
-    startle reproduce BUNDLE [--profile P] [--out DIR]   a scenario that makes the field's failure happen
-                                     here; runs it: REPRODUCED (exit 0), PARTIAL / NOT REPRODUCED (exit 1)
+    startle reproduce BUNDLE|INSPECT.json [--logs F] [--profile P] [--out DIR] [--minimise] [--fixed]
+                                     a scenario that makes the field's failure happen here; runs it:
+                                     REPRODUCED (exit 0), PARTIAL / NOT REPRODUCED (exit 1)
 
 Exit codes of ``run``: 0 all passed, 1 a scenario failed, 2 bad input, 3 harness/infrastructure
 error, 130 interrupted (everything created was removed first).
@@ -67,60 +68,6 @@ def cmd_clean(args: argparse.Namespace) -> int:
     removed = reap(client) if args.all else reap_stale(client)
     print("clean: removed " + ", ".join(f"{n} {what}" for what, n in removed.items()))
     return EXIT_OK
-
-
-def cmd_capture(args: argparse.Namespace) -> int:
-    from harness import evidence
-    if args.script:
-        sys.stdout.write(evidence.script_text())
-        return EXIT_OK
-    if not args.container:
-        raise InputError("startle capture", "CONTAINER", "no container named",
-                         "name the agent's container (or --script to print the script)")
-    path = evidence.capture(args.container, args.out, args.since, tuple(args.redact), args.state)
-    print(f"capture: {path}")
-    return EXIT_OK
-
-
-def cmd_reproduce(args: argparse.Namespace) -> int:
-    import re
-
-    import yaml
-
-    from harness import evidence
-    from harness.evidence import reproduce as rep
-    from harness.lifecycle import run_scenario
-    from harness.profile import load_profile
-    from harness.runtime import Run
-    from harness.scenario import load_scenario
-    files = evidence.read_bundle(args.bundle)
-    profile = load_profile(args.profile)
-    field_sig, found = rep.read_evidence(files, profile, args.bundle)
-    if not field_sig.failed:
-        raise InputError(args.bundle, "container.json: State", "the bundle shows no failure (exit 0, no OOM kill)",
-                         "capture the container while (or after) it fails")
-    container = json.loads(files["manifest.json"]).get("container", "agent")
-    name = "field-" + (re.sub(r"[^a-z0-9-]+", "-", str(container).lower()).strip("-") or "agent")[:40]
-    scenario = rep.scenario_for(name, found, field_sig, profile)
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"{name}.yaml"
-    header = [f"# Reproduced from {args.bundle.name} (startle reproduce). Field signature: "
-              + ", ".join(f"{k} {v}" for k, v in vars(field_sig).items())]
-    header += [f"#   {why}" for why in found.reasons]
-    header += [f"#   cannot reproduce: {why}" for why in found.cannot]
-    path.write_text("\n".join(header) + "\n" + yaml.safe_dump(scenario, sort_keys=False))
-    print(f"reproduce: {path}: " + ("; ".join(found.reasons) or "no fault inferred"))
-    for why in found.cannot:
-        print(f"reproduce: cannot reproduce {why}")
-    if args.no_run:
-        return EXIT_OK
-    result = run_scenario(load_scenario(path), Run(), profile=profile)
-    here = rep.here_signature(result)
-    verdict, differ = rep.judge(field_sig, here)
-    print(rep.side_by_side(field_sig, here))
-    print(f"reproduce: {verdict}" + (f" ({'; '.join(differ)})" if differ else "")
-          + (f"; the scenario ended {result.status}: {result.error}" if result.status == "error" else ""))
-    return EXIT_OK if verdict == rep.REPRODUCED else EXIT_FAILED
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -358,20 +305,12 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--mutants", action="store_true", help="also build the mutant agents under tests/")
     build.set_defaults(func=cmd_build)
     from harness.storm.cli import add_arguments as storm_arguments
+    from harness.evidence.cli import add_capture_arguments, add_reproduce_arguments, cmd_capture, cmd_reproduce
     cap = sub.add_parser("capture", help="a node's evidence about one agent container (.tar.gz, secrets redacted)")
-    cap.add_argument("container", nargs="?", help="the agent's container (name or id)")
-    cap.add_argument("--script", action="store_true", help="print the POSIX capture script and exit")
-    cap.add_argument("-o", "--out", type=Path, help="the bundle to write (default ./startle-evidence-NAME-TIME.tar.gz)")
-    cap.add_argument("--since", default="30m", help="how far back Docker's events go (default 30m)")
-    cap.add_argument("--redact", action="append", default=[], metavar="NAME",
-                     help="also redact env values whose name holds NAME (repeatable)")
-    cap.add_argument("--state", type=Path, help="the launcher's state file (last known good), if any")
+    add_capture_arguments(cap)
     cap.set_defaults(func=cmd_capture)
     repro = sub.add_parser("reproduce", help="turn a captured bundle into a scenario and run it: REPRODUCED or not")
-    repro.add_argument("bundle", type=Path, help="a .tar.gz from startle capture")
-    repro.add_argument("--profile", default="reference", help="the agent's profile (name or file)")
-    repro.add_argument("--out", type=Path, default=Path("scenarios") / "field", help="where the scenario is written")
-    repro.add_argument("--no-run", action="store_true", help="write the scenario, do not run it")
+    add_reproduce_arguments(repro)
     repro.set_defaults(func=cmd_reproduce)
     storm = sub.add_parser("storm", help="retry-storm benchmark: simulated agents (locust) against one center, "
                            "policies compared (docs/storm.md)")

@@ -177,6 +177,8 @@ class AgentSpec:
     env: dict[str, str]
     volumes: dict[str, dict[str, str]] = field(default_factory=dict)
     restart: str = "unless-stopped"
+    restart_max: int = 0
+    """``on-failure`` only: restarts before the engine leaves it down (0: no bound)."""
     cpus: float | None = 1.0
     memory_mb: int | None = 512
     memswap_mb: int | None = None
@@ -222,7 +224,8 @@ class AgentSpec:
             raise ValueError("startle never runs the agent --privileged (seed 2.1/3.3): map the device "
                              "and add the one capability or group it needs instead")
         kwargs: dict[str, Any] = {
-            "restart_policy": {"Name": self.restart} if self.restart and self.restart != "no" else None,
+            "restart_policy": ({"Name": self.restart, **({"MaximumRetryCount": self.restart_max} if self.restart_max else {})}
+                               if self.restart and self.restart != "no" else None),
             "user": self.user,
             "cap_drop": self.cap_drop or None,
             "cap_add": self.cap_add or None,

@@ -231,12 +231,12 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
             starter.launch(world, spec, node_id)
         else:
             agent = world.start_agent(spec)
+            # followed at once: an agent that dies in milliseconds must not wait for what comes next
+            collectors.append(AgentLog(timeline, agent.get_wrapped_container(), profile.signals).start())
         started = time.time()
         collectors.append(probes.start())
         result.images = {"agent": spec.image, "agent_id": world.require_image(spec.image)}
         world.record_agent_image(spec.image)
-        if starter is None:
-            collectors.append(AgentLog(timeline, agent.get_wrapped_container(), profile.signals).start())
         actions = [a for a in plan_actions(scenario.typed_faults, started)
                    if not (a.kind == "apply" and any(a.fault is f for f in applied))]
 

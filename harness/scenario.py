@@ -48,6 +48,8 @@ class Scenario(BaseModel):
     deadline_s: float = Field(60, gt=0, description="hard stop, seconds after the agent starts")
     faults: list[FAULTS.union()] = []  # type: ignore[valid-type]
     expect: list[CHECKS.union()] = Field(min_length=1)  # type: ignore[valid-type]
+    field: dict[str, Any] | None = Field(None, description="a reproduced field failure's evidence (startle "
+                                         "reproduce): bundle, signature, inferences; kept for reference, not run")
     _path: Path | None = PrivateAttr(None)
 
     @field_validator("name")

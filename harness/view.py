@@ -118,6 +118,12 @@ class View:
         """The agent container's first ``die`` event, if any."""
         return self.timeline.first("docker", "die", lambda e: e.container == "agent")
 
+    @staticmethod
+    def learned_at(event: Event) -> float:
+        """When startle learned of a Docker event (its time plus ``lag_s``): a grace for what follows
+        it (the agent's last log lines) counts from here, not from an engine that reported late."""
+        return event.t + float(event.get("lag_s") or 0)
+
     def agent_starts(self) -> list[Event]:
         return self.timeline.select("docker", "start", lambda e: e.container == "agent")
 

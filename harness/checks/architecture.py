@@ -36,7 +36,7 @@ def classify_exit(ctx: CheckContext) -> dict:
     else:
         kind = "crash"
     facts = {"classification": kind, "exit_code": code, "log_line": exec_line or (texts[-1] if texts else None),
-             "died_at": died.t}
+             "died_at": died.t, "learned_at": ctx.learned_at(died)}
     if kind == "agent-exit":
         facts["reason"] = " or ".join(r for r, c in ctx.profile.exit_codes.items() if c == code)
     return facts
@@ -49,13 +49,13 @@ class ExecFormatError(Check):
 
     type: Literal["exec_format_error"] = "exec_format_error"
     within_s: float = Field(gt=0, description="seconds after the agent container started")
-    log_grace_s: float = Field(2.0, ge=0, description="seconds the log line may arrive after the exit")
+    log_grace_s: float = Field(3.0, ge=0, description="seconds the log line may arrive after startle learned of the exit")
 
     def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
         start = ctx.agent_started
         facts = classify_exit(ctx)
         binfmt = ctx.timeline.first("harness", "binfmt")
-        measured = {k: v for k, v in facts.items() if k != "died_at"}
+        measured = {k: v for k, v in facts.items() if k not in ("died_at", "learned_at")}
         if binfmt is not None:
             measured["binfmt_qemu_aarch64"] = binfmt.get("state")
         if facts["classification"] == "exec-format-error":
@@ -64,7 +64,7 @@ class ExecFormatError(Check):
                                         f"{facts['log_line']!r} ({measured['exited_after_s']} s after start)",
                                 **measured)
         if facts["classification"] != "running":
-            waited = ctx.clock() - facts["died_at"]
+            waited = ctx.clock() - facts["learned_at"]  # the log line follows the exit startle learned of
             if final or waited > self.log_grace_s:
                 return self.verdict("fail", f"the agent exited with code {facts['exit_code']}, classified as "
                                             f"{facts['classification']}, not as an exec format error (log: "

@@ -102,13 +102,14 @@ def register(cls):
 
 
 GRACE_S = 1.5
-"""After the agent's ``die`` event, how long its last log lines may still be on their way (s)."""
+"""After startle learned of the agent's ``die`` event, how long its last log lines may still be on
+their way (s)."""
 
 
 def settling(ctx: CheckContext) -> bool:
     """True while the agent exited less than GRACE_S ago (its last lines may still arrive)."""
     died = ctx.agent_exited()
-    return died is not None and ctx.clock() < died.t + GRACE_S
+    return died is not None and ctx.clock() < ctx.learned_at(died) + GRACE_S
 
 
 class AfterExit(Check):
@@ -117,5 +118,5 @@ class AfterExit(Check):
     def wake_at(self, ctx: CheckContext) -> float | None:
         died = ctx.agent_exited()
         if died is not None:
-            return died.t + GRACE_S + 0.01
+            return ctx.learned_at(died) + GRACE_S + 0.01
         return super().wake_at(ctx)

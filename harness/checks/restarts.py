@@ -12,6 +12,9 @@ Docker's restart policy brings it back with growing delays (from Docker's own ev
                        Docker 20.10 doubles its delay from 100 ms (reset after 10 s of uptime); a
                        container start adds ~0.3–0.5 s on this host, so the die → start gaps grow
                        by less than ×2 each.
+* ``stays_down``       after its first exit the agent is not started again for ``for_s`` seconds (a
+                       launcher's ``--restart no``, or ``on-failure:N`` spent): decided at once when
+                       it is restarted, passed ``for_s`` after the exit.
 """
 
 from __future__ import annotations
@@ -149,3 +152,26 @@ class RestartBackoff(Check):
         if final:
             return self.verdict("fail", f"only {len(delays)} restart(s) observed, need {self.min_restarts}", **measured)
         return None
+
+
+@register
+class StaysDown(Check):
+    type: Literal["stays_down"] = "stays_down"
+    for_s: float = Field(3.0, gt=0, description="seconds after its first exit without a new start")
+
+    def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
+        starts, dies = lifetimes(ctx)
+        if not dies:
+            return self.verdict("fail", "the agent never exited") if final else None
+        died, code = dies[0]
+        again = next((t for t in starts if t > died), None)
+        if again is not None:
+            return self.verdict("fail", f"exited with {code}, then started again {again - died:.2f} s later",
+                                exit_code=code, restarted_after_s=round(again - died, 3))
+        if final or ctx.clock() > died + self.for_s:
+            return self.verdict("pass", f"exited with {code} and stayed down {self.for_s} s", exit_code=code)
+        return None
+
+    def wake_at(self, ctx: CheckContext) -> float | None:
+        _, dies = lifetimes(ctx)
+        return dies[0][0] + self.for_s + 0.01 if dies else None

@@ -27,10 +27,11 @@ def script_text() -> str:
 
 
 def capture(container: str, out: Path | None = None, since: str = "30m", redact: tuple[str, ...] = (),
-            state_file: Path | None = None) -> Path:
+            state_file: Path | None = None, files: bool = True) -> Path:
     """Run the capture script against ``container`` on the engine ``docker`` reaches; returns the
-    bundle's path. ``since``: how far back Docker's events go (``docker events --since``)."""
-    args = ["sh", str(SCRIPT), "-s", since]
+    bundle's path. ``since``: how far back Docker's events go (``docker events --since``);
+    ``files``: keep the bind-mounted text files (the agent's config), redacted."""
+    args = ["sh", str(SCRIPT), "-s", since] + ([] if files else ["-n"])
     for name in redact:
         args += ["-r", name]
     if state_file is not None:
@@ -48,7 +49,8 @@ def capture(container: str, out: Path | None = None, since: str = "30m", redact:
 
 
 def read_bundle(path: Path) -> dict[str, str]:
-    """The bundle's files by name (text). An InputError names the file and the fix when it is not a
+    """The bundle's files by name (text); the bind-mounted files as ``mountfiles/<path in the
+    container>``. An InputError names the file and the fix when it is not a
     bundle this startle reads."""
     import json
     try:
@@ -57,7 +59,8 @@ def read_bundle(path: Path) -> dict[str, str]:
             for member in tar.getmembers():
                 if member.isfile():
                     handle = tar.extractfile(member)
-                    files[Path(member.name).name] = handle.read().decode("utf-8", "replace") if handle else ""
+                    name = member.name.removeprefix("./")  # mountfiles/<path in the container> keep their path
+                    files[name] = handle.read().decode("utf-8", "replace") if handle else ""
     except (OSError, tarfile.TarError) as exc:
         raise InputError(path, "(archive)", f"not a readable .tar.gz ({exc})",
                          "pass the file `startle capture` wrote") from None
@@ -69,4 +72,38 @@ def read_bundle(path: Path) -> dict[str, str]:
         raise InputError(path, "manifest.json: startle_evidence",
                          f"version {manifest.get('startle_evidence') if isinstance(manifest, dict) else '?'} "
                          f"is not {BUNDLE_VERSION}", "capture it with this startle's script (startle capture --script)")
+    return files
+
+
+def is_bundle(path: Path) -> bool:
+    """Whether ``path`` is a (gzipped) tar archive, as opposed to a JSON file."""
+    try:
+        return tarfile.is_tarfile(path)
+    except OSError:
+        raise InputError(path, "(file)", "cannot be read", "pass a bundle from startle capture, or a docker "
+                         "inspect JSON file") from None
+
+
+def read_inspect(path: Path, logs: Path | None = None) -> dict[str, str]:
+    """``docker inspect CONTAINER`` output (and its ``docker logs --timestamps``) as a bundle's files:
+    what a support ticket often holds instead of a bundle. Without the image's inspect, the image's
+    architecture is unknown (reproduce says so)."""
+    import json
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text)
+    except (OSError, ValueError) as exc:
+        raise InputError(path, "(file)", f"neither a bundle nor JSON ({type(exc).__name__})",
+                         "pass a .tar.gz from startle capture, or the output of `docker inspect CONTAINER`") from None
+    container = data[0] if isinstance(data, list) and data else data
+    if not isinstance(container, dict) or "State" not in container or "HostConfig" not in container:
+        raise InputError(path, "State / HostConfig", "not a container's `docker inspect` output",
+                         "run `docker inspect CONTAINER > inspect.json` on the node")
+    files = {"container.json": text, "manifest.json": json.dumps(
+        {"startle_evidence": BUNDLE_VERSION, "container": str(container.get("Name") or "agent").lstrip("/")})}
+    if logs is not None:
+        try:
+            files["logs.txt"] = logs.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise InputError(logs, "(file)", f"cannot be read ({exc.strerror})", "pass the agent's docker logs") from None
     return files

@@ -1,7 +1,10 @@
 #!/bin/sh
 # startle capture: a field node's evidence about one agent container, in one .tar.gz.
 #
-#   sh capture.sh [-o OUT.tar.gz] [-s SINCE] [-r NAME]... [-l LAUNCHER_STATE_FILE] CONTAINER
+#   sh capture.sh [-o OUT.tar.gz] [-s SINCE] [-r NAME]... [-l LAUNCHER_STATE_FILE] [-n] CONTAINER
+#
+# -n: leave out the contents of the bind-mounted files (by default the small text files the agent
+# reads through its bind mounts, its config, are kept under mountfiles/, redacted like the rest).
 #
 # Needs only a POSIX shell, `docker`, `tar` and `gzip` (and awk, sed, stat from any base system).
 # It never changes the node: it reads `docker inspect`, logs, events and the host's files, writes
@@ -21,19 +24,21 @@ SINCE=30m
 OUT=
 STATE_FILE=
 EXTRA_NAMES=
+NO_FILES=
 DEFAULT_NAMES="TOKEN SECRET PASSWORD PASSWD PASS KEY CREDENTIAL AUTH CERT PRIVATE SESSION COOKIE"
 
 usage() {
-    echo "usage: capture.sh [-o OUT.tar.gz] [-s SINCE] [-r NAME]... [-l STATE_FILE] CONTAINER" >&2
+    echo "usage: capture.sh [-o OUT.tar.gz] [-s SINCE] [-r NAME]... [-l STATE_FILE] [-n] CONTAINER" >&2
     exit 2
 }
 
-while getopts "o:s:r:l:h" opt; do
+while getopts "o:s:r:l:nh" opt; do
     case "$opt" in
         o) OUT=$OPTARG ;;
         s) SINCE=$OPTARG ;;
         r) EXTRA_NAMES="$EXTRA_NAMES $OPTARG" ;;
         l) STATE_FILE=$OPTARG ;;
+        n) NO_FILES=1 ;;
         *) usage ;;
     esac
 done
@@ -99,6 +104,32 @@ docker inspect --format '{{range .Mounts}}{{if eq .Type "bind"}}{{.Source}}{{"\n
     | stat_paths >"$RAW/mounts.tsv"
 docker inspect --format '{{range .HostConfig.Devices}}{{.PathOnHost}}{{"\n"}}{{end}}' "$ID" \
     | stat_paths >"$RAW/devices.tsv"
+# the small text files the agent reads through its bind mounts (its config): a bind-mounted file,
+# or the regular files right inside a bind-mounted folder, each under 64 KiB, at most 32 per mount,
+# kept under mountfiles/ at their path *in the container* (redacted like the rest), each one's stat
+# in mountfiles.tsv (path in the container, type, size, mode, uid, gid); -n: none of this
+if [ -z "$NO_FILES" ]; then
+    docker inspect --format '{{range .Mounts}}{{if eq .Type "bind"}}{{.Source}}{{"\t"}}{{.Destination}}{{"\n"}}{{end}}{{end}}' "$ID" \
+    | while IFS="$(printf '\t')" read -r source destination; do
+        [ -n "$source" ] && [ -r "$source" ] || continue
+        if [ -f "$source" ]; then
+            set -- "$source"; base=$(dirname "$destination"); single=$(basename "$destination")
+        elif [ -d "$source" ]; then
+            set -- "$source"/*; base=$destination; single=
+        else
+            continue
+        fi
+        count=0
+        for file in "$@"; do
+            [ -f "$file" ] || continue
+            count=$((count + 1)); [ "$count" -le 32 ] || break
+            inside="$base/${single:-${file##*/}}"
+            printf '%s\t%s\n' "${inside#/}" "$(stat -c '%F	%s	%a	%u	%g' "$file")" >>"$RAW/mountfiles.tsv"
+            [ -r "$file" ] && [ "$(wc -c <"$file")" -le 65536 ] || continue
+            mkdir -p "$(dirname "$RAW/mountfiles/${inside#/}")" && cp "$file" "$RAW/mountfiles/${inside#/}"
+        done
+    done
+fi
 RESOLV=$(docker inspect --format '{{.ResolvConfPath}}' "$ID")
 { cat "$RESOLV" 2>/dev/null || cat /etc/resolv.conf 2>/dev/null; } >"$RAW/resolv.conf"
 { ip route 2>/dev/null || cat /proc/net/route 2>/dev/null; } >"$RAW/routes.txt"
@@ -151,12 +182,13 @@ redact() {
         END { for (k in hits) print k "\t" hits[k] > (secrets ".hits") }' "$1" \
     | sed -e 's/\([Bb]earer\) [A-Za-z0-9._~+\/=-]\{8,\}/\1 <redacted:bearer>/g' \
           -e 's/eyJ[A-Za-z0-9_-]\{8,\}\.[A-Za-z0-9_-]\{8,\}\.[A-Za-z0-9_-]*/<redacted:jwt>/g' \
-          -e 's/\(\([Tt][Oo][Kk][Ee][Nn]\|[Ss][Ee][Cc][Rr][Ee][Tt]\|[Pp][Aa][Ss][Ss][Ww][Oo][Rr][Dd]\|[Aa][Pp][Ii]_\?[Kk][Ee][Yy]\)["]\?[=:] *["]\?\)[^<" ,;&][^" ,;&]\{3,\}/\1<redacted:value>/g'
+          -e 's/\(\([Tt][Oo][Kk][Ee][Nn]\|[Ss][Ee][Cc][Rr][Ee][Tt]\|[Pp][Aa][Ss][Ss][Ww][Oo][Rr][Dd]\|[Aa][Pp][Ii]_\?[Kk][Ee][Yy]\)["]\? *[=:] *["]\?\)[^<" ,;&][^" ,;&]\{3,\}/\1<redacted:value>/g'
     if [ -f "$WORK/secrets.tsv.hits" ]; then cat "$WORK/secrets.tsv.hits" >>"$WORK/hits.tsv"; rm -f "$WORK/secrets.tsv.hits"; fi
 }
 : >"$WORK/hits.tsv"
-for file in "$RAW"/*; do
-    redact "$file" >"$B/${file##*/}"
+(cd "$RAW" && find . -type f) | while IFS= read -r file; do
+    mkdir -p "$B/$(dirname "$file")"
+    redact "$RAW/$file" >"$B/$file"
 done
 rm -rf "$RAW"
 # fail closed: a secret value still present anywhere means no bundle at all
@@ -178,7 +210,8 @@ json_list() {  # lines on stdin -> a JSON array of strings (names, file names: n
     echo "  \"container_id\": \"$ID\","
     echo "  \"captured_at\": \"$STAMP\","
     echo "  \"events_since\": \"$SINCE\","
-    printf '  "files": %s,\n' "$(ls "$B" | json_list)"
+    printf '  "files": %s,\n' "$(cd "$B" && find . -type f | sed 's|^\./||' | sort | json_list)"
+    printf '  "mount_files": %s,\n' "$([ -z "$NO_FILES" ] && echo true || echo false)"
     printf '  "redacted_env": %s,\n' "$(cut -f1 "$WORK/secrets.tsv" | sort -u | json_list)"
     printf '  "redacted_names": %s,\n' "$(echo $DEFAULT_NAMES $EXTRA_NAMES | tr ' ' '\n' | json_list)"
     printf '  "redacted_patterns": ["bearer", "jwt", "token/secret/password/api_key = value"],\n'

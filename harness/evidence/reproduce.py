@@ -6,9 +6,10 @@
 ordinary scenario (the field signature kept in it); :func:`judge` holds the signature of a run
 here against the field's: REPRODUCED (every judged field equal), PARTIAL, NOT REPRODUCED.
 
-Judged: the exit code and whether the kernel's OOM killer ended the agent. Shown beside them,
-not judged (a scenario's deadline and the profile's restart policy decide them here): the
-restart count and the health status.
+Judged: the exit code, whether the kernel's OOM killer ended the agent, the restart-count band
+(none / a few / a loop) and — when the profile lets startle read them on both sides — the agent's
+last diagnosis (same check, same cause, matched loosely) and whether it ever registered. Shown
+beside them, not judged: the exact restart count, Docker's health status and the lifetime.
 """
 
 from __future__ import annotations
@@ -23,12 +24,17 @@ from harness.errors import InputError
 
 MIB = 1024 * 1024
 REPRODUCED, PARTIAL, NOT_REPRODUCED = "REPRODUCED", "PARTIAL", "NOT REPRODUCED"
-JUDGED = ("exit_code", "oom_killed")
+STAYS_DOWN_S = 3.0
+"""Seconds a reproduction waits after the agent's exit to see whether it is restarted (Docker
+restarts a container 0.1 s after it dies, then starts it in well under a second here)."""
+JUDGED = ("exit_code", "oom_killed", "restarts", "diagnosis", "registered")
+"""Judged in this order; ``diagnosis`` and ``registered`` only when known on both sides."""
 
 
 @dataclass
 class Signature:
-    """How the agent failed: its last exit code, an OOM kill, restarts, Docker's health status."""
+    """How the agent failed: its last exit code, an OOM kill, restarts, Docker's health status, its
+    last diagnosis (``check: cause``) and whether it registered (None: not known)."""
 
     exit_code: int | None = None
     oom_killed: bool = False
@@ -36,10 +42,17 @@ class Signature:
     health: str | None = None
     lived_s: float | None = None
     """Seconds from the container's (last) start to its exit: how long a scenario must last."""
+    diagnosis: str | None = None
+    registered: bool | None = None
 
     @property
     def failed(self) -> bool:
         return self.oom_killed or (self.exit_code is not None and self.exit_code != 0)
+
+    @property
+    def restarts(self) -> str:
+        """The restart count's band: ``none``, ``a few`` (1–2) or ``a loop`` (3 and more)."""
+        return "none" if self.restart_count <= 0 else "a few" if self.restart_count < 3 else "a loop"
 
 
 @dataclass
@@ -56,7 +69,9 @@ class Inference:
         self.reasons.append(f"{fault['type']}: {why}")
 
 
-def _json(files: dict[str, str], name: str, source: Path | str) -> Any:
+def _json(files: dict[str, str], name: str, source: Path | str, required: bool = True) -> Any:
+    if name not in files and not required:
+        return {}
     try:
         data = json.loads(files[name])
     except (KeyError, ValueError):
@@ -71,8 +86,9 @@ def _host(files: dict[str, str]) -> dict[str, str]:
 ARCHES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
 
-def field_signature(files: dict[str, str], source: Path | str = "bundle") -> Signature:
-    """The failure the bundle shows (the container's state, and the engine's events)."""
+def field_signature(files: dict[str, str], profile, source: Path | str = "bundle") -> Signature:
+    """The failure the bundle shows (the container's state, the engine's events, the agent's log
+    read through the profile's signals)."""
     container = _json(files, "container.json", source)
     state = container.get("State") or {}
     events = [json.loads(line) for line in files.get("events.jsonl", "").splitlines() if line.strip()]
@@ -81,8 +97,37 @@ def field_signature(files: dict[str, str], source: Path | str = "bundle") -> Sig
     if state.get("Running") and dies:  # restarting now: its last death tells
         code = int(dies[-1].get("Actor", {}).get("Attributes", {}).get("exitCode", code))
     oom = bool(state.get("OOMKilled")) or any(e.get("Action") == "oom" for e in events)
+    said = agent_events(files, profile)
     return Signature(exit_code=code, oom_killed=oom, restart_count=int(container.get("RestartCount") or 0),
-                     health=(state.get("Health") or {}).get("Status"), lived_s=_lived(state))
+                     health=(state.get("Health") or {}).get("Status"), lived_s=_lived(state),
+                     diagnosis=diagnosis_of([(e.kind, e.fields) for e in said], profile),
+                     registered=registered_of([e.kind for e in said], profile))
+
+
+def diagnosis_of(said: list[tuple[str, dict]], profile) -> str | None:
+    """``check: cause`` of the agent's last ``preflight_fail`` signal (None: none, or undeclared)."""
+    fails = [fields for kind, fields in said if kind == "preflight_fail"]
+    if not fails:
+        return None
+    return f"{fails[-1].get('check') or '?'}: {fails[-1].get('cause') or fails[-1].get('line') or '?'}"
+
+
+def registered_of(kinds: list[str], profile) -> bool | None:
+    """Whether the agent said it registered; None when its profile declares no ``registered`` signal."""
+    if "registered" in kinds:
+        return True
+    return False if profile.signals.declares("registered") else None
+
+
+def same_diagnosis(field_line: str | None, here_line: str | None) -> bool:
+    """Same check, same cause — loosely: case, numbers, paths, host names and parenthesised detail
+    may differ (``dns center.example: name does not resolve (…)`` ≈ ``dns toxiproxy: name does not
+    resolve``)."""
+    def loose(line: str) -> tuple[str, str]:
+        check, _, cause = line.partition(":")
+        cause = re.sub(r"\(.*?\)|\S*[/\\]\S*|\d+", " ", cause.lower())
+        return check.strip().lower(), " ".join(cause.split())
+    return field_line is not None and here_line is not None and loose(field_line) == loose(here_line)
 
 
 def _lived(state: dict) -> float | None:
@@ -98,23 +143,13 @@ def _lived(state: dict) -> float | None:
 
 def infer(files: dict[str, str], profile, source: Path | str = "bundle") -> Inference:
     """The faults that recreate the node's conditions for ``profile``'s agent (see module docstring)."""
-    container, image = _json(files, "container.json", source), _json(files, "image.json", source)
+    container = _json(files, "container.json", source)
+    image = _json(files, "image.json", source, required=False)
     host, config = container.get("HostConfig") or {}, container.get("Config") or {}
+    said = agent_events(files, profile)
     found = Inference()
-    mount = profile.config.mount if profile.config is not None else None
-    if mount:
-        binds = {m.get("Destination"): m for m in container.get("Mounts") or []}
-        sources = dict(line.split("\t", 1) for line in files.get("mounts.tsv", "").splitlines() if "\t" in line)
-        held = binds.get(mount)
-        if held is None:
-            found.add({"type": "config_mount", "state": "missing"}, f"nothing is mounted at {mount}")
-        elif sources.get(held.get("Source")) == "missing":
-            found.add({"type": "config_mount", "state": "missing"}, f"{held.get('Source')} is missing on the node")
-        elif held.get("Source") in sources:
-            kind, _size, mode, _uid, _gid = (sources[held["Source"]].split("\t") + [""] * 5)[:5]
-            if mode.isdigit() and not int(mode, 8) & 0o004:
-                found.add({"type": "config_mount", "state": "unreadable"},
-                          f"{held['Source']} ({kind}, mode {mode}) is not readable by others")
+    config_mount(files, container, profile, found)
+    config_content(files, container, profile, found)
     if host.get("Memory"):
         found.add({"type": "memory_limit", "memory_mb": max(5, int(host["Memory"]) // MIB)},
                   f"--memory {int(host['Memory']) // MIB} MiB")
@@ -122,11 +157,154 @@ def infer(files: dict[str, str], profile, source: Path | str = "bundle") -> Infe
         found.add({"type": "cpu_limit", "cpus": host["NanoCpus"] / 1e9}, f"--cpus {host['NanoCpus'] / 1e9:g}")
     if host.get("PidsLimit"):
         found.add({"type": "pids_limit", "pids": int(host["PidsLimit"])}, f"--pids-limit {host['PidsLimit']}")
+    restart_policy(host, profile, found)
     mode = host.get("NetworkMode")
     if mode in ("none", "host"):
         found.add({"type": "network_mode", "mode": mode}, f"--network {mode}")
-    if host.get("Dns"):
-        found.cannot.append(f"--dns {' '.join(host['Dns'])}: the node's DNS servers (startle's are loopback only)")
+    dns(host, said, found)
+    architecture(files, image, found)
+    image_env = (image.get("Config") or {}).get("Env") or []
+    own = set(profile.env) | {e.split("=", 1)[0] for e in image_env}  # the profile's and the image's own
+    values = {k: v for k, v in (e.split("=", 1) for e in config.get("Env") or [] if "=" in e)
+              if k not in own and "<redacted" not in v}
+    if values:
+        found.add({"type": "env", "values": values}, f"the node's own env: {', '.join(sorted(values))}")
+    center_from_logs(said, found)
+    image_config = image.get("Config") or {}
+    for key in ("Entrypoint", "Cmd"):
+        if image and config.get(key) != image_config.get(key):
+            found.cannot.append(f"{key} {config.get(key)} instead of the image's {image_config.get(key)}: "
+                                "the agent was run otherwise; startle runs the profile's agent")
+    devices_and_caps(files, host, profile, found)
+    return found
+
+
+def config_mount(files: dict[str, str], container: dict, profile, found: Inference) -> None:
+    """The config mount's state on the node: nothing mounted, its source missing or unreadable."""
+    mount = profile.config.mount if profile.config is not None else None
+    if not mount:
+        return
+    binds = {m.get("Destination"): m for m in container.get("Mounts") or []}
+    sources = dict(line.split("\t", 1) for line in files.get("mounts.tsv", "").splitlines() if "\t" in line)
+    held = binds.get(mount)
+    if held is None:
+        found.add({"type": "config_mount", "state": "missing"}, f"nothing is mounted at {mount}")
+    elif sources.get(held.get("Source")) == "missing":
+        found.add({"type": "config_mount", "state": "missing"}, f"{held.get('Source')} is missing on the node")
+    elif held.get("Source") in sources:
+        kind, _size, mode, _uid, _gid = (sources[held["Source"]].split("\t") + [""] * 5)[:5]
+        if mode.isdigit() and not int(mode, 8) & 0o004:
+            found.add({"type": "config_mount", "state": "unreadable"},
+                      f"{held['Source']} ({kind}, mode {mode}) is not readable by others")
+
+
+def _leaves(data: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` → ``{"a.b": 1}`` (lists and scalars are leaves)."""
+    if isinstance(data, dict) and data:
+        return {k: v for key, value in data.items() for k, v in _leaves(value, f"{prefix}{key}.").items()}
+    return {prefix[:-1]: data} if prefix else {}
+
+
+def config_content(files: dict[str, str], container: dict, profile, found: Inference) -> None:
+    """The node's own main config file (kept by the capture under ``mountfiles/``) against the
+    profile's template: empty, malformed, or each setting that differs → ``config_override``."""
+    from harness.faults._config import parse
+    spec = profile.config
+    if spec is None or not spec.file or spec.file_format is None or any(
+            f.get("type") == "config_mount" for f in found.faults):
+        return
+    mounted = [m for m in container.get("Mounts") or [] if m.get("Destination") == spec.mount]
+    inside = f"{spec.mount.strip('/')}/{spec.file}"
+    stats = dict(line.split("\t", 1) for line in files.get("mountfiles.tsv", "").splitlines() if "\t" in line)
+    user = str((container.get("Config") or {}).get("User") or profile.run.user or "0")
+    if inside in stats and not readable_by(stats[inside], user):
+        found.add({"type": "config_mount", "state": "unreadable"},
+                  f"{spec.file} on the node ({stats[inside].replace(chr(9), ' ')}) is not readable by user {user}")
+        return
+    text = files.get(f"mountfiles/{inside}")
+    if text is None:
+        kept = any(name.startswith(f"mountfiles/{spec.mount.strip('/')}/") for name in files)
+        if mounted and kept:  # other files of the folder were kept: the main one is not there
+            found.add({"type": "config_mount", "state": "empty"}, f"{spec.mount} holds no {spec.file} on the node")
+        return
+    if not text.strip():
+        found.add({"type": "config_mount", "state": "empty"}, f"{spec.file} is empty on the node")
+        return
+    try:
+        node = _leaves(parse(text, spec.file_format))
+    except ValueError as exc:
+        found.add({"type": "config_mount", "state": "malformed"}, f"{spec.file} on the node: {exc}")
+        return
+    try:
+        template = _leaves(parse((profile.config_source() / spec.file).read_text(encoding="utf-8"),
+                                 spec.file_format))
+    except (OSError, ValueError) as exc:
+        found.cannot.append(f"{spec.file}'s settings: the profile's template does not read ({exc})")
+        return
+    for key, value in node.items():
+        ours = template.get(key)
+        if key in template and (ours == value or (isinstance(ours, str) and "{" in ours)):
+            continue  # the same, or a placeholder startle fills
+        if isinstance(value, str) and "<redacted" in value:
+            found.cannot.append(f"{spec.file}: {key} (its value was redacted)")
+            continue
+        found.add({"type": "config_override", "keys": {key: value}},
+                  f"{spec.file}: {key} = {json.dumps(value)} on the node"
+                  + (f" (the profile's {json.dumps(ours)})" if key in template else " (not in the profile's)"))
+    for key in sorted(set(template) - set(node)):
+        found.cannot.append(f"{spec.file}: {key} absent on the node (startle sets settings, it does not remove them)")
+
+
+def readable_by(stat: str, user: str) -> bool:
+    """Whether a file (``type size mode uid gid``, as mountfiles.tsv holds it) is readable by
+    ``user`` (``uid[:gid]``; a name that is not a number is given the benefit of the doubt)."""
+    parts = (stat.split("\t") + [""] * 5)[:5]
+    uid, _, gid = user.partition(":")
+    if not (parts[2].isdigit() and uid.isdigit()):
+        return True
+    mode = int(parts[2], 8)
+    if parts[3] == uid:
+        return bool(mode & 0o400)
+    if gid and parts[4] == gid:
+        return bool(mode & 0o040)
+    return bool(mode & 0o004)
+
+
+def restart_policy(host: dict, profile, found: Inference) -> None:
+    """The engine's restart policy on the node, when it is not the profile's."""
+    policy = host.get("RestartPolicy") or {}
+    name, retries = policy.get("Name") or "no", int(policy.get("MaximumRetryCount") or 0)
+    ours = profile.run.restart or "no"
+    if name != ours or (name == "on-failure" and retries):
+        fault: dict[str, Any] = {"type": "restart_policy", "name": name}
+        if name == "on-failure" and retries:
+            fault["max_retries"] = retries
+        found.add(fault, f"--restart {name}{f':{retries}' if retries else ''} (the profile's is {ours})")
+
+
+def dns(host: dict, said: list, found: Inference) -> None:
+    """The node's own DNS servers: reproduced as a resolver that knows no name (loopback only) when
+    the agent's own words say a name did not resolve; else named as not reproducible."""
+    if not host.get("Dns"):
+        return
+    words = " ".join(f"{e.get('check') or ''} {e.get('cause') or ''} {e.get('error') or ''}"
+                     for e in said if e.kind in ("preflight_fail", "attempt_result")).lower()
+    if "dns" in words or "resolv" in words:
+        found.add({"type": "network_mode", "mode": "isolated", "dns": ["127.0.0.1"],
+                   "dns_options": ["timeout:1", "attempts:1"]},
+                  f"--dns {' '.join(host['Dns'])} and the agent says a name did not resolve: a resolver "
+                  "that answers no name (startle's DNS stays on this machine)")
+    else:
+        found.cannot.append(f"--dns {' '.join(host['Dns'])}: the node's DNS servers (startle's are loopback "
+                            "only), and the agent's log names no resolver failure")
+
+
+def architecture(files: dict[str, str], image: dict, found: Inference) -> None:
+    """The image's architecture against the host's, and whether QEMU's binfmt entry was on."""
+    if not image:
+        found.cannot.append("the image's architecture: a container's inspect alone cannot tell it "
+                            "(capture a bundle: it holds the image's inspect)")
+        return
     image_arch, host_arch = ARCHES.get(image.get("Architecture", "")), ARCHES.get(_host(files).get("arch", ""))
     if image_arch and host_arch and image_arch != host_arch:
         found.arch = image_arch
@@ -136,23 +314,30 @@ def infer(files: dict[str, str], profile, source: Path | str = "bundle") -> Infe
             found.add({"type": "binfmt_off"}, f"an {image_arch} image on an {host_arch} node without QEMU's binfmt entry")
         else:
             found.add({"type": "requires", "needs": ["qemu"]}, f"an {image_arch} image under QEMU on an {host_arch} node")
-    image_env = (image.get("Config") or {}).get("Env") or []
-    own = set(profile.env) | {e.split("=", 1)[0] for e in image_env}  # the profile's and the image's own
-    values = {k: v for k, v in (e.split("=", 1) for e in config.get("Env") or [] if "=" in e)
-              if k not in own and "<redacted" not in v}
-    if values:
-        found.add({"type": "env", "values": values}, f"the node's own env: {', '.join(sorted(values))}")
-    center_from_logs(files, profile, found)
-    image_config = image.get("Config") or {}
-    for key in ("Entrypoint", "Cmd"):
-        if config.get(key) != image_config.get(key):
-            found.cannot.append(f"{key} {config.get(key)} instead of the image's {image_config.get(key)}: "
-                                "the agent was run otherwise; startle runs the profile's agent")
+
+
+def devices_and_caps(files: dict[str, str], host: dict, profile, found: Inference) -> None:
+    """Mapped devices → ``device`` (a node startle makes with the node's owner group and mode; the
+    hardware itself is not here); capabilities beyond the profile's → named as not reproducible."""
+    stats = dict(line.split("\t", 1) for line in files.get("devices.tsv", "").splitlines() if "\t" in line)
+    groups = [str(g) for g in host.get("GroupAdd") or []]
+    for device in host.get("Devices") or []:
+        on_host, inside = device.get("PathOnHost"), device.get("PathInContainer") or device.get("PathOnHost")
+        parts = (stats.get(on_host, "").split("\t") + [""] * 5)[:5]
+        mode = parts[2] if parts[2].isdigit() else "660"
+        fault: dict[str, Any] = {"type": "device", "device_path": inside, "mapped": True, "node_mode": f"0{mode[-3:]}"}
+        if groups:
+            fault["group"] = groups[0]
+        found.add(fault, f"--device {on_host}:{inside} (mode {mode}, gid {parts[4] or '?'})"
+                         + (f", --group-add {groups[0]}" if groups else "") + "; the hardware itself is not here")
     for cap in host.get("CapAdd") or []:
         found.cannot.append(f"--cap-add {cap}: startle never adds a capability the profile does not declare")
-    for device in host.get("Devices") or []:
-        found.cannot.append(f"--device {device.get('PathOnHost')}: a node's hardware is not on this machine")
-    return found
+    dropped, ours = set(host.get("CapDrop") or []), set(profile.run.cap_drop)
+    if ours - dropped and "ALL" not in dropped:
+        found.cannot.append(f"the node dropped only {sorted(dropped) or 'no capability'} where the profile drops "
+                            f"{sorted(ours)}: startle never grants more than the profile declares")
+    if host.get("Privileged"):
+        found.cannot.append("--privileged: startle never runs an agent privileged")
 
 
 ERROR_FAULTS = {"refused": {"type": "proxy_down"}, "reset": {"type": "toxic_reset_peer"},
@@ -177,12 +362,12 @@ def agent_events(files: dict[str, str], profile) -> list:
     return events
 
 
-def center_from_logs(files: dict[str, str], profile, found: Inference) -> None:
+def center_from_logs(events: list, found: Inference) -> None:
     """What the agent's own attempts say of its center: HTTP failures → ``center_failure`` with the
     most frequent status (``fail_next`` the failures seen when it registered after them, else every
     answer fails); connection errors → the network fault of their kind, for as long as they lasted
-    when it registered after them. Nothing when the profile declares no ``attempt_result`` signal."""
-    events = agent_events(files, profile)
+    when it registered after them. Nothing when the profile declares no ``attempt_result`` signal.
+    ``events``: the agent's log as :func:`agent_events` reads it."""
     results = [e for e in events if e.kind == "attempt_result"]
     registered = any(e.kind == "registered" for e in events)
     statuses = [int(str(e.get("status"))) for e in results if str(e.get("status") or "").isdigit()
@@ -215,7 +400,7 @@ def read_evidence(files: dict[str, str], profile, source: Path | str) -> tuple[S
     """:func:`field_signature` and :func:`infer` of a bundle; a file that is not what Docker writes
     is an InputError naming it, never a traceback."""
     try:
-        return field_signature(files, source), infer(files, profile, source)
+        return field_signature(files, profile, source), infer(files, profile, source)
     except InputError:
         raise
     except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
@@ -224,48 +409,94 @@ def read_evidence(files: dict[str, str], profile, source: Path | str) -> tuple[S
                          "capture the bundle again with startle capture") from None
 
 
-def scenario_for(name: str, inference: Inference, signature: Signature, profile) -> dict[str, Any]:
-    """An ordinary scenario: the inferred faults, the field's failure as its expectations (a
-    regression test asserts the fixed behaviour instead, once the bug is fixed)."""
+def scenario_for(name: str, inference: Inference, signature: Signature, profile, bundle: str = "",
+                 fixed: bool = False) -> dict[str, Any]:
+    """An ordinary scenario: the inferred faults; as expectations the field's failure (a test that
+    the failure still happens here), or with ``fixed`` the behaviour once it is fixed (the agent
+    becomes ready, and registers when the profile can tell). The field signature and every
+    inference stay in its ``field`` section, for reference."""
     within_s = max(20.0, round((signature.lived_s or 0) * 1.5 + 10))  # the field's lifetime, and a margin
     expect: list[dict[str, Any]] = []
-    if signature.oom_killed:
+    if fixed:
+        expect.append({"type": "ready", "within_s": within_s})
+        if signature.registered is not None:
+            expect.append({"type": "registered", "within_s": within_s})
+    elif signature.oom_killed:
         expect.append({"type": "oom_killed", "within_s": within_s})
     elif signature.exit_code:
         reason = next((k for k, v in profile.exit_codes.items() if v == signature.exit_code), None)
         expect.append({"type": "exits", "within_s": within_s,
                        **({"reason": reason} if reason else {"code": signature.exit_code})})
+    if not fixed and signature.restarts == "a loop":  # last long enough to see it loop
+        expect.append({"type": "restart_backoff", "min_restarts": 3, "min_uptime_s": 0, "min_growth": 1,
+                       "tolerance_s": 3600})
+    elif not fixed and signature.restarts == "none" and signature.failed:  # long enough to see it stay down
+        expect.append({"type": "stays_down", "for_s": STAYS_DOWN_S})
     expect = expect or [{"type": "never_ready"}]
-    return {"name": name, "description": "reproduced from a field node's evidence (startle reproduce)",
-            "family": "field", "profile": profile.name, "arch": inference.arch, "deadline_s": within_s + 10,
-            "faults": inference.faults, "expect": expect}
+    return {"name": name, "description": "reproduced from a field node's evidence (startle reproduce)"
+                                         + (": the fixed behaviour" if fixed else ""),
+            "family": "field", "profile": profile.name, "arch": inference.arch,
+            "deadline_s": within_s + (40 if signature.restarts == "a loop" and not fixed else 10),
+            "faults": inference.faults, "expect": expect,
+            "field": {"bundle": bundle, "signature": {**asdict(signature), "restarts": signature.restarts},
+                      "inferred": inference.reasons, "cannot": inference.cannot}}
 
 
-def here_signature(result) -> Signature:
-    """The signature of a scenario run here, from its journal (the agent's last state)."""
+def here_signature(result, profile) -> Signature:
+    """The signature of a scenario run here, from its journal (the agent's last state, and its
+    log's signals as the scenario's timeline holds them)."""
     agent = result.agent or {}
-    ooms = [e for e in result.timeline if e.get("kind") == "oom" and e.get("container") == "agent"]
-    starts = [e["t"] for e in result.timeline if e.get("kind") == "start" and e.get("container") == "agent"]
-    dies = [e["t"] for e in result.timeline if e.get("kind") == "die" and e.get("container") == "agent"]
+    mine = [e for e in result.timeline if e.get("container") == "agent"]
+    ooms = [e for e in mine if e.get("kind") == "oom"]
+    starts = [e["t"] for e in mine if e.get("kind") == "start"]
+    dies = [e["t"] for e in mine if e.get("kind") == "die"]
+    said = [(e.get("kind"), e.get("fields") or {}) for e in mine if e.get("source") == "agent"]
     return Signature(exit_code=agent.get("exit_code"), oom_killed=bool(agent.get("oom_killed")) or bool(ooms),
                      restart_count=int(agent.get("restart_count") or 0), health=agent.get("health"),
-                     lived_s=round(dies[0] - starts[0], 2) if starts and dies and dies[0] >= starts[0] else None)
+                     lived_s=round(dies[0] - starts[0], 2) if starts and dies and dies[0] >= starts[0] else None,
+                     diagnosis=diagnosis_of(said, profile), registered=registered_of([k for k, _ in said], profile))
+
+
+def run_here(scenario: dict[str, Any], profile, run) -> tuple[Signature, Any]:
+    """Run a scenario (a :func:`scenario_for` dict) with ``profile``'s agent; its signature and result."""
+    from harness.lifecycle import run_scenario
+    from harness.scenario import Scenario
+    try:
+        parsed = Scenario.model_validate(scenario)
+    except ValueError as exc:
+        raise InputError(scenario.get("name", "scenario"), "faults", f"not a valid scenario ({exc})",
+                         "report it: startle reproduce wrote something its own reader refuses") from None
+    result = run_scenario(parsed, run, profile=profile)
+    return here_signature(result, profile), result
 
 
 def judge(field_sig: Signature, here: Signature) -> tuple[str, list[str]]:
-    """The verdict and one line per judged field that differs."""
-    differ = [f"{name}: field {getattr(field_sig, name)!r}, here {getattr(here, name)!r}"
-              for name in JUDGED if getattr(field_sig, name) != getattr(here, name)]
+    """The verdict and one line per judged field that differs. PARTIAL: the agent failed here with
+    the field's exit code or OOM kill, but another judged field differs."""
+    differ: dict[str, str] = {}
+    for name in JUDGED:
+        theirs, ours = getattr(field_sig, name), getattr(here, name)
+        if name in ("diagnosis", "registered") and (theirs is None or ours is None):
+            continue  # not known on one side: not judged (shown)
+        if not (same_diagnosis(theirs, ours) if name == "diagnosis" else theirs == ours):
+            differ[name] = f"{name}: field {theirs!r}, here {ours!r}"
     if not differ:
         return REPRODUCED, []
     if not here.failed:
-        return NOT_REPRODUCED, differ + ["the agent did not fail here"]
-    return (PARTIAL if len(differ) < len(JUDGED) else NOT_REPRODUCED), differ
+        return NOT_REPRODUCED, [*differ.values(), "the agent did not fail here"]
+    core_differs = "exit_code" in differ and "oom_killed" in differ
+    return (NOT_REPRODUCED if core_differs else PARTIAL), list(differ.values())
 
 
 def side_by_side(field_sig: Signature, here: Signature) -> str:
-    rows = [f"{'':<14} {'field':>10} {'here':>10}"]
-    for key, value in asdict(field_sig).items():
-        mark = "" if key in JUDGED else "  (shown, not judged)"
-        rows.append(f"{key:<14} {str(value):>10} {str(getattr(here, key)):>10}{mark}")
+    """The two signatures in columns; the judged rows first."""
+    def cell(sig: Signature, name: str) -> str:
+        return f"{sig.restarts} ({sig.restart_count})" if name == "restarts" else str(getattr(sig, name))
+    names = [*JUDGED, "health", "lived_s"]
+    width = max(14, *(len(cell(sig, n)) for sig in (field_sig, here) for n in names))
+    rows = [f"{'':<12} {'field':<{width}} {'here':<{width}}"]
+    for name in names:
+        mark = "" if name in JUDGED[:3] else "  (shown, not judged)" if name not in JUDGED else \
+            ("" if getattr(field_sig, name) is not None and getattr(here, name) is not None else "  (not known on both sides)")
+        rows.append(f"{name:<12} {cell(field_sig, name):<{width}} {cell(here, name):<{width}}{mark}".rstrip())
     return "\n".join(rows)

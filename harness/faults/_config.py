@@ -1,4 +1,4 @@
-"""The agent's config copy, whatever its format: set a key path, and write a malformed file.
+"""The agent's config copy, whatever its format: read it, set a key path, write a malformed file.
 
 Formats: JSON, YAML, TOML (tomlkit, comments kept) and INI (``section.key``). A key path is
 dotted: ``retry.deadline_s``. The copy is the scenario's own (``AgentSpec.config``), never the
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import tomlkit
+import tomlkit.exceptions
 import yaml
 
 from harness.containers import ConfigCopy
@@ -32,6 +33,28 @@ def _set_dotted(obj: dict[str, Any], dotted: str, value: Any) -> None:
     for key in parents:
         obj = obj.setdefault(key, {})
     obj[leaf] = value
+
+
+def parse(text: str, fmt: str) -> dict[str, Any]:
+    """A config file's settings as plain data (INI: ``{section: {key: value}}``, its DEFAULT
+    section's keys at the top). Raises ValueError when the text does not parse as ``fmt``."""
+    try:
+        if fmt == "json":
+            data = json.loads(text)
+        elif fmt == "yaml":
+            data = yaml.safe_load(text)
+        elif fmt == "toml":
+            data = tomlkit.parse(text).unwrap()
+        else:
+            parser = configparser.ConfigParser(interpolation=None)
+            parser.optionxform = str  # type: ignore[assignment,method-assign]
+            parser.read_string(text)
+            data = {**parser.defaults(), **{name: dict(parser.items(name, raw=True)) for name in parser.sections()}}
+    except (ValueError, yaml.YAMLError, configparser.Error, tomlkit.exceptions.TOMLKitError) as exc:
+        raise ValueError(f"not {fmt}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"not {fmt} settings: the file holds a {type(data).__name__}, not a mapping")
+    return data
 
 
 def set_setting(spec: Any, name: str, value: Any) -> Path:

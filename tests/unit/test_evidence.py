@@ -82,8 +82,10 @@ def test_limits_network_and_a_missing_config_become_faults_and_the_rest_is_named
                       load_profile("reference"))
     assert found.faults == [{"type": "config_mount", "state": "missing"}, {"type": "memory_limit", "memory_mb": 12},
                             {"type": "cpu_limit", "cpus": 0.5}, {"type": "pids_limit", "pids": 6},
-                            {"type": "network_mode", "mode": "none"}, {"type": "env", "values": {"SITE": "plant-4"}}]
-    assert [c.split(":")[0].split(" ")[0] for c in found.cannot] == ["--dns", "--cap-add", "--device"]
+                            {"type": "restart_policy", "name": "no"},
+                            {"type": "network_mode", "mode": "none"}, {"type": "env", "values": {"SITE": "plant-4"}},
+                            {"type": "device", "device_path": "/dev/ttyUSB0", "mapped": True, "node_mode": "0660"}]
+    assert [c.split(":")[0].split(" ")[0] for c in found.cannot] == ["--dns", "--cap-add", "the"]
 
 
 def test_a_foreign_image_without_binfmt_is_binfmt_off_and_with_it_needs_qemu():
@@ -96,11 +98,19 @@ def test_a_foreign_image_without_binfmt_is_binfmt_off_and_with_it_needs_qemu():
 def test_the_signature_and_the_verdicts():
     restarting = files(state={"Running": True, "ExitCode": 0, "OOMKilled": False},
                        events=[{"Action": "die", "Actor": {"Attributes": {"exitCode": "19"}}}])
-    assert rep.field_signature(restarting).exit_code == 19
-    oom = rep.field_signature(files(events=[{"Action": "oom"}]))
+    profile = load_profile("reference")
+    assert rep.field_signature(restarting, profile).exit_code == 19
+    oom = rep.field_signature(files(events=[{"Action": "oom"}]), profile)
     assert oom.oom_killed and oom.failed
     field = rep.Signature(exit_code=11)
-    assert rep.judge(field, rep.Signature(exit_code=11, restart_count=5))[0] == rep.REPRODUCED
+    assert rep.judge(field, rep.Signature(exit_code=11, health="unhealthy", lived_s=9.0))[0] == rep.REPRODUCED
+    assert rep.judge(field, rep.Signature(exit_code=11, restart_count=5))[0] == rep.PARTIAL  # a loop, not one death
+    told = rep.Signature(exit_code=17, diagnosis="dns center.example: name does not resolve (temporary failure)")
+    assert rep.judge(told, rep.Signature(exit_code=17, diagnosis="dns: name does not resolve"))[0] == rep.PARTIAL
+    told.diagnosis = "dns: name does not resolve (temporary failure in name resolution)"
+    assert rep.judge(told, rep.Signature(exit_code=17, diagnosis="DNS: name does not resolve"))[0] == rep.REPRODUCED
+    assert rep.judge(told, rep.Signature(exit_code=17, diagnosis=None, registered=True))[0] == rep.REPRODUCED
+    assert rep.judge(told, rep.Signature(exit_code=17, diagnosis="dns: resolver timed out"))[0] == rep.PARTIAL
     assert rep.judge(field, rep.Signature(exit_code=0))[0] == rep.NOT_REPRODUCED
     assert rep.judge(rep.Signature(137, True), rep.Signature(1, False))[0] == rep.NOT_REPRODUCED
     assert rep.judge(rep.Signature(137, True), rep.Signature(137, False))[0] == rep.PARTIAL

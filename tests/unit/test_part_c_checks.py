@@ -29,8 +29,10 @@ def test_exec_format_error_is_classified_from_the_log_line_not_the_code():
     assert verdict.passed and verdict.measured["classification"] == "exec-format-error"
     crash = ("agent", "line", 0.06, "agent", {"line": "Traceback (most recent call last):"})
     assert ExecFormatError(within_s=10).evaluate(context([died, crash], now_s=0.5), final=False) is None
-    failed = ExecFormatError(within_s=10).evaluate(context([died, crash], now_s=3), final=False)
+    failed = ExecFormatError(within_s=10).evaluate(context([died, crash], now_s=4), final=False)
     assert failed.status == "fail" and "crash" in failed.message and "code 1" in failed.message
+    late = ("docker", "die", 0.05, "agent", {"exit_code": 1, "lag_s": 2.5})  # an engine that told startle late:
+    assert ExecFormatError(within_s=10).evaluate(context([late, crash], now_s=4), final=False) is None  # still waits
     oom = classify_exit(context([("docker", "oom", 1, "agent", {}), ("docker", "die", 1.1, "agent",
                                                                         {"exit_code": 137})]))
     assert oom["classification"] == "oom"
