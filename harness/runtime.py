@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import secrets
@@ -105,6 +106,21 @@ class Run:
             timeline.wake()
 
 
+PREFIX_LENGTH = 50
+"""Characters of the names of a world's containers and network before their role (``-agent``...)."""
+
+
+def object_prefix(run_id: str, scenario_name: str) -> str:
+    """``startle-<run>-<scenario>``, at most :data:`PREFIX_LENGTH` characters; a scenario name too long
+    for it is cut and given a hash of the whole name, so two names alike in their first characters
+    (``field-node-c0r0``, ``field-node-c0r1``) never share a network name."""
+    whole = f"startle-{run_id}-{scenario_name}"
+    if len(whole) <= PREFIX_LENGTH:
+        return whole
+    digest = hashlib.sha256(scenario_name.encode()).hexdigest()[:6]
+    return f"{whole[:PREFIX_LENGTH - 7]}-{digest}"
+
+
 class World:
     """The containers of one scenario. Use as a context manager, or call :meth:`remove` in ``finally``.
 
@@ -118,7 +134,7 @@ class World:
         self.via_proxy = via_proxy
         """The agents reach the center through Toxiproxy (scenarios), or directly (no Toxiproxy started)."""
         self.client = client or docker_client()
-        self.prefix = f"startle-{run.run_id}-{scenario_name}"[:50]
+        self.prefix = object_prefix(run.run_id, scenario_name)
         self.world_id = secrets.token_hex(6)
         self.labels = run.labels(**{LABEL_SCENARIO: scenario_name, LABEL_WORLD: self.world_id})
         self.network: StartleNetwork | None = None

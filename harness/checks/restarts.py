@@ -12,7 +12,7 @@ Docker's restart policy brings it back with growing delays (from Docker's own ev
                        Docker 20.10 doubles its delay from 100 ms (reset after 10 s of uptime); a
                        container start adds ~0.3–0.5 s on this host, so the die → start gaps grow
                        by less than ×2 each.
-* ``stays_down``       after its first exit the agent is not started again for ``for_s`` seconds (a
+* ``stays_down``       it exits (within ``within_s`` when given) and is not started again for ``for_s`` seconds (a
                        launcher's ``--restart no``, or ``on-failure:N`` spent): decided at once when
                        it is restarted, passed ``for_s`` after the exit.
 """
@@ -158,11 +158,16 @@ class RestartBackoff(Check):
 class StaysDown(Check):
     type: Literal["stays_down"] = "stays_down"
     for_s: float = Field(3.0, gt=0, description="seconds after its first exit without a new start")
+    within_s: float | None = Field(None, gt=0, description="the exit must come this soon after the start "
+                                   "(None: any time in the run)")
 
     def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
         starts, dies = lifetimes(ctx)
         if not dies:
-            return self.verdict("fail", "the agent never exited") if final else None
+            if final or (self.within_s is not None and self.deadline_from(self.anchor(ctx), self.within_s, ctx, final)):
+                return self.verdict("fail", "the agent never exited"
+                                    + (f" within {self.within_s} s" if self.within_s is not None else ""))
+            return None
         died, code = dies[0]
         again = next((t for t in starts if t > died), None)
         if again is not None:
@@ -174,4 +179,4 @@ class StaysDown(Check):
 
     def wake_at(self, ctx: CheckContext) -> float | None:
         _, dies = lifetimes(ctx)
-        return dies[0][0] + self.for_s + 0.01 if dies else None
+        return dies[0][0] + self.for_s + 0.01 if dies else super().wake_at(ctx)

@@ -15,6 +15,8 @@ from typing import Any
 from harness.errors import InputError
 
 EXIT_OK, EXIT_FAILED = 0, 1
+MIN_BOUND_S = 8.0
+"""--minimise: the least time (s) a candidate gets to fail, however fast the whole scenario failed."""
 
 
 def add_capture_arguments(cap: argparse.ArgumentParser) -> None:
@@ -116,12 +118,22 @@ def _minimise(args: argparse.Namespace, scenario: dict[str, Any], field_sig, pro
     from harness.evidence import reproduce as rep
     from harness.evidence.minimise import Minimiser, minimise
 
+    told: dict[str, str] = {}  # run label → why it did not reproduce
+    failed_after: list[float] = []  # seconds from start to the failure, in runs that reproduced it
+
     def run_once(faults: list[dict[str, Any]], label: str) -> bool | None:
-        here, result = rep.run_here({**scenario, "name": f"{scenario['name'][:44]}-{label}", "faults": faults},
-                                    profile, run)
+        trial = {**scenario, "name": f"{scenario['name'][:44]}-{label}", "faults": faults}
+        if failed_after:  # the whole scenario failed within these: a candidate gets 3 × as long, then is judged
+            trial = rep.bounded(trial, max(MIN_BOUND_S, 3 * max(failed_after)))
+        here, result = rep.run_here(trial, profile, run)
         if result.status in ("error", "skip"):
+            told[label] = f"{result.status}: {result.error}"
             return None
-        return rep.judge(field_sig, here)[0] == rep.REPRODUCED
+        verdict, differ = rep.judge(field_sig, here)
+        told[label] = f"{verdict} ({'; '.join(differ)})"
+        if verdict == rep.REPRODUCED and here.lived_s is not None:
+            failed_after.append(here.lived_s)
+        return verdict == rep.REPRODUCED
 
     base = json.dumps({k: v for k, v in scenario.items() if k not in ("faults", "field")}, sort_keys=True)
     digest = hashlib.sha256((base + json.dumps(scenario["field"]["signature"], sort_keys=True)).encode()).hexdigest()
@@ -134,7 +146,7 @@ def _minimise(args: argparse.Namespace, scenario: dict[str, Any], field_sig, pro
     took = time.monotonic() - started
     if not found.reproduces:
         print(f"reproduce: the whole scenario did not reproduce the failure in all {args.k} runs: nothing to "
-              f"minimise ({minimiser.runs} runs, {took:.0f} s)")
+              f"minimise ({minimiser.runs} runs, {took:.0f} s): " + "; ".join(f"{k}: {v}" for k, v in told.items()))
         return EXIT_FAILED
     minimal = {**scenario, "name": f"{scenario['name'][:50]}-minimal", "faults": found.faults,
                "field": {**scenario["field"], "minimised": {
@@ -154,8 +166,8 @@ def _minimise(args: argparse.Namespace, scenario: dict[str, Any], field_sig, pro
 
 
 def _describe(fault: dict[str, Any]) -> str:
-    from harness.faults import FAULTS
-    try:
-        return FAULTS.get(fault["type"]).model_validate(fault).describe()
-    except (ValueError, AttributeError, TypeError):  # a description is never worth a traceback
-        return str(fault.get("type", "?"))
+    """``memory_limit(memory_mb=48)``, ``config_override(init_buffer_mb=96)``, ``env(SITE=plant-4)``:
+    the fault as inferred, a dict-valued parameter spelled out."""
+    parts = [f"{k}={v}" for key, value in fault.items() if key != "type"
+             for k, v in (value.items() if isinstance(value, dict) else [(key, value)])]
+    return f"{fault.get('type', '?')}({', '.join(parts)})"

@@ -10,7 +10,7 @@ A candidate is a list of faults. It runs ``k`` times; its outcome is FAIL when e
 the field failure, PASS when none did, UNRESOLVED when they were mixed or a run could not judge
 (an error, a skip) — UNRESOLVED counts as "does not fail", as in ddmin. Outcomes are cached by
 candidate (in memory, and in ``cache_path`` so a second minimisation of the same bundle reuses
-them). Up to ``jobs`` runs go at once: the ``k`` runs of a candidate, and several candidates of a
+them; a run that could not judge is not kept there). Up to ``jobs`` runs go at once: the ``k`` runs of a candidate, and several candidates of a
 round when ``jobs`` > ``k``.
 """
 
@@ -69,8 +69,9 @@ class Minimiser:
                 for key, future in futures:
                     self.cache.setdefault(key, []).append(future.result())
             self.runs += len(futures)
-            if self.cache_path is not None:
-                self.cache_path.write_text(json.dumps(self.cache, indent=1))
+            if self.cache_path is not None:  # a run that could not judge is not the candidate's fault: not kept
+                kept = {k: v for k, v in self.cache.items() if all(isinstance(r, bool) for r in v)}
+                self.cache_path.write_text(json.dumps(kept, indent=1))
         return [self.verdict(key_of(c)) for c in candidates]
 
     def verdict(self, key: str) -> str:

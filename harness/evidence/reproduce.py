@@ -34,7 +34,8 @@ JUDGED = ("exit_code", "oom_killed", "restarts", "diagnosis", "registered")
 @dataclass
 class Signature:
     """How the agent failed: its last exit code, an OOM kill, restarts, Docker's health status, its
-    last diagnosis (``check: cause``) and whether it registered (None: not known)."""
+    last diagnosis (``check: cause``, ``""`` when it gave none) and whether it registered (None:
+    not known: the profile declares no signal for it)."""
 
     exit_code: int | None = None
     oom_killed: bool = False
@@ -105,10 +106,11 @@ def field_signature(files: dict[str, str], profile, source: Path | str = "bundle
 
 
 def diagnosis_of(said: list[tuple[str, dict]], profile) -> str | None:
-    """``check: cause`` of the agent's last ``preflight_fail`` signal (None: none, or undeclared)."""
+    """``check: cause`` of the agent's last ``preflight_fail`` signal; ``""`` when it gave none, None
+    when its profile declares no such signal (nothing can be known)."""
     fails = [fields for kind, fields in said if kind == "preflight_fail"]
     if not fails:
-        return None
+        return "" if profile.signals.declares("preflight_fail") else None
     return f"{fails[-1].get('check') or '?'}: {fails[-1].get('cause') or fails[-1].get('line') or '?'}"
 
 
@@ -334,8 +336,9 @@ def devices_and_caps(files: dict[str, str], host: dict, profile, found: Inferenc
         found.cannot.append(f"--cap-add {cap}: startle never adds a capability the profile does not declare")
     dropped, ours = set(host.get("CapDrop") or []), set(profile.run.cap_drop)
     if ours - dropped and "ALL" not in dropped:
-        found.cannot.append(f"the node dropped only {sorted(dropped) or 'no capability'} where the profile drops "
-                            f"{sorted(ours)}: startle never grants more than the profile declares")
+        found.cannot.append(f"capabilities the node kept (it dropped {', '.join(sorted(dropped)) or 'none'}; the "
+                            f"profile drops {', '.join(sorted(ours))}): startle never grants more than the profile "
+                            "declares")
     if host.get("Privileged"):
         found.cannot.append("--privileged: startle never runs an agent privileged")
 
@@ -377,7 +380,8 @@ def center_from_logs(events: list, found: Inference) -> None:
         fault: dict[str, Any] = {"type": "center_failure", "status": status}
         if registered:
             fault["fail_next"] = statuses.count(status)
-        waits = [e.get("retry_after_s") for e in results if e.get("retry_after_s") is not None]
+        waits = [e.get("retry_after_s") for e in events  # on the result or the backoff that follows it
+                 if e.kind in ("attempt_result", "backoff") and e.get("retry_after_s") is not None]
         if status == 429 and waits:
             fault["retry_after_s"] = int(float(str(waits[0])))
         found.add(fault, f"{len(statuses)} attempts answered {status} in the agent's log"
@@ -431,7 +435,7 @@ def scenario_for(name: str, inference: Inference, signature: Signature, profile,
         expect.append({"type": "restart_backoff", "min_restarts": 3, "min_uptime_s": 0, "min_growth": 1,
                        "tolerance_s": 3600})
     elif not fixed and signature.restarts == "none" and signature.failed:  # long enough to see it stay down
-        expect.append({"type": "stays_down", "for_s": STAYS_DOWN_S})
+        expect.append({"type": "stays_down", "for_s": STAYS_DOWN_S, "within_s": within_s})
     expect = expect or [{"type": "never_ready"}]
     return {"name": name, "description": "reproduced from a field node's evidence (startle reproduce)"
                                          + (": the fixed behaviour" if fixed else ""),
@@ -440,6 +444,14 @@ def scenario_for(name: str, inference: Inference, signature: Signature, profile,
             "faults": inference.faults, "expect": expect,
             "field": {"bundle": bundle, "signature": {**asdict(signature), "restarts": signature.restarts},
                       "inferred": inference.reasons, "cannot": inference.cannot}}
+
+
+def bounded(scenario: dict[str, Any], within_s: float) -> dict[str, Any]:
+    """The scenario with every expectation's ``within_s`` at most ``within_s`` (and its deadline to
+    match): a candidate of ``--minimise`` that has not failed by then is judged not to."""
+    within_s = round(within_s, 1)
+    expect = [{**e, "within_s": min(e["within_s"], within_s)} if "within_s" in e else e for e in scenario["expect"]]
+    return {**scenario, "expect": expect, "deadline_s": min(scenario["deadline_s"], within_s + STAYS_DOWN_S + 5)}
 
 
 def here_signature(result, profile) -> Signature:
@@ -491,7 +503,9 @@ def judge(field_sig: Signature, here: Signature) -> tuple[str, list[str]]:
 def side_by_side(field_sig: Signature, here: Signature) -> str:
     """The two signatures in columns; the judged rows first."""
     def cell(sig: Signature, name: str) -> str:
-        return f"{sig.restarts} ({sig.restart_count})" if name == "restarts" else str(getattr(sig, name))
+        value = getattr(sig, name)
+        return f"{sig.restarts} ({sig.restart_count})" if name == "restarts" else "none said" if value == "" \
+            else "unknown" if value is None and name in ("diagnosis", "registered") else str(value)
     names = [*JUDGED, "health", "lived_s"]
     width = max(14, *(len(cell(sig, n)) for sig in (field_sig, here) for n in names))
     rows = [f"{'':<12} {'field':<{width}} {'here':<{width}}"]

@@ -58,3 +58,15 @@ def test_killed_after_the_grace_or_another_code_fails():
     other = [stop(), ("docker", "die", 5.2, "agent", {"exit_code": 143})]
     assert "code 143" in StopsGracefully().evaluate(context(other, now_s=6), final=False).message
     assert StopsGracefully().evaluate(context([stop()], now_s=6), final=False) is None
+
+
+def test_stays_down_passes_a_container_left_down_and_fails_a_restart_or_no_exit():
+    from harness.checks.restarts import StaysDown
+    start, die = ("docker", "start", 0.1, "agent", {}), ("docker", "die", 0.5, "agent", {"exit_code": 137})
+    assert StaysDown(for_s=3).evaluate(context([start, die], now_s=2), final=False) is None
+    assert StaysDown(for_s=3).evaluate(context([start, die], now_s=3.6), final=False).passed
+    again = ("docker", "start", 0.8, "agent", {})
+    restarted = StaysDown(for_s=3).evaluate(context([start, die, again], now_s=1), final=False)
+    assert restarted.status == "fail" and "started again 0.30 s later" in restarted.message
+    assert StaysDown(for_s=3, within_s=5).evaluate(context([start], now_s=4), final=False) is None
+    assert StaysDown(for_s=3, within_s=5).evaluate(context([start], now_s=6), final=False).status == "fail"
