@@ -229,8 +229,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         run.cancel()  # running scenarios stop at their next step and remove their own world
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
-            try:
-                wait(futures, timeout=CANCEL_GRACE_S)
+            try:  # not the cancelled ones: a future cancelled in the queue never tells wait() it is done
+                wait([f for f in futures if not f.cancelled()], timeout=CANCEL_GRACE_S)
             except KeyboardInterrupt:  # a second Ctrl-C: do not wait, reap below
                 pass
             results = [f.result() for f in futures if f.done() and not f.cancelled()]

@@ -15,7 +15,7 @@ from typing import Any
 from harness.errors import InputError
 
 EXIT_OK, EXIT_FAILED = 0, 1
-MIN_BOUND_S = 8.0
+MIN_BOUND_S = 5.0
 """--minimise: the least time (s) a candidate gets to fail, however fast the whole scenario failed."""
 
 
