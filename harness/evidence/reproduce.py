@@ -419,7 +419,7 @@ def scenario_for(name: str, inference: Inference, signature: Signature, profile,
     the failure still happens here), or with ``fixed`` the behaviour once it is fixed (the agent
     becomes ready, and registers when the profile can tell). The field signature and every
     inference stay in its ``field`` section, for reference."""
-    within_s = max(20.0, round((signature.lived_s or 0) * 1.5 + 10))  # the field's lifetime, and a margin
+    within_s = max(12.0, round((signature.lived_s or 0) * 1.5 + 10))  # the field's lifetime, and a margin
     expect: list[dict[str, Any]] = []
     if fixed:
         expect.append({"type": "ready", "within_s": within_s})

@@ -21,12 +21,15 @@ SCENARIOS = ["baseline", "center-outage", "center-503-then-ok", "config-missing"
 RUN_TIMEOUT_S = 400
 
 
-def startle_run(reports: Path, profile: str) -> Path:
-    env = {**os.environ, "STARTLE_REPORTS": str(reports)}
-    proc = subprocess.run([*STARTLE, "run", "--no-pairs", "-j", "2", "--profile", profile, *SCENARIOS], env=env,
-                          capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
-    assert proc.returncode == 0, f"every check must pass with profile {profile}:\n{proc.stdout}\n{proc.stderr}"
-    return (reports / "latest").resolve()
+def startle_runs(tmp_path: Path, *profiles: str) -> list[Path]:
+    """One ``startle run`` per profile, all at once: the same load on each, and half the wall time."""
+    procs = [subprocess.Popen([*STARTLE, "run", "--no-pairs", "-j", "2", "--profile", profile, *SCENARIOS],
+                              env={**os.environ, "STARTLE_REPORTS": str(tmp_path / profile)},
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for profile in profiles]
+    for profile, proc in zip(profiles, procs):
+        out, _ = proc.communicate(timeout=RUN_TIMEOUT_S)
+        assert proc.returncode == 0, f"every check must pass with profile {profile}:\n{out}"
+    return [(tmp_path / profile / "latest").resolve() for profile in profiles]
 
 
 def verdicts(run: Path) -> dict[tuple[str, str], str]:
@@ -36,8 +39,7 @@ def verdicts(run: Path) -> dict[tuple[str, str], str]:
 
 def test_the_renamed_agent_gets_the_same_verdicts_figures_and_plots(docker, tmp_path):
     images.build(mutants=True, names=["mutant-renamed"], log=lambda line: None)
-    reference = startle_run(tmp_path / "reference", "reference")
-    renamed = startle_run(tmp_path / "renamed", "reference-renamed")
+    reference, renamed = startle_runs(tmp_path, "reference", "reference-renamed")
     assert verdicts(renamed) == verdicts(reference) and len(verdicts(reference)) >= 18
 
     gate = subprocess.run([*STARTLE, "compare", str(reference), str(renamed)], capture_output=True, text=True,
