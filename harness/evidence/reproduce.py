@@ -105,12 +105,16 @@ def field_signature(files: dict[str, str], profile, source: Path | str = "bundle
                      registered=registered_of([e.kind for e in said], profile))
 
 
+DIAGNOSIS_SIGNALS = ("preflight_fail", "preflight_line")
+"""The signals that carry an agent's diagnosis (``check``, ``cause``): its event, or its text line."""
+
+
 def diagnosis_of(said: list[tuple[str, dict]], profile) -> str | None:
-    """``check: cause`` of the agent's last ``preflight_fail`` signal; ``""`` when it gave none, None
+    """``check: cause`` of the agent's last diagnosis signal; ``""`` when it gave none, None
     when its profile declares no such signal (nothing can be known)."""
-    fails = [fields for kind, fields in said if kind == "preflight_fail"]
+    fails = [fields for kind, fields in said if kind in DIAGNOSIS_SIGNALS]
     if not fails:
-        return "" if profile.signals.declares("preflight_fail") else None
+        return "" if any(profile.signals.declares(name) for name in DIAGNOSIS_SIGNALS) else None
     return f"{fails[-1].get('check') or '?'}: {fails[-1].get('cause') or fails[-1].get('line') or '?'}"
 
 

@@ -85,7 +85,7 @@ def test_limits_network_and_a_missing_config_become_faults_and_the_rest_is_named
                             {"type": "restart_policy", "name": "no"},
                             {"type": "network_mode", "mode": "none"}, {"type": "env", "values": {"SITE": "plant-4"}},
                             {"type": "device", "device_path": "/dev/ttyUSB0", "mapped": True, "node_mode": "0660"}]
-    assert [c.split(":")[0].split(" ")[0] for c in found.cannot] == ["--dns", "--cap-add", "the"]
+    assert [c.split(":")[0].split(" ")[0] for c in found.cannot] == ["--dns", "--cap-add", "capabilities"]
 
 
 def test_a_foreign_image_without_binfmt_is_binfmt_off_and_with_it_needs_qemu():
@@ -134,3 +134,73 @@ def test_the_center_is_read_from_the_agents_own_attempts():
     assert {"type": "proxy_down"} in found.faults  # never registered: down for the whole run
     odd = logs({"event": "register_result", "attempt": 1, "status": None, "error": "tls: bad certificate"})
     assert any("'tls'" in c for c in rep.infer({**files(), "logs.txt": odd}, profile).cannot)
+
+
+MOUNTED = [{"Type": "bind", "Source": "/srv/agent/config", "Destination": "/app/config"}]
+
+
+def with_config(text: str | None, stat: str = "regular file\t120\t644\t0\t0") -> dict[str, str]:
+    """A bundle whose node mounts a config folder; ``text``: its agent.json as captured (None: not kept)."""
+    bundle = {**files(mounts=MOUNTED), "mounts.tsv": "/srv/agent/config\tdirectory\t4096\t755\t0\t0\n",
+              "mountfiles.tsv": f"app/config/agent.json\t{stat}\n"}
+    if text is not None:
+        bundle["mountfiles/app/config/agent.json"] = text
+    return bundle
+
+
+def test_the_nodes_own_config_file_becomes_its_state_or_its_changed_settings():
+    profile = load_profile("reference")
+    template = json.loads((profile.config_source() / "agent.json").read_text())
+    changed = {**template, "retry": {**template["retry"], "deadline_s": 6}, "init_buffer_mb": 96}
+    found = rep.infer(with_config(json.dumps(changed)), profile)
+    assert {"type": "config_override", "keys": {"retry.deadline_s": 6}} in found.faults
+    assert {"type": "config_override", "keys": {"init_buffer_mb": 96}} in found.faults
+    assert not any(f["type"] == "config_mount" for f in found.faults)
+    assert {"type": "config_mount", "state": "malformed"} in rep.infer(with_config('{"retry": {'), profile).faults
+    assert {"type": "config_mount", "state": "empty"} in rep.infer(with_config(""), profile).faults
+    unreadable = rep.infer(with_config(json.dumps(template), "regular file\t120\t600\t0\t0"), profile)
+    assert {"type": "config_mount", "state": "unreadable"} in unreadable.faults  # the agent runs as 1000
+    assert not [f for f in rep.infer(with_config(json.dumps(template)), profile).faults if "config" in f["type"]]
+
+
+def test_readable_by_owner_group_and_others():
+    assert rep.readable_by("regular file\t1\t600\t1000\t1000", "1000:1000")
+    assert not rep.readable_by("regular file\t1\t600\t0\t0", "1000:1000")
+    assert rep.readable_by("regular file\t1\t640\t0\t1000", "1000:1000")
+    assert rep.readable_by("regular file\t1\t604\t0\t0", "1000")
+    assert rep.readable_by("regular file\t1\t600\t0\t0", "agent")  # a name: the benefit of the doubt
+
+
+def test_a_written_scenario_is_an_ordinary_one_and_fixed_asserts_the_fixed_behaviour(tmp_path):
+    import yaml
+
+    from harness.scenario import load_scenario
+    profile = load_profile("reference")
+    signature = rep.Signature(exit_code=11, lived_s=0.3, diagnosis="config-missing: directory not mounted",
+                              registered=False)
+    found = rep.infer(files(), profile)
+    for fixed in (False, True):
+        path = tmp_path / f"field-n{int(fixed)}.yaml"
+        path.write_text(yaml.safe_dump(rep.scenario_for(f"field-n{int(fixed)}", found, signature, profile, "b.tar.gz",
+                                                        fixed=fixed)))
+        scenario = load_scenario(path)
+        kinds = [check.type for check in scenario.checks]
+        assert kinds == (["ready", "registered"] if fixed else ["exits", "stays_down"]), kinds
+        assert scenario.field["signature"]["exit_code"] == 11 and scenario.field["bundle"] == "b.tar.gz"
+
+
+def test_an_inspect_json_alone_is_read_and_its_unknown_architecture_is_said(tmp_path):
+    inspect = tmp_path / "inspect.json"
+    inspect.write_text(files()["container.json"])
+    logs = tmp_path / "logs.txt"
+    logs.write_text(logs_text := "2026-12-01T10:00:00.000000000Z PREFLIGHT FAIL config-missing /app/config: "
+                    "directory not mounted (hint: mount it)\n")
+    read = evidence.read_inspect(inspect, logs)
+    assert read["logs.txt"] == logs_text and not evidence.is_bundle(inspect)
+    found = rep.infer(read, load_profile("reference"))
+    assert any("architecture" in c for c in found.cannot)
+    assert rep.field_signature(read, load_profile("reference")).diagnosis == "config-missing: directory not mounted"
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"Id": "x"}')
+    with pytest.raises(InputError, match="State / HostConfig"):
+        evidence.read_inspect(bad)
