@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STARTLE := $(VENV)/bin/startle
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: run test setup unit integration scenarios mutants doctor clean help bench-center bench-report bench-storm bench-fleet bench-thirdparty
+.PHONY: run test setup unit integration scenarios mutants doctor clean help bench-center bench-report bench-storm bench-fleet bench-thirdparty bench-reproduce
 
 help:
 	@echo "make run    set up, then run every scenario (reports/latest/)"
@@ -18,6 +18,7 @@ help:
 	@echo "make bench-storm    retry storms: six policies at N=100 (contention), 10,000 agents after an outage"
 	@echo "make bench-fleet    100 real agent containers restarted in an outage, beside the simulation"
 	@echo "make bench-thirdparty  the whole matrix on each third-party agent (fixtures/thirdparty/)"
+	@echo "make bench-reproduce   every field-failure kind captured and reproduced, and the padded node minimised"
 
 setup:
 	@bash scripts/setup.sh
@@ -77,3 +78,10 @@ bench-fleet: setup
 bench-thirdparty: setup mutants
 	$(STARTLE) run -j 3 --profile tp-mosquitto
 	$(STARTLE) run -j 3 --profile tp-prometheus
+
+# Field failures (docs/capture.md): every kind captured by the script from a misconfigured container
+# and reproduced (bundle-to-verdict seconds printed), then the padded three-cause node minimised with
+# two runs per candidate and its memory limit bisected (runs and wall time printed).
+bench-reproduce: setup
+	STARTLE_BENCH=1 $(PYTEST) -s tests/integration/test_reproduce.py tests/integration/test_capture.py \
+		| grep -E "^(REPRODUCE|MINIMISE|CAPTURE)|reproduce: (REPRODUCED|NOT|PARTIAL|minimal|irrelevant|memory)|passed|failed"

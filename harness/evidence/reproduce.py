@@ -27,8 +27,9 @@ REPRODUCED, PARTIAL, NOT_REPRODUCED = "REPRODUCED", "PARTIAL", "NOT REPRODUCED"
 STAYS_DOWN_S = 3.0
 """Seconds a reproduction waits after the agent's exit to see whether it is restarted (Docker
 restarts a container 0.1 s after it dies, then starts it in well under a second here)."""
-JUDGED = ("exit_code", "oom_killed", "restarts", "diagnosis", "registered")
-"""Judged in this order; ``diagnosis`` and ``registered`` only when known on both sides."""
+JUDGED = ("exit_code", "oom_killed", "restarts", "diagnosis", "registered", "ready")
+KNOWN_OR_NOT = ("diagnosis", "registered", "ready")
+"""Judged in this order; those of KNOWN_OR_NOT only when known on both sides."""
 
 
 @dataclass
@@ -45,6 +46,9 @@ class Signature:
     """Seconds from the container's (last) start to its exit: how long a scenario must last."""
     diagnosis: str | None = None
     registered: bool | None = None
+    ready: bool | None = None
+    """Ever ready: the profile's ``ready`` signal, or Docker's HEALTHCHECK said healthy (None: neither
+    can tell)."""
 
     @property
     def failed(self) -> bool:
@@ -102,7 +106,10 @@ def field_signature(files: dict[str, str], profile, source: Path | str = "bundle
     return Signature(exit_code=code, oom_killed=oom, restart_count=int(container.get("RestartCount") or 0),
                      health=(state.get("Health") or {}).get("Status"), lived_s=_lived(state),
                      diagnosis=diagnosis_of([(e.kind, e.fields) for e in said], profile),
-                     registered=registered_of([e.kind for e in said], profile))
+                     registered=registered_of([e.kind for e in said], profile),
+                     ready=ready_of([e.kind for e in said], [str(e.get("status") or e.get("Action") or "")
+                                                            for e in events],
+                                    profile, bool((container.get("Config") or {}).get("Healthcheck"))))
 
 
 DIAGNOSIS_SIGNALS = ("preflight_fail", "preflight_line")
@@ -123,6 +130,14 @@ def registered_of(kinds: list[str], profile) -> bool | None:
     if "registered" in kinds:
         return True
     return False if profile.signals.declares("registered") else None
+
+
+def ready_of(kinds: list[str], docker_actions: list[str], profile, healthcheck: bool) -> bool | None:
+    """Whether the agent was ever ready: its ``ready`` signal, or Docker's ``health_status: healthy``
+    (None when the profile declares no ready signal and the container has no HEALTHCHECK)."""
+    if "ready" in kinds or any(a.startswith("health_status") and a.endswith(": healthy") for a in docker_actions):
+        return True
+    return False if profile.signals.declares("ready") or healthcheck else None
 
 
 def same_diagnosis(field_line: str | None, here_line: str | None) -> bool:
@@ -155,7 +170,7 @@ def infer(files: dict[str, str], profile, source: Path | str = "bundle") -> Infe
     said = agent_events(files, profile)
     found = Inference()
     config_mount(files, container, profile, found)
-    config_content(files, container, profile, found)
+    settings = config_content(files, container, profile, found)
     if host.get("Memory"):
         found.add({"type": "memory_limit", "memory_mb": max(5, int(host["Memory"]) // MIB)},
                   f"--memory {int(host['Memory']) // MIB} MiB")
@@ -181,7 +196,9 @@ def infer(files: dict[str, str], profile, source: Path | str = "bundle") -> Infe
         if image and config.get(key) != image_config.get(key):
             found.cannot.append(f"{key} {config.get(key)} instead of the image's {image_config.get(key)}: "
                                 "the agent was run otherwise; startle runs the profile's agent")
-    devices_and_caps(files, host, profile, found)
+    socket_key = profile.config.keys.get("docker_socket") if profile.config is not None else None
+    devices_and_caps(files, host, profile, found,
+                     needs_socket=settings is None or not socket_key or bool(settings.get(socket_key)))
     return found
 
 
@@ -191,7 +208,7 @@ def config_mount(files: dict[str, str], container: dict, profile, found: Inferen
     if not mount:
         return
     binds = {m.get("Destination"): m for m in container.get("Mounts") or []}
-    sources = dict(line.split("\t", 1) for line in files.get("mounts.tsv", "").splitlines() if "\t" in line)
+    sources = stats_of(files, "mounts.tsv")
     held = binds.get(mount)
     if held is None:
         found.add({"type": "config_mount", "state": "missing"}, f"nothing is mounted at {mount}")
@@ -211,42 +228,43 @@ def _leaves(data: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix[:-1]: data} if prefix else {}
 
 
-def config_content(files: dict[str, str], container: dict, profile, found: Inference) -> None:
+def config_content(files: dict[str, str], container: dict, profile, found: Inference) -> dict[str, Any] | None:
     """The node's own main config file (kept by the capture under ``mountfiles/``) against the
-    profile's template: empty, malformed, or each setting that differs → ``config_override``."""
+    profile's template: empty, malformed, or each setting that differs → ``config_override``.
+    Returns the node's settings (dotted key paths), None when they are not known."""
     from harness.faults._config import parse
     spec = profile.config
     if spec is None or not spec.file or spec.file_format is None or any(
             f.get("type") == "config_mount" for f in found.faults):
-        return
+        return None
     mounted = [m for m in container.get("Mounts") or [] if m.get("Destination") == spec.mount]
     inside = f"{spec.mount.strip('/')}/{spec.file}"
-    stats = dict(line.split("\t", 1) for line in files.get("mountfiles.tsv", "").splitlines() if "\t" in line)
+    stats = stats_of(files, "mountfiles.tsv")
     user = str((container.get("Config") or {}).get("User") or profile.run.user or "0")
     if inside in stats and not readable_by(stats[inside], user):
         found.add({"type": "config_mount", "state": "unreadable"},
                   f"{spec.file} on the node ({stats[inside].replace(chr(9), ' ')}) is not readable by user {user}")
-        return
+        return None
     text = files.get(f"mountfiles/{inside}")
     if text is None:
         kept = any(name.startswith(f"mountfiles/{spec.mount.strip('/')}/") for name in files)
         if mounted and kept:  # other files of the folder were kept: the main one is not there
             found.add({"type": "config_mount", "state": "empty"}, f"{spec.mount} holds no {spec.file} on the node")
-        return
+        return None
     if not text.strip():
         found.add({"type": "config_mount", "state": "empty"}, f"{spec.file} is empty on the node")
-        return
+        return None
     try:
         node = _leaves(parse(text, spec.file_format))
     except ValueError as exc:
         found.add({"type": "config_mount", "state": "malformed"}, f"{spec.file} on the node: {exc}")
-        return
+        return None
     try:
         template = _leaves(parse((profile.config_source() / spec.file).read_text(encoding="utf-8"),
                                  spec.file_format))
     except (OSError, ValueError) as exc:
         found.cannot.append(f"{spec.file}'s settings: the profile's template does not read ({exc})")
-        return
+        return node
     for key, value in node.items():
         ours = template.get(key)
         if key in template and (ours == value or (isinstance(ours, str) and "{" in ours)):
@@ -259,6 +277,7 @@ def config_content(files: dict[str, str], container: dict, profile, found: Infer
                   + (f" (the profile's {json.dumps(ours)})" if key in template else " (not in the profile's)"))
     for key in sorted(set(template) - set(node)):
         found.cannot.append(f"{spec.file}: {key} absent on the node (startle sets settings, it does not remove them)")
+    return node
 
 
 def readable_by(stat: str, user: str) -> bool:
@@ -322,10 +341,30 @@ def architecture(files: dict[str, str], image: dict, found: Inference) -> None:
             found.add({"type": "requires", "needs": ["qemu"]}, f"an {image_arch} image under QEMU on an {host_arch} node")
 
 
-def devices_and_caps(files: dict[str, str], host: dict, profile, found: Inference) -> None:
+DOCKER_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock")
+
+
+def stats_of(files: dict[str, str], name: str) -> dict[str, str]:
+    """A ``path<TAB>stat`` file of the bundle (mounts.tsv, devices.tsv, mountfiles.tsv) by path."""
+    return dict(line.split("\t", 1) for line in files.get(name, "").splitlines() if "\t" in line)
+
+
+def container_mounts(host: dict) -> list[dict[str, Any]]:
+    """``HostConfig.Binds`` (``SOURCE:DEST[:OPTIONS]``) as source, inside, read_only."""
+    mounts = []
+    for bind in host.get("Binds") or []:
+        source, _, rest = str(bind).partition(":")
+        inside, _, options = rest.partition(":")
+        mounts.append({"source": source, "inside": inside, "read_only": "ro" in options.split(",")})
+    return mounts
+
+
+def devices_and_caps(files: dict[str, str], host: dict, profile, found: Inference, needs_socket: bool = True) -> None:
     """Mapped devices → ``device`` (a node startle makes with the node's owner group and mode; the
-    hardware itself is not here); capabilities beyond the profile's → named as not reproducible."""
-    stats = dict(line.split("\t", 1) for line in files.get("devices.tsv", "").splitlines() if "\t" in line)
+    hardware itself is not here); the Docker socket bind-mounted → ``docker_socket`` (startle's own
+    socket, the node's group and read-only flag); capabilities beyond the profile's → named as not
+    reproducible."""
+    stats = stats_of(files, "devices.tsv")
     groups = [str(g) for g in host.get("GroupAdd") or []]
     for device in host.get("Devices") or []:
         on_host, inside = device.get("PathOnHost"), device.get("PathInContainer") or device.get("PathOnHost")
@@ -336,6 +375,15 @@ def devices_and_caps(files: dict[str, str], host: dict, profile, found: Inferenc
             fault["group"] = groups[0]
         found.add(fault, f"--device {on_host}:{inside} (mode {mode}, gid {parts[4] or '?'})"
                          + (f", --group-add {groups[0]}" if groups else "") + "; the hardware itself is not here")
+    for mount in container_mounts(host):
+        if mount["inside"] in DOCKER_SOCKETS and needs_socket:
+            parts = (stats_of(files, "mounts.tsv").get(mount["source"], "").split("\t") + [""] * 5)[:5]
+            gid = parts[4] if parts[4].isdigit() else "999"
+            fault = {"type": "docker_socket", "mounted": True, "socket_gid": int(gid),
+                     "group_add": gid in groups, "read_only": mount["read_only"]}
+            found.add(fault, f"the Docker socket bind-mounted at {mount['inside']}"
+                             f"{' read-only' if mount['read_only'] else ''} (group {gid}"
+                             f"{', added' if gid in groups else ', not added'}); startle's own socket stands in")
     for cap in host.get("CapAdd") or []:
         found.cannot.append(f"--cap-add {cap}: startle never adds a capability the profile does not declare")
     dropped, ours = set(host.get("CapDrop") or []), set(profile.run.cap_drop)
@@ -467,10 +515,13 @@ def here_signature(result, profile) -> Signature:
     starts = [e["t"] for e in mine if e.get("kind") == "start"]
     dies = [e["t"] for e in mine if e.get("kind") == "die"]
     said = [(e.get("kind"), e.get("fields") or {}) for e in mine if e.get("source") == "agent"]
+    healthy = [str(e.get("kind")) for e in mine if e.get("source") == "docker"]
+    healthcheck = any(k.startswith("health_status") for k in healthy) or bool(agent.get("health"))
     return Signature(exit_code=agent.get("exit_code"), oom_killed=bool(agent.get("oom_killed")) or bool(ooms),
                      restart_count=int(agent.get("restart_count") or 0), health=agent.get("health"),
                      lived_s=round(dies[0] - starts[0], 2) if starts and dies and dies[0] >= starts[0] else None,
-                     diagnosis=diagnosis_of(said, profile), registered=registered_of([k for k, _ in said], profile))
+                     diagnosis=diagnosis_of(said, profile), registered=registered_of([k for k, _ in said], profile),
+                     ready=ready_of([k for k, _ in said], healthy, profile, healthcheck))
 
 
 def run_here(scenario: dict[str, Any], profile, run) -> tuple[Signature, Any]:
@@ -492,7 +543,7 @@ def judge(field_sig: Signature, here: Signature) -> tuple[str, list[str]]:
     differ: dict[str, str] = {}
     for name in JUDGED:
         theirs, ours = getattr(field_sig, name), getattr(here, name)
-        if name in ("diagnosis", "registered") and (theirs is None or ours is None):
+        if name in KNOWN_OR_NOT and (theirs is None or ours is None):
             continue  # not known on one side: not judged (shown)
         if not (same_diagnosis(theirs, ours) if name == "diagnosis" else theirs == ours):
             differ[name] = f"{name}: field {theirs!r}, here {ours!r}"
@@ -509,7 +560,7 @@ def side_by_side(field_sig: Signature, here: Signature) -> str:
     def cell(sig: Signature, name: str) -> str:
         value = getattr(sig, name)
         return f"{sig.restarts} ({sig.restart_count})" if name == "restarts" else "none said" if value == "" \
-            else "unknown" if value is None and name in ("diagnosis", "registered") else str(value)
+            else "unknown" if value is None and name in KNOWN_OR_NOT else str(value)
     names = [*JUDGED, "health", "lived_s"]
     width = max(14, *(len(cell(sig, n)) for sig in (field_sig, here) for n in names))
     rows = [f"{'':<12} {'field':<{width}} {'here':<{width}}"]

@@ -69,13 +69,18 @@ def test_secrets_in_env_and_logs_never_reach_the_bundle(docker, tmp_path):
     unreadable = tmp_path / "agent.json"
     unreadable.write_text("{}")
     unreadable.chmod(0)
+    folder = tmp_path / "node-settings"  # the node's own config files, kept in the bundle: redacted too
+    folder.mkdir()
+    (folder / "center.json").write_text(json.dumps({"url": "https://c", "api_key": "k-3b1f9e77aa51", "token": TOKEN}))
+    (folder / "db.ini").write_text("[db]\nhost = db.local\npassword = hunter2-xq7\n")
     try:
         talker = exited(docker, run, "talker", entrypoint=["python3", "-c", (
             "import os\nprint('auth with', os.environ['API_TOKEN'])\n"
             "print('Authorization: Bearer abcdefghijklmnopqrstuvwx')\n"
             "print('password=' + os.environ['DB_PASSWORD'])\nraise SystemExit(3)")],
             environment={"API_TOKEN": TOKEN, "DB_PASSWORD": PASSWORD, "HARMLESS": "visible-value"},
-            volumes={str(unreadable): {"bind": "/app/config/agent.json", "mode": "ro"}})
+            volumes={str(unreadable): {"bind": "/app/config/agent.json", "mode": "ro"},
+                     str(folder): {"bind": "/etc/node", "mode": "ro"}})
         by_script = subprocess.run(["sh", str(script), "-o", str(tmp_path / "a.tar.gz"), "-r", "HARMLESS_NOT",
                                     talker.name], capture_output=True, text=True)
         assert by_script.returncode == 0, by_script.stderr
@@ -86,7 +91,7 @@ def test_secrets_in_env_and_logs_never_reach_the_bundle(docker, tmp_path):
             raw = bundle.read_bytes()
             files = unpacked(bundle)
             for name, content in files.items():
-                for secret in (TOKEN, "w0rd", "abcdefghijklmnopqrstuvwx"):
+                for secret in (TOKEN, "w0rd", "abcdefghijklmnopqrstuvwx", "k-3b1f9e77aa51", "hunter2-xq7"):
                     assert secret.encode() not in content, f"{secret!r} in {name} of {bundle.name}"
             assert TOKEN.encode() not in raw
             manifest = json.loads(files["manifest.json"])
@@ -94,8 +99,12 @@ def test_secrets_in_env_and_logs_never_reach_the_bundle(docker, tmp_path):
             assert manifest["redacted_occurrences"]["API_TOKEN"] >= 2  # the env and the log line
             assert b"auth with <redacted:API_TOKEN>" in files["logs.txt"]
             assert b"HARMLESS=visible-value" in files["container.json"]  # only secrets go
-            mount = files["mounts.tsv"].decode().strip().split("\t")
+            mount = next(line.split("\t") for line in files["mounts.tsv"].decode().splitlines()
+                         if line.startswith(f"{unreadable}\t"))
             assert mount[0] == str(unreadable) and mount[1] == "regular file" and mount[3] == "0"
+            kept = evidence.read_bundle(bundle)
+            assert "db.local" in kept["mountfiles/etc/node/db.ini"] and "url" in kept["mountfiles/etc/node/center.json"]
+            assert "etc/node/db.ini\tregular file" in kept["mountfiles.tsv"]
     finally:
         reap(docker, {"startle.run": run.run_id})
 

@@ -204,3 +204,23 @@ def test_an_inspect_json_alone_is_read_and_its_unknown_architecture_is_said(tmp_
     bad.write_text('{"Id": "x"}')
     with pytest.raises(InputError, match="State / HostConfig"):
         evidence.read_inspect(bad)
+
+
+def test_a_mounted_docker_socket_is_startles_own_with_the_nodes_group_and_flag():
+    profile = load_profile("reference")
+    node = {**files({"Binds": ["/var/run/docker.sock:/var/run/docker.sock:ro"], "GroupAdd": ["999"]}),
+            "mounts.tsv": "/var/run/docker.sock\tsocket\t0\t660\t0\t999\n"}
+    wanted = {"type": "docker_socket", "mounted": True, "socket_gid": 999, "group_add": True, "read_only": True}
+    assert wanted in rep.infer(node, profile).faults
+    template = json.loads((profile.config_source() / "agent.json").read_text())  # its config does not need it
+    both = files({"Binds": ["/var/run/docker.sock:/var/run/docker.sock:ro"], "GroupAdd": ["999"]}, mounts=MOUNTED)
+    unneeded = {**with_config(json.dumps(template)), "container.json": both["container.json"]}
+    assert not [f for f in rep.infer(unneeded, profile).faults if f["type"] == "docker_socket"]
+
+
+def test_ready_is_the_ready_signal_or_dockers_healthy():
+    profile = load_profile("reference")
+    healthy = files(events=[{"Action": "health_status: healthy", "status": "health_status: healthy"}])
+    assert rep.field_signature(healthy, profile).ready is True
+    assert rep.field_signature(files(), profile).ready is False  # the reference declares its ready signal
+    assert rep.judge(rep.Signature(exit_code=20, ready=False), rep.Signature(exit_code=20, ready=True))[0] == rep.PARTIAL
