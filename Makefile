@@ -84,4 +84,4 @@ bench-thirdparty: setup mutants
 # two runs per candidate and its memory limit bisected (runs and wall time printed).
 bench-reproduce: setup
 	STARTLE_BENCH=1 $(PYTEST) -s tests/integration/test_reproduce.py tests/integration/test_capture.py \
-		| grep -E "^(REPRODUCE|MINIMISE|CAPTURE)|reproduce: (REPRODUCED|NOT|PARTIAL|minimal|irrelevant|memory)|passed|failed"
+		| grep -o -E "(REPRODUCE|MINIMISE|CAPTURE) .*|reproduce: (REPRODUCED|NOT|PARTIAL|minimal|irrelevant|memory).*|[0-9]+ (passed|failed).*"
