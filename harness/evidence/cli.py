@@ -72,6 +72,7 @@ def write_scenario(scenario: dict[str, Any], path: Path, source: str) -> Path:
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from harness import evidence
     from harness.evidence import reproduce as rep
+    from harness.evidence import signature as sig
     from harness.profile import load_profile
     if args.k < 1 or args.jobs < 1:
         raise InputError("startle reproduce", "-k / --jobs", "must be at least 1", "pass -k 2 -j 3, say")
@@ -106,16 +107,17 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         run.cancel()
         reap(docker_client(), {"startle.run": run.run_id})
         raise
-    verdict, differ = rep.judge(field_sig, here)
-    print(rep.side_by_side(field_sig, here))
+    verdict, differ = sig.judge(field_sig, here)
+    print(sig.side_by_side(field_sig, here))
     print(f"reproduce: {verdict}" + (f" ({'; '.join(differ)})" if differ else "")
           + (f"; the scenario ended {result.status}: {result.error}" if result.status in ("error", "skip") else ""))
-    return EXIT_OK if verdict == rep.REPRODUCED else EXIT_FAILED
+    return EXIT_OK if verdict == sig.REPRODUCED else EXIT_FAILED
 
 
 def _minimise(args: argparse.Namespace, scenario: dict[str, Any], field_sig, profile, run) -> int:
     """ddmin over the scenario's faults; writes NAME-minimal.yaml and prints what was irrelevant."""
     from harness.evidence import reproduce as rep
+    from harness.evidence import signature as sig
     from harness.evidence.minimise import Minimiser, minimise
 
     told: dict[str, str] = {}  # run label → why it did not reproduce
@@ -129,11 +131,11 @@ def _minimise(args: argparse.Namespace, scenario: dict[str, Any], field_sig, pro
         if result.status in ("error", "skip"):
             told[label] = f"{result.status}: {result.error}"
             return None
-        verdict, differ = rep.judge(field_sig, here)
+        verdict, differ = sig.judge(field_sig, here)
         told[label] = f"{verdict} ({'; '.join(differ)})"
-        if verdict == rep.REPRODUCED and here.lived_s is not None:
+        if verdict == sig.REPRODUCED and here.lived_s is not None:
             failed_after.append(here.lived_s)
-        return verdict == rep.REPRODUCED
+        return verdict == sig.REPRODUCED
 
     base = json.dumps({k: v for k, v in scenario.items() if k not in ("faults", "field")}, sort_keys=True)
     digest = hashlib.sha256((base + json.dumps(scenario["field"]["signature"], sort_keys=True)).encode()).hexdigest()

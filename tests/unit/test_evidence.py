@@ -61,6 +61,7 @@ def test_capture_without_a_container_is_exit_2(capsys):
 
 # --- from evidence to faults (synthetic bundles) ----------------------------------------------
 from harness.evidence import reproduce as rep  # noqa: E402
+from harness.evidence import signature as sig  # noqa: E402
 from harness.profile import load_profile  # noqa: E402
 
 
@@ -102,18 +103,18 @@ def test_the_signature_and_the_verdicts():
     assert rep.field_signature(restarting, profile).exit_code == 19
     oom = rep.field_signature(files(events=[{"Action": "oom"}]), profile)
     assert oom.oom_killed and oom.failed
-    field = rep.Signature(exit_code=11)
-    assert rep.judge(field, rep.Signature(exit_code=11, health="unhealthy", lived_s=9.0))[0] == rep.REPRODUCED
-    assert rep.judge(field, rep.Signature(exit_code=11, restart_count=5))[0] == rep.PARTIAL  # a loop, not one death
-    told = rep.Signature(exit_code=17, diagnosis="dns center.example: name does not resolve (temporary failure)")
-    assert rep.judge(told, rep.Signature(exit_code=17, diagnosis="dns: name does not resolve"))[0] == rep.PARTIAL
+    field = sig.Signature(exit_code=11)
+    assert sig.judge(field, sig.Signature(exit_code=11, health="unhealthy", lived_s=9.0))[0] == sig.REPRODUCED
+    assert sig.judge(field, sig.Signature(exit_code=11, restart_count=5))[0] == sig.PARTIAL  # a loop, not one death
+    told = sig.Signature(exit_code=17, diagnosis="dns center.example: name does not resolve (temporary failure)")
+    assert sig.judge(told, sig.Signature(exit_code=17, diagnosis="dns: name does not resolve"))[0] == sig.PARTIAL
     told.diagnosis = "dns: name does not resolve (temporary failure in name resolution)"
-    assert rep.judge(told, rep.Signature(exit_code=17, diagnosis="DNS: name does not resolve"))[0] == rep.REPRODUCED
-    assert rep.judge(told, rep.Signature(exit_code=17, diagnosis=None, registered=True))[0] == rep.REPRODUCED
-    assert rep.judge(told, rep.Signature(exit_code=17, diagnosis="dns: resolver timed out"))[0] == rep.PARTIAL
-    assert rep.judge(field, rep.Signature(exit_code=0))[0] == rep.NOT_REPRODUCED
-    assert rep.judge(rep.Signature(137, True), rep.Signature(1, False))[0] == rep.NOT_REPRODUCED
-    assert rep.judge(rep.Signature(137, True), rep.Signature(137, False))[0] == rep.PARTIAL
+    assert sig.judge(told, sig.Signature(exit_code=17, diagnosis="DNS: name does not resolve"))[0] == sig.REPRODUCED
+    assert sig.judge(told, sig.Signature(exit_code=17, diagnosis=None, registered=True))[0] == sig.REPRODUCED
+    assert sig.judge(told, sig.Signature(exit_code=17, diagnosis="dns: resolver timed out"))[0] == sig.PARTIAL
+    assert sig.judge(field, sig.Signature(exit_code=0))[0] == sig.NOT_REPRODUCED
+    assert sig.judge(sig.Signature(137, True), sig.Signature(1, False))[0] == sig.NOT_REPRODUCED
+    assert sig.judge(sig.Signature(137, True), sig.Signature(137, False))[0] == sig.PARTIAL
 
 
 def logs(*records) -> str:
@@ -176,7 +177,7 @@ def test_a_written_scenario_is_an_ordinary_one_and_fixed_asserts_the_fixed_behav
 
     from harness.scenario import load_scenario
     profile = load_profile("reference")
-    signature = rep.Signature(exit_code=11, lived_s=0.3, diagnosis="config-missing: directory not mounted",
+    signature = sig.Signature(exit_code=11, lived_s=0.3, diagnosis="config-missing: directory not mounted",
                               registered=False)
     found = rep.infer(files(), profile)
     for fixed in (False, True):
@@ -223,4 +224,4 @@ def test_ready_is_the_ready_signal_or_dockers_healthy():
     healthy = files(events=[{"Action": "health_status: healthy", "status": "health_status: healthy"}])
     assert rep.field_signature(healthy, profile).ready is True
     assert rep.field_signature(files(), profile).ready is False  # the reference declares its ready signal
-    assert rep.judge(rep.Signature(exit_code=20, ready=False), rep.Signature(exit_code=20, ready=True))[0] == rep.PARTIAL
+    assert sig.judge(sig.Signature(exit_code=20, ready=False), sig.Signature(exit_code=20, ready=True))[0] == sig.PARTIAL
