@@ -155,9 +155,8 @@ def _minimise(args: argparse.Namespace, scenario: dict[str, Any], field_sig, pro
                    "irrelevant": found.irrelevant, "thresholds": found.thresholds, "runs": found.runs,
                    "k": args.k, "wall_s": round(took, 1)}}}
     path = write_scenario(minimal, args.out / f"{minimal['name']}.yaml", args.bundle.name)
-    describe = _describe
-    print(f"reproduce: minimal: {', '.join(map(describe, found.faults)) or 'no fault: the agent fails as it is'}")
-    print(f"reproduce: irrelevant: {', '.join(map(describe, found.irrelevant)) or 'none'}")
+    print(f"reproduce: minimal: {', '.join(map(_describe, found.faults)) or 'no fault: the agent fails as it is'}")
+    print(f"reproduce: irrelevant: {', '.join(map(_describe, found.irrelevant)) or 'none'}")
     for limit in found.thresholds:
         passing = limit["smallest_passing"]
         print(f"reproduce: {limit['fault']}.{limit['field']}: fails up to {limit['largest_failing']}"

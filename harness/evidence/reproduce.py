@@ -56,7 +56,7 @@ def _host(files: dict[str, str]) -> dict[str, str]:
 ARCHES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
 
-def field_signature(files: dict[str, str], profile, source: Path | str = "bundle") -> Signature:
+def field_signature(files: dict[str, str], profile, source: Path | str = "bundle", said: list | None = None) -> Signature:
     """The failure the bundle shows (the container's state, the engine's events, the agent's log
     read through the profile's signals)."""
     container = _json(files, "container.json", source)
@@ -67,7 +67,7 @@ def field_signature(files: dict[str, str], profile, source: Path | str = "bundle
     if state.get("Running") and dies:  # restarting now: its last death tells
         code = int(dies[-1].get("Actor", {}).get("Attributes", {}).get("exitCode", code))
     oom = bool(state.get("OOMKilled")) or any(e.get("Action") == "oom" for e in events)
-    said = agent_events(files, profile)
+    said = agent_events(files, profile) if said is None else said
     return Signature(exit_code=code, oom_killed=oom, restart_count=int(container.get("RestartCount") or 0),
                      health=(state.get("Health") or {}).get("Status"), lived_s=_lived(state),
                      diagnosis=diagnosis_of([(e.kind, e.fields) for e in said], profile),
@@ -88,12 +88,13 @@ def _lived(state: dict) -> float | None:
     return round(lived, 2) if lived >= 0 else None
 
 
-def infer(files: dict[str, str], profile, source: Path | str = "bundle") -> Inference:
-    """The faults that recreate the node's conditions for ``profile``'s agent (see module docstring)."""
+def infer(files: dict[str, str], profile, source: Path | str = "bundle", said: list | None = None) -> Inference:
+    """The faults that recreate the node's conditions for ``profile``'s agent (see module docstring).
+    ``said``: the agent's log as :func:`agent_events` reads it (read here when not given)."""
     container = _json(files, "container.json", source)
     image = _json(files, "image.json", source, required=False)
     host, config = container.get("HostConfig") or {}, container.get("Config") or {}
-    said = agent_events(files, profile)
+    said = agent_events(files, profile) if said is None else said
     found = Inference()
     config_mount(files, container, profile, found)
     settings = config_content(files, container, profile, found)
@@ -382,7 +383,8 @@ def read_evidence(files: dict[str, str], profile, source: Path | str) -> tuple[S
     """:func:`field_signature` and :func:`infer` of a bundle; a file that is not what Docker writes
     is an InputError naming it, never a traceback."""
     try:
-        return field_signature(files, profile, source), infer(files, profile, source)
+        said = agent_events(files, profile)  # the log read once, for both
+        return field_signature(files, profile, source, said), infer(files, profile, source, said)
     except InputError:
         raise
     except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
