@@ -330,16 +330,11 @@ ERROR_FAULTS = {"refused": {"type": "proxy_down"}, "reset": {"type": "toxic_rese
 def agent_events(files: dict[str, str], profile) -> list:
     """The agent's log lines in the bundle (``docker logs --timestamps``) as timeline events,
     through the profile's signal matchers — the same reading as a scenario's."""
-    from datetime import datetime
-
+    from harness.collectors import split_docker_timestamp
     from harness.signals import read_line
     events = []
     for raw in files.get("logs.txt", "").splitlines():
-        stamp, _, text = raw.partition(" ")
-        try:
-            docker_t = datetime.fromisoformat(stamp[:26].rstrip("Z") + "+00:00").timestamp()
-        except ValueError:
-            docker_t, text = 0.0, raw
+        docker_t, text = split_docker_timestamp(raw, 0.0)  # a line without Docker's stamp: time 0
         events += read_line(text, profile.signals, docker_t)
     return events
 
