@@ -140,9 +140,14 @@ class StageOrder(Check):
             text = " → ".join(f"{s} {timings[s]:.2f} s" for s in wanted)
             if healthy is None and not ctx.image_has_healthcheck():
                 return self.verdict("pass", text + " (the image has no HEALTHCHECK)", stages_s=timings)
-            if healthy is not None and "ready" in seen and healthy.t < seen["ready"]:
+            # ready is recorded on change: every round before its first yes said no. Docker's
+            # HEALTHCHECK samples on its own clock, so only a no asked after Docker's healthy (a
+            # round at least one probe interval before that yes) shows healthy came first.
+            if healthy is not None and "ready" in seen and \
+                    healthy.t < seen["ready"] - ctx.probe_resolution("ready"):
                 return self.verdict("fail", f"Docker reported healthy {healthy.t - start:.2f} s after start, "
-                                            "before the agent was ready", stages_s=timings)
+                                            f"while startle's probe still found the agent not ready (ready "
+                                            f"at {seen['ready'] - start:.2f} s)", stages_s=timings)
             if healthy is not None:
                 return self.verdict("pass", text + f"; Docker healthy at {healthy.t - start:.2f} s",
                                     stages_s=timings, healthy_after_s=round(healthy.t - start, 3))
