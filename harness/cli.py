@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import time
@@ -153,11 +154,43 @@ def cmd_profile(args: argparse.Namespace) -> int:
     return EXIT_OK if summary["status"] == "pass" and not never else EXIT_FAILED
 
 
+JOB_MEMORY_GIB = 1.0
+"""Memory one running scenario needs at most: the agent's default limit (512 MiB), the center,
+Toxiproxy and startle's own threads, with room to spare."""
+
+
+def auto_jobs() -> int:
+    """``-j auto``: one scenario per core plus one (a scenario mostly waits on its agent), at most
+    as many as :data:`JOB_MEMORY_GIB` fit in the memory available now, at least 1."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            kib = next(int(line.split()[1]) for line in meminfo if line.startswith("MemAvailable:"))
+        by_memory = int(kib / 2**20 / JOB_MEMORY_GIB)
+    except (OSError, StopIteration, ValueError):
+        by_memory = cores + 1
+    return max(1, min(cores + 1, by_memory))
+
+
+def jobs_argument(value: str) -> int | str:
+    """``-j N`` (N ≥ 1) or ``-j auto``."""
+    if value == "auto":
+        return value
+    try:
+        jobs = int(value)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"{value!r}: give a number of scenarios at once (1 or more) or `auto`")
+    return jobs
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from harness.combinations import PAIRS_FILE, generate
     from harness.config import SCENARIOS_DIR
     from harness.doctor import host_facts
     from harness.lifecycle import ScenarioResult, run_scenario
+    from harness.pool import WorldPool
     from harness.profile import load_profile
     from harness.progress import progress_for
     from harness.reports import write_run
@@ -174,7 +207,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         args.profile = args.profile or project.profile_ref()
         args.image = args.image or project.image
         args.jobs = args.jobs or project.jobs
-    args.jobs = args.jobs or 1
+    args.jobs = auto_jobs() if args.jobs == "auto" else (args.jobs or 1)
 
     pair_words = {"pairs.yaml", "combinations"}
     named = [a for a in args.scenarios if Path(a).name not in pair_words]
@@ -205,8 +238,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _raise_interrupt)
     progress = progress_for(len(scenarios))
 
+    worlds = None if args.no_pool else WorldPool(run)
+
     def run_one(number: int, scenario) -> ScenarioResult:
-        result = run_scenario(scenario, run, profile=profile, image=args.image,
+        result = run_scenario(scenario, run, profile=profile, image=args.image, pool=worlds,
                               on_phase=lambda name, phase: progress.phase(number, name, phase))
         progress.done(number, result)
         return result
@@ -235,6 +270,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 pass
             results = [f.result() for f in futures if f.done() and not f.cancelled()]
         reap(client, {"startle.run": run.run_id})
+    if worlds is not None:
+        worlds.close()
     progress.close()
     folder = write_run(run, results, host, time.time(), weights=args.weights)
     count = totals(r.status for r in results)
@@ -262,8 +299,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--no-pairs", action="store_true",
                      help="without arguments, do not add the generated pairwise combinations")
     run.add_argument("--weights", help="resilience-score weights YAML (default: harness/reports/weights.yaml)")
-    run.add_argument("-j", "--jobs", type=int, default=None,
-                     help="scenarios run at once (each on its own network; default 1, or startle.yaml's)")
+    run.add_argument("-j", "--jobs", type=jobs_argument, default=None,
+                     help="scenarios run at once, or `auto` (from this host's cores and memory); "
+                          "default 1, or startle.yaml's")
+    run.add_argument("--no-pool", action="store_true",
+                     help="build a world (network, center, Toxiproxy) for every scenario instead of "
+                          "keeping one per worker and resetting it")
     run.set_defaults(func=cmd_run)
     clean = sub.add_parser("clean", help="remove what dead runs left behind")
     clean.add_argument("--all", action="store_true", help="remove every startle container and network")

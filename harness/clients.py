@@ -63,6 +63,12 @@ class CenterAdmin:
         answer.raise_for_status()
         return int(answer.json()["next"])
 
+    def nodes(self) -> dict[str, dict[str, Any]]:
+        """The registered nodes by node id (``GET /admin/nodes``)."""
+        answer = self.session.get(self._url("/admin/nodes"), timeout=self.timeout_s)
+        answer.raise_for_status()
+        return dict(answer.json()["nodes"])
+
     def logs(self, node_id: str | None = None) -> list[dict[str, Any]]:
         params = {"node_id": node_id} if node_id else {}
         answer = self.session.get(self._url("/admin/logs"), params=params, timeout=self.timeout_s)
@@ -121,6 +127,16 @@ class ToxiproxyAdmin:
             found = self.server.get_proxy(proxy)
             if found is not None:
                 found.destroy_toxic(name)
+
+    def reset(self, keep: tuple[str, ...] = ()) -> None:
+        """Every proxy but ``keep`` deleted; those enabled again and without toxics (Toxiproxy's
+        ``POST /reset``)."""
+        with self._lock:
+            self._bind()
+            for name, proxy in self.server.proxies().items():
+                if name not in keep:
+                    proxy.destroy()
+            self.server.reset()
 
     def state(self) -> dict[str, Any]:
         """Every proxy with its enabled flag and toxics (for the journal)."""

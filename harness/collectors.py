@@ -19,7 +19,7 @@ import requests
 from docker.errors import NotFound
 
 from harness.clients import CenterAdmin
-from harness.config import LABEL_ROLE, LABEL_WORLD
+from harness.config import LABEL_ROLE, LABEL_SCENARIO, LABEL_WORLD
 from harness.profile import SignalSpec
 from harness.signals import read_line
 from harness.timeline import Event, Timeline
@@ -59,11 +59,16 @@ class DockerEvents(Collector):
 
     name = "docker-events"
 
-    def __init__(self, timeline: Timeline, client: docker.DockerClient, world_id: str) -> None:
+    def __init__(self, timeline: Timeline, client: docker.DockerClient, world_id: str,
+                 scenarios: tuple[str, ...] = ()) -> None:
+        """Events of the containers of world ``world_id``; with ``scenarios``, only of those carrying
+        one of these scenario names (a pooled world: this scenario's and the pool's, not the
+        containers of the scenarios before it)."""
         super().__init__(timeline)
         self.client = client
         self.filters = {"type": "container", "label": [f"{LABEL_WORLD}={world_id}"]}
-        self.since = time.time() - 1  # nothing of this world exists yet: the margin only absorbs clock rounding
+        self.scenarios = scenarios
+        self.since = time.time() - 1  # nothing of this scenario exists yet: the margin only absorbs clock rounding
         self.stream: Any = None
 
     def run(self) -> None:
@@ -74,6 +79,9 @@ class DockerEvents(Collector):
                     return
                 if (raw.get("Action") or "").startswith("exec_"):
                     continue  # each HEALTHCHECK run is an exec; its outcome arrives as health_status
+                owner = raw.get("Actor", {}).get("Attributes", {}).get(LABEL_SCENARIO)
+                if self.scenarios and owner not in self.scenarios:
+                    continue
                 self.timeline.add(self.to_event(raw))
             reason = "its event stream ended"
         except Exception as exc:  # noqa: BLE001  (connection reset, socket gone: the engine went away)
@@ -166,15 +174,16 @@ class AgentLog(Collector):
 
 
 class CenterRequests(Collector):
-    """The center's request records, by long poll: each arrives as soon as the center records it."""
+    """The center's request records, by long poll: each arrives as soon as the center records it.
+    ``since``: the first record index to read (a pooled center holds older scenarios' records)."""
 
     name = "center-requests"
 
-    def __init__(self, timeline: Timeline, admin: CenterAdmin, wait_s: float = 1.0) -> None:
+    def __init__(self, timeline: Timeline, admin: CenterAdmin, wait_s: float = 1.0, since: int = 0) -> None:
         super().__init__(timeline)
         self.admin = admin
         self.wait_s = wait_s
-        self.next_index = 0
+        self.next_index = since
 
     def run(self) -> None:
         while not self.stopping.is_set():

@@ -21,6 +21,7 @@ from testcontainers.core.wait_strategies import HttpWaitStrategy
 from pathlib import Path
 
 from harness.clients import CenterAdmin, ToxiproxyAdmin
+from harness.config import LABEL_ROLE, LABEL_RUN, LABEL_WORLD
 
 LOOPBACK = "127.0.0.1"
 
@@ -281,8 +282,9 @@ class AgentContainer(StartleContainer):
     def _peer(self, role: str, labels: dict[str, str]):
         from harness.engine import shared_client
         client = shared_client()
-        filters = {"label": [f"{k}={v}" for k, v in labels.items() if k.startswith("startle.")
-                             and k not in ("startle.role",)] + [f"startle.role={role}"]}
+        # the run and the world, not the scenario: a pooled world's peers carry the pool's name
+        filters = {"label": [f"{k}={v}" for k, v in labels.items() if k in (LABEL_RUN, LABEL_WORLD)]
+                   + [f"{LABEL_ROLE}={role}"]}
         found = client.containers.list(filters=filters)
         if not found:
             raise LookupError(f"no running {role} container of this scenario")

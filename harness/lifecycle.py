@@ -19,6 +19,7 @@ from harness.checks import Check, CheckContext, Verdict
 from harness.collectors import AgentLog, CenterLogs, CenterRequests, Collector, DockerEvents, LaunchedAgentLogs
 from harness.errors import InfrastructureError
 from harness.faults import Fault
+from harness.pool import WorldPool
 from harness.probes import HealthProbes
 from harness.profile import Profile, load_profile
 from harness.runtime import Run, World, native_arch
@@ -144,11 +145,13 @@ def wrong_arch(scenario: Scenario, image: str) -> None:
 
 
 def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, image: str | None = None,
-                 on_phase: PhaseHook | None = None, launcher: Path | None = None) -> ScenarioResult:
+                 on_phase: PhaseHook | None = None, launcher: Path | None = None,
+                 pool: WorldPool | None = None) -> ScenarioResult:
     """Run one scenario; never raises for the agent's behaviour (that is a ``fail`` verdict).
 
     ``image`` overrides the profile's agent image (mutant tests use it); ``launcher`` the host-side
-    launcher script used by faults that start the agent through it (a fault with ``launch``).
+    launcher script used by faults that start the agent through it (a fault with ``launch``);
+    ``pool`` lends the worker's pooled world (harness/pool.py; None: a world of its own).
     A fault may raise :class:`~harness.skip.ScenarioSkipped`: the result is ``skip`` with the reason.
     """
     profile = profile or load_profile(scenario.profile)
@@ -184,12 +187,15 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
         if image is not None:
             wrong_arch(scenario, image)
         phase(scenario.name, "infrastructure")
-        world = World(run, scenario.name, profile, timeline)
+        infra = pool.lease(scenario, profile) if pool is not None else None
+        world = World(run, scenario.name, profile, timeline, infrastructure=infra)
         if launcher is not None:
             world.launcher = Path(launcher)
-        collectors.append(DockerEvents(timeline, world.client, world.world_id).start())
+        owners = (scenario.name, infra.name) if infra is not None else ()
+        collectors.append(DockerEvents(timeline, world.client, world.world_id, owners).start())
         world.start_infrastructure()
-        center_log = CenterRequests(timeline, world.center) if world.center is not None else None
+        center_log = CenterRequests(timeline, world.center, since=world.center_next_index) \
+            if world.center is not None else None
         if center_log is not None:  # the built-in recording center (an own center has no request log)
             collectors.append(center_log.start())
 
@@ -305,6 +311,8 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
             collector.stopping.set()  # no more events wanted; streams end when the world goes
         if world is not None:
             world.remove()
+            if world.pooled and pool is not None and result.status == "error":
+                pool.discard(world.infra)  # after a harness error nothing of it is trusted
         for collector in collectors:
             collector.stop(join_s=2)
         result.finished = time.time()

@@ -4,7 +4,8 @@ Each scenario file is one item, marked ``scenario`` and ``docker``. Run them wit
 ``pytest scenarios/``; a failure shows each failed check with its numbers and the agent's log tail.
 At the end of the session the run's reports are written like ``startle run`` writes them.
 
-Options (group "startle"): ``--startle-profile``, ``--startle-image``, ``--startle-no-report``.
+Options (group "startle"): ``--startle-profile``, ``--startle-image``, ``--startle-no-report``,
+``--startle-no-pool``. Scenarios run on a pooled world per session (per xdist worker; harness/pool.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from harness.errors import InputError
 
 _RESULTS_KEY = pytest.StashKey[list]()
 _RUN_KEY = pytest.StashKey[object]()
+_POOL_KEY = pytest.StashKey[object]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -26,6 +28,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--startle-profile", default=None, help="agent profile for every scenario")
     group.addoption("--startle-image", default=None, help="agent image to test instead of the profile's")
     group.addoption("--startle-no-report", action="store_true", help="do not write reports/<run-id>/")
+    group.addoption("--startle-no-pool", action="store_true",
+                    help="build a world (network, center, Toxiproxy) for each scenario instead of pooling one")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -49,6 +53,16 @@ def session_run(config: pytest.Config):
         reap_stale(docker_client())
         config.stash[_RUN_KEY] = Run()
     return config.stash[_RUN_KEY]
+
+
+def session_pool(config: pytest.Config):
+    """The session's :class:`~harness.pool.WorldPool` (None with ``--startle-no-pool``)."""
+    from harness.pool import WorldPool
+    if config.getoption("--startle-no-pool"):
+        return None
+    if _POOL_KEY not in config.stash:
+        config.stash[_POOL_KEY] = WorldPool(session_run(config))
+    return config.stash[_POOL_KEY]
 
 
 class ScenarioFile(pytest.File):
@@ -100,7 +114,7 @@ class ScenarioItem(pytest.Item):
         profile_name = config.getoption("--startle-profile")
         result = run_scenario(self.scenario, session_run(config),
                               profile=load_profile(profile_name) if profile_name else None,
-                              image=config.getoption("--startle-image"))
+                              image=config.getoption("--startle-image"), pool=session_pool(config))
         config.stash[_RESULTS_KEY].append(result)
         if result.status == "skip":
             pytest.skip(f"{result.name}: {result.error}")  # a missing host requirement, never a silent pass
@@ -126,6 +140,8 @@ class ScenarioItem(pytest.Item):
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
+    if _POOL_KEY in config.stash:
+        config.stash[_POOL_KEY].close()
     results = config.stash.get(_RESULTS_KEY, [])
     if not results or config.getoption("--startle-no-report") or _RUN_KEY not in config.stash:
         return

@@ -12,6 +12,7 @@ from it, so that CI runs ``startle run`` with no argument::
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,7 +35,8 @@ class ProjectSettings(BaseModel):
 
     profile: str | None = Field(None, description="profile path (relative to startle.yaml) or built-in name")
     scenarios: list[str] = Field([], description="built-in families or names, or scenario files/folders")
-    jobs: int = Field(1, ge=1, le=32)
+    jobs: Annotated[int, Field(ge=1, le=32)] | Literal["auto"] = Field(
+        1, description="scenarios at once (1–32), or auto (from this host's cores and memory)")
     image: str | None = None
     path: Path | None = Field(None, exclude=True)
 

@@ -1,7 +1,8 @@
 """The run and the container world of one scenario.
 
-``Run``    one invocation of startle (many scenarios): its id, labels and report folder.
-``World``  one scenario's network, center, Toxiproxy and agent; ``remove()`` takes it all away.
+``Run``             one invocation of startle (many scenarios): its id, labels and report folder.
+``Infrastructure``  a network, center and Toxiproxy: one scenario's, or pooled (harness/pool.py).
+``World``           one scenario's agent against an infrastructure; ``remove()`` takes it away.
 ``reap``   removes what startle created: one run's leftovers, or every stale run's.
 """
 
@@ -121,46 +122,41 @@ def object_prefix(run_id: str, scenario_name: str) -> str:
     return f"{whole[:PREFIX_LENGTH - 7]}-{digest}"
 
 
-class World:
-    """The containers of one scenario. Use as a context manager, or call :meth:`remove` in ``finally``.
+class Infrastructure:
+    """The network, center and Toxiproxy that agents run against: one scenario's own, or a pooled
+    one that a worker keeps between scenarios (harness/pool.py) and :meth:`reset` s in between.
 
-    Invariant: everything created here is labelled with the run id and the scenario name, so
-    :meth:`remove` (and, if this process dies, the next run's :func:`reap`) finds it all.
+    Invariant: everything created here carries ``labels`` (the run id, the scenario or pool name,
+    the world id), so :meth:`remove` — or, if this process dies, the next run's :func:`reap` —
+    finds it all.
     """
 
-    def __init__(self, run: Run, scenario_name: str, profile: Profile, timeline: Timeline,
-                 client: docker.DockerClient | None = None, via_proxy: bool = True) -> None:
-        self.run, self.scenario_name, self.profile, self.timeline = run, scenario_name, profile, timeline
-        self.via_proxy = via_proxy
-        """The agents reach the center through Toxiproxy (scenarios), or directly (no Toxiproxy started)."""
+    def __init__(self, run: Run, name: str, profile: Profile, client: docker.DockerClient | None = None,
+                 via_proxy: bool = True) -> None:
+        self.run, self.name, self.profile, self.via_proxy = run, name, profile, via_proxy
+        """``via_proxy``: the agents reach the center through Toxiproxy (scenarios), or directly."""
         self.client = client or docker_client()
-        self.prefix = object_prefix(run.run_id, scenario_name)
+        self.prefix = object_prefix(run.run_id, name)
         self.world_id = secrets.token_hex(6)
-        self.labels = run.labels(**{LABEL_SCENARIO: scenario_name, LABEL_WORLD: self.world_id})
+        self.labels = run.labels(**{LABEL_SCENARIO: name, LABEL_WORLD: self.world_id})
         self.network: StartleNetwork | None = None
         self.center_container: CenterContainer | None = None
         self.toxiproxy_container: ToxiproxyContainer | None = None
-        self.agent_container: AgentContainer | None = None
         self.center: CenterAdmin | None = None
         self.toxiproxy: ToxiproxyAdmin | None = None
-        self.tempdir = Path(tempfile.mkdtemp(prefix=f"{self.prefix}-"))
-        self._agent_ip: tuple[float, str | None] = (0.0, None)
-        """(Unix s read, the agent container's address): re-read after ADDRESS_TTL_S (a restart may move it)."""
-        self.node_id = ""
-        """The agent's node id in this scenario (set by :meth:`agent_spec`)."""
-        self.launcher: Path | None = profile.resolve(profile.launcher.script) if profile.launcher else None
-        """The profile's host-side launcher, used by faults that start the agent through it (tests
-        point it at a mutant launcher)."""
+        self.scenarios = 0
+        """Scenarios that used it so far (a pooled infrastructure serves many)."""
+        self.next_index = 0
+        """The center's next request record index after the last :meth:`reset`."""
 
-    # --- infrastructure ---------------------------------------------------------------------
-    def start_infrastructure(self) -> None:
+    def start(self) -> None:
         """Network, center (the built-in recording center with the profile's routes, or the
         profile's own center image), and (``via_proxy``) Toxiproxy with a proxy ``center`` in front
         of it."""
         own = self.profile.center.image
         center_image = own.image if own is not None else CENTER_IMAGE
         for image in (center_image, TOXIPROXY_IMAGE) if self.via_proxy else (center_image,):
-            self.require_image(image)
+            require_image(self.client, image)
         self.network = StartleNetwork(self.prefix, self.labels).create()
         if own is not None:
             self.center_container = OwnCenterContainer(own, f"{self.prefix}-center", self.labels, self.network)
@@ -179,22 +175,131 @@ class World:
                                           f"last logs:\n{container.short_logs()}") from None
         if isinstance(self.center_container, CenterContainer):
             self.center = self.center_container.admin()
-            if self.profile.center.routes:
-                try:
-                    self.center.set_routes([r.model_dump(exclude_none=True) for r in self.profile.center.routes])
-                except ValueError as exc:
-                    raise InfrastructureError(f"profile {self.profile.name}: center.routes: {exc}") from None
+            self._declare_routes(self.profile)
         if self.toxiproxy_container is not None:
             self.toxiproxy = self.toxiproxy_container.admin()
             self.toxiproxy.create_proxy("center", f"0.0.0.0:{CENTER_PROXY_PORT}", f"center:{self.center_port}")
 
+    def _declare_routes(self, profile: Profile) -> None:
+        assert self.center is not None
+        try:
+            self.center.set_routes([r.model_dump(exclude_none=True) for r in profile.center.routes])
+        except ValueError as exc:
+            raise InfrastructureError(f"profile {profile.name}: center.routes: {exc}") from None
+
+    @property
+    def resettable(self) -> bool:
+        """Whether :meth:`reset` can make it as new: the built-in center (an own center image has no
+        admin API to forget what it saw)."""
+        return self.profile.center.image is None
+
+    def reset(self, profile: Profile) -> int:
+        """Make it as a scenario's fresh one: the center forgets nodes, behaviour, records and logs
+        and declares ``profile``'s routes; Toxiproxy keeps only its ``center`` proxy, enabled and
+        without toxics. Returns the index of the center's next request record. An
+        InfrastructureError when a container is not running any more (the pool builds anew).
+        Containers and networks an earlier scenario left on it are removed first."""
+        assert self.center is not None and self.resettable, "reset() needs the built-in center"
+        for container in filter(None, (self.center_container, self.toxiproxy_container)):
+            wrapped = container.get_wrapped_container()
+            try:
+                wrapped.reload()
+            except NotFound:
+                raise InfrastructureError(f"the pooled {container.role} container is gone") from None
+            if wrapped.status != "running":
+                raise InfrastructureError(f"the pooled {container.role} container is {wrapped.status}")
+        self.profile = profile
+        self._remove_strays()
+        next_index = self.center.reset()
+        self._declare_routes(profile)
+        if self.toxiproxy is not None:
+            self.toxiproxy.reset(keep=("center",))
+        return next_index
+
+    def _remove_strays(self) -> None:
+        """Remove what an earlier scenario on it left (its cleanup failed): containers and networks
+        of this world that carry another scenario's name — a crash-looping agent would go on
+        talking to the center."""
+        filters = _label_filters({LABEL_RUN: self.run.run_id, LABEL_WORLD: self.world_id})
+        objects = _containers(self.client, filters) + self.client.networks.list(filters=filters)
+        owners = {(o.attrs.get("Labels") or {}).get(LABEL_SCENARIO) for o in objects}
+        for stray in sorted(filter(None, owners - {self.name})):
+            reap(self.client, {LABEL_RUN: self.run.run_id, LABEL_SCENARIO: stray})
+
+    def require_image(self, image: str) -> str:
+        return require_image(self.client, image)
+
+    @property
+    def center_port(self) -> int:
+        """The port the center listens on in its container (the built-in center's, or the profile's own)."""
+        own = self.profile.center.image
+        return own.port if own is not None else CENTER_PORT
+
+    def remove(self) -> None:
+        """Remove every container, network and volume of its world, its scenarios' leftovers
+        included (best effort, idempotent)."""
+        remove_labelled(self.client, {LABEL_RUN: self.run.run_id, LABEL_WORLD: self.world_id}, self.name)
+
+
+def require_image(client: docker.DockerClient, image: str) -> str:
+    """The image's id; an InfrastructureError naming the fix when it is not built."""
+    try:
+        return client.images.get(image).id
+    except NotFound:
+        raise InfrastructureError(f"image {image} is not built; run `make setup` "
+                                  "(images are built locally, never pulled)") from None
+
+
+class World:
+    """One scenario: its agent, against an :class:`Infrastructure` of its own or a pooled one.
+    Use as a context manager, or call :meth:`remove` in ``finally``.
+
+    Invariant: everything the scenario creates (agent, its own networks, a launcher's containers)
+    carries the run id, the scenario name and the infrastructure's world id, so :meth:`remove`
+    finds it all; a pooled infrastructure carries the pool's name instead and outlives it.
+    """
+
+    def __init__(self, run: Run, scenario_name: str, profile: Profile, timeline: Timeline,
+                 client: docker.DockerClient | None = None, via_proxy: bool = True,
+                 infrastructure: Infrastructure | None = None) -> None:
+        self.run, self.scenario_name, self.profile, self.timeline = run, scenario_name, profile, timeline
+        self.pooled = infrastructure is not None
+        self.infra = infrastructure or Infrastructure(run, scenario_name, profile, client, via_proxy)
+        self.via_proxy = self.infra.via_proxy
+        self.client = self.infra.client
+        self.prefix = object_prefix(run.run_id, scenario_name)
+        self.world_id = self.infra.world_id
+        self.labels = run.labels(**{LABEL_SCENARIO: scenario_name, LABEL_WORLD: self.world_id})
+        self.agent_container: AgentContainer | None = None
+        self.tempdir = Path(tempfile.mkdtemp(prefix=f"{self.prefix}-"))
+        self._agent_ip: tuple[float, str | None] = (0.0, None)
+        """(Unix s read, the agent container's address): re-read after ADDRESS_TTL_S (a restart may move it)."""
+        self.node_id = ""
+        """The agent's node id in this scenario (set by :meth:`agent_spec`)."""
+        self.launcher: Path | None = profile.resolve(profile.launcher.script) if profile.launcher else None
+        """The profile's host-side launcher, used by faults that start the agent through it (tests
+        point it at a mutant launcher)."""
+        self.center_next_index = 0
+        """The center's first request record of this scenario (a pooled center has older ones)."""
+
+    # --- infrastructure ---------------------------------------------------------------------
+    network = property(lambda self: self.infra.network)
+    center = property(lambda self: self.infra.center)
+    toxiproxy = property(lambda self: self.infra.toxiproxy)
+    center_container = property(lambda self: self.infra.center_container)
+    toxiproxy_container = property(lambda self: self.infra.toxiproxy_container)
+
+    def start_infrastructure(self) -> None:
+        """Start its own infrastructure; a pooled one was reset by the pool (harness/pool.py)."""
+        if self.pooled:
+            self.center_next_index = self.infra.next_index
+        else:
+            self.infra.start()
+        self.infra.scenarios += 1
+
     def require_image(self, image: str) -> str:
         """The image's id; an InfrastructureError naming the fix when it is not built."""
-        try:
-            return self.client.images.get(image).id
-        except NotFound:
-            raise InfrastructureError(f"image {image} is not built; run `make setup` "
-                                      "(images are built locally, never pulled)") from None
+        return require_image(self.client, image)
 
     @property
     def center_address(self) -> tuple[str, int]:
@@ -203,9 +308,7 @@ class World:
 
     @property
     def center_port(self) -> int:
-        """The port the center listens on in its container (the built-in center's, or the profile's own)."""
-        own = self.profile.center.image
-        return own.port if own is not None else CENTER_PORT
+        return self.infra.center_port
 
     @property
     def center_url(self) -> str:
@@ -353,21 +456,10 @@ class World:
 
     # --- teardown -------------------------------------------------------------------------
     def remove(self) -> None:
-        """Remove every container, network and volume of this scenario (best effort, idempotent).
-        An engine that went away (restarted) gets :data:`ENGINE_BACK_WAIT_S` to come back first;
-        after that what is left is the run's watcher's (harness/reaper.py) or the next run's."""
-        from requests.exceptions import ConnectionError as EngineGone
-        deadline = time.monotonic() + ENGINE_BACK_WAIT_S
-        while True:
-            try:
-                reap(self.client, {LABEL_RUN: self.run.run_id, LABEL_SCENARIO: self.scenario_name})
-                break
-            except EngineGone:
-                if time.monotonic() > deadline:
-                    print(f"startle: the Docker engine did not come back within {ENGINE_BACK_WAIT_S:g} s; "
-                          f"scenario {self.scenario_name}'s containers are left to `startle clean`", file=sys.stderr)
-                    break
-                threading.Event().wait(1.0)  # the engine restarting, polled with a deadline
+        """Remove every container, network and volume of this scenario (best effort, idempotent):
+        with its own infrastructure, that too; a pooled one stays for the next scenario."""
+        remove_labelled(self.client, {LABEL_RUN: self.run.run_id, LABEL_SCENARIO: self.scenario_name},
+                        self.scenario_name)
         shutil.rmtree(self.tempdir, ignore_errors=True)
 
     def __enter__(self) -> "World":
@@ -375,6 +467,25 @@ class World:
 
     def __exit__(self, *exc_info) -> None:
         self.remove()
+
+
+def remove_labelled(client: docker.DockerClient, labels: dict[str, str], name: str) -> None:
+    """Reap the objects carrying ``labels`` (one scenario's, one world's; ``name`` says whose in a
+    message). An engine that went away (restarted) gets
+    :data:`ENGINE_BACK_WAIT_S` to come back first; after that what is left is the run's watcher's
+    (harness/reaper.py) or the next run's."""
+    from requests.exceptions import ConnectionError as EngineGone
+    deadline = time.monotonic() + ENGINE_BACK_WAIT_S
+    while True:
+        try:
+            reap(client, labels)
+            return
+        except EngineGone:
+            if time.monotonic() > deadline:
+                print(f"startle: the Docker engine did not come back within {ENGINE_BACK_WAIT_S:g} s; "
+                      f"{name}'s containers are left to `startle clean`", file=sys.stderr)
+                return
+            threading.Event().wait(1.0)  # the engine restarting, polled with a deadline
 
 
 def _label_filters(labels: dict[str, str]) -> dict[str, list[str]]:
@@ -518,4 +629,4 @@ def reap_stale(client: docker.DockerClient) -> dict[str, int]:
     return total
 
 
-__all__ = ["Run", "World", "AgentSpec", "reap", "reap_stale", "docker_client", "native_arch", "LABEL_ROLE"]
+__all__ = ["Run", "Infrastructure", "World", "AgentSpec", "reap", "reap_stale", "docker_client", "native_arch", "LABEL_ROLE"]

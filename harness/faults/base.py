@@ -8,7 +8,8 @@ A fault is a pydantic model (its parameters, units in their names) with four hoo
 * ``describe()``       one line for reports
 
 and may name the profile fields it cannot work without (``needs``; the scenario is then skipped
-with the field named, never run on a guess).
+with the field named, never run on a guess). A fault that changes the world in a way a pooled
+world's reset cannot undo (harness/pool.py) says so with ``needs_own_world()``.
 
 Faults register by type name with :func:`register`; scenarios name them by that type.
 """
@@ -48,6 +49,12 @@ class Fault(BaseModel):
     def missing(self, profile: "Profile") -> list[str]:
         """The profile fields this fault needs and the profile leaves undeclared."""
         return [f for f in self.profile_needs if profile.lacks(f)]
+
+    def needs_own_world(self) -> bool:
+        """Whether the scenario needs a world of its own, not a pooled one: the fault changes the
+        center's or Toxiproxy's container or network beyond what their reset undoes (default: no;
+        the center's behaviour, Toxiproxy's proxies and toxics are reset)."""
+        return False
 
     def on_create(self, spec: "AgentSpec") -> None:
         """Creation-time part of the fault (default: none)."""

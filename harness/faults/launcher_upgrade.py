@@ -158,9 +158,7 @@ class LauncherUpgrade(Fault):
             pass
         node = None
         try:  # the built-in center's record of the node (reference protocol only: else None)
-            nodes = requests.get(world.center._url("/admin/nodes"), timeout=5).json().get("nodes")
-            items = nodes.values() if isinstance(nodes, dict) else (nodes or [])
-            node = next((n for n in items if n.get("node_id") == self._node_id), None)
+            node = world.center.nodes().get(self._node_id)
         except (requests.RequestException, ValueError, AttributeError):
             pass
         return {"running": running, "state_file": read_state_file(self.state_file(world)), "center_node": node}

@@ -91,6 +91,9 @@ class NetworkMode(Fault):
                            "give it through env)")
         return lacking
 
+    def needs_own_world(self) -> bool:
+        return self.mode == "isolated" and bool(self.peers)  # the peers join the agent's own network
+
     def on_create(self, spec) -> None:
         if any(not s.startswith("127.") for s in self.dns):
             raise ValueError("dns: only loopback resolvers (e.g. 127.0.0.1): no query may leave the machine")

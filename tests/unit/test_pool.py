@@ -1,0 +1,22 @@
+"""Which scenarios may run on a pooled world (harness/pool.py); the isolation itself is proven
+with real containers in tests/integration/test_pool.py."""
+
+from harness.config import SCENARIOS_DIR
+from harness.pool import own_world_reason
+from harness.profile import load_profile
+from harness.scenario import load_scenario
+
+
+def test_a_fault_that_changes_the_world_gets_one_of_its_own():
+    profile = load_profile("reference")
+    isolated = load_scenario(SCENARIOS_DIR / "advertise-forwarded.yaml")  # Toxiproxy joins the agent's network
+    assert "network_mode" in own_world_reason(isolated, profile)
+    assert own_world_reason(load_scenario(SCENARIOS_DIR / "baseline.yaml"), profile) is None
+    alone = load_scenario(SCENARIOS_DIR / "network-none.yaml")
+    assert own_world_reason(alone, profile) is None
+
+
+def test_an_own_center_image_cannot_be_reset():
+    profile = load_profile("reference")
+    own = profile.model_copy(update={"center": profile.center.model_copy(update={"image": object()})})
+    assert "own center" in own_world_reason(load_scenario(SCENARIOS_DIR / "baseline.yaml"), own)
