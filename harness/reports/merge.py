@@ -105,7 +105,7 @@ def merge_runs(runs: list[str | Path], run_id: str, folder: Path, weights: Path 
 
 
 def missing_line(record: RunRecord) -> str | None:
-    """What a merged run lacks, in one line; None when every shard was merged."""
+    """What a merged run lacks (shards, scenarios never run), in one line; None when the whole set ran."""
     merged = record.merged
     if merged is None or not (merged.missing_shards or merged.never_run):
         return None

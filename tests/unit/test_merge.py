@@ -114,3 +114,10 @@ def test_a_run_that_is_no_shard_is_refused(tmp_path, capsys):
     whole = write_run(Run(reports_root=tmp_path, run_id="whole"), [result("baseline")], {}, T0 + 5)
     assert main(["merge", str(whole), str(shard_run(tmp_path, "r1", 1))]) == EXIT_INPUT
     assert "shard: run whole is not a shard run" in capsys.readouterr().err
+
+
+def test_an_empty_shard_merges(tmp_path):
+    shards = [shard_run(tmp_path, f"r{k}", k, n=7) for k in range(1, 8)]  # 5 scenarios: shards 6 and 7 empty
+    assert load_run(shards[6]).record.scenarios == []
+    merged = merge_data([load_run(f) for f in shards], "m", tmp_path / "m")
+    assert [s.name for s in merged.record.scenarios] == SELECTION and merged.record.merged.never_run == []
