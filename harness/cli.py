@@ -1,7 +1,8 @@
 """The ``startle`` command.
 
     startle doctor [--json]          host prerequisites, OK/FAIL with fixes; exit 1 if a required one fails
-    startle run [SCENARIO ...]       run scenarios (files, folders or names; default: scenarios/)
+    startle run [SCENARIO ...]       run scenarios (files, folders or names; default: scenarios/);
+                                     --shard K/N: only this runner's part of them (harness/shard.py)
     startle clean [--all|--check]    remove what dead runs left behind (--all: every startle object;
                                      --check: remove nothing, exit 1 if any startle object exists)
     startle setup                    install what startle needs here (engine, QEMU, Toxiproxy), build images
@@ -10,6 +11,7 @@
     startle profile init --image IMAGE [--out FILE]   draft a profile from what the image says
     startle profile check PROFILE    run the agent once, no fault: which declarations were really seen
     startle report RUN               rebuild a run's reports (HTML, JUnit, tables, summary) from its journal
+    startle merge RUN... [--out DIR] join the runs of `run --shard K/N` into one new run and its reports
     startle compare RUN_A RUN_B      release gate: regressions of B against A; exit 1 if any
     startle storm [--mode M] [--policy P ...] [--agents N]   retry-storm benchmark (docs/storm.md)
     startle capture CONTAINER [-o OUT]   a node's evidence about one agent container, secrets redacted
@@ -76,6 +78,31 @@ def cmd_report(args: argparse.Namespace) -> int:
     for path in build_reports(args.run, args.weights):
         print(f"report: {path}")
     return EXIT_OK
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from harness.config import REPORTS_DIR
+    from harness.reports.build import headline
+    from harness.reports.merge import merge_runs, missing_line
+    from harness.runtime import Run
+    run_id = Run().run_id
+    folder = Path(args.out) if args.out else REPORTS_DIR / run_id
+    if args.out and folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise InputError(folder, "--out", "exists and is not an empty folder",
+                         "name a new folder; merge never writes over another run")
+    started = time.perf_counter()
+    merged = merge_runs(args.runs, run_id, folder, args.weights, latest=not args.out)
+    shards = merged.record.merged.shards
+    print(f"startle: merged {len(shards)} shard run(s) ({', '.join(s.run_id for s in shards)}) into run "
+          f"{run_id} in {time.perf_counter() - started:.1f} s")
+    incomplete = missing_line(merged.record)
+    if incomplete:
+        print(f"startle: warning: {incomplete}", file=sys.stderr)
+    print(f"startle: {headline(folder, args.weights)}\nstartle: report {folder / 'report.html'}")
+    count = merged.record.totals
+    if count.get("error"):
+        return EXIT_INFRA
+    return EXIT_FAILED if count.get("fail") or incomplete else EXIT_OK
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -187,7 +214,7 @@ def jobs_argument(value: str) -> int | str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from harness.combinations import PAIRS_FILE, generate
-    from harness.config import SCENARIOS_DIR
+    from harness.config import REPORTS_DIR, SCENARIOS_DIR
     from harness.doctor import host_facts
     from harness.lifecycle import ScenarioResult, run_scenario
     from harness.pool import WorldPool
@@ -200,6 +227,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.runtime import Run, docker_client, reap, reap_stale
     from harness.project import load_project
     from harness.scenario import find_scenarios, load_scenario
+    from harness.shard import parse_shard, shard_record
 
     project = load_project()
     if project is not None:  # this repository's startle.yaml gives the defaults
@@ -208,6 +236,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         args.image = args.image or project.image
         args.jobs = args.jobs or project.jobs
     args.jobs = auto_jobs() if args.jobs == "auto" else (args.jobs or 1)
+    part = parse_shard(args.shard) if args.shard is not None else None
 
     pair_words = {"pairs.yaml", "combinations"}
     named = [a for a in args.scenarios if Path(a).name not in pair_words]
@@ -222,6 +251,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     profile = load_profile(args.profile) if args.profile else None
     if args.weights:
         load_weights(args.weights)  # a bad weights file fails now, not after the run
+    shard = None
+    if part is not None:  # this runner's part of the whole set
+        profiles = [profile.name] if profile else sorted({s.profile for s in scenarios})
+        shard = shard_record(part, [s.name for s in scenarios], profiles, args.image, REPORTS_DIR)
+        scenarios = [s for s in scenarios if s.name in shard["names"]]
     client = docker_client()
     stale = reap_stale(client)
     if stale["runs"]:
@@ -229,7 +263,8 @@ def cmd_run(args: argparse.Namespace) -> int:
               f"{stale['networks']} networks")
     run = Run()
     host = host_facts()
-    print(f"startle: run {run.run_id}, {len(scenarios)} scenario(s), reports in {run.dir}")
+    part_of = f" (shard {shard['k']}/{shard['n']} of {shard['of']})" if shard else ""
+    print(f"startle: run {run.run_id}, {len(scenarios)} scenario(s){part_of}, reports in {run.dir}")
     results: list[ScenarioResult] = []
     interrupted = False
     # Ctrl-C and SIGTERM both end the run cleanly. SIGINT is installed explicitly: a shell that
@@ -273,7 +308,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if worlds is not None:
         worlds.close()
     progress.close()
-    folder = write_run(run, results, host, time.time(), weights=args.weights)
+    folder = write_run(run, results, host, time.time(), weights=args.weights, shard=shard)
     count = totals(r.status for r in results)
     for result in results:
         if result.status in ("skip", "error"):
@@ -305,6 +340,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--no-pool", action="store_true",
                      help="build a world (network, center, Toxiproxy) for every scenario instead of "
                           "keeping one per worker and resetting it")
+    run.add_argument("--shard", metavar="K/N",
+                     help="run only shard K of N of the selected set (balanced by the last run's durations; "
+                     "docs/sharding.md); join the shards' runs with `startle merge`")
     run.set_defaults(func=cmd_run)
     clean = sub.add_parser("clean", help="remove what dead runs left behind")
     clean.add_argument("--all", action="store_true", help="remove every startle container and network")
@@ -315,6 +353,15 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("run", help="run folder (reports/latest, reports/<run-id>) or run id")
     report.add_argument("--weights", help="resilience-score weights YAML (default: harness/reports/weights.yaml)")
     report.set_defaults(func=cmd_report)
+    merge = sub.add_parser("merge", help="join the runs of `startle run --shard K/N` into one run and its reports",
+                           description="Exit 0: every scenario of the whole set ran and passed; 1: a failure, "
+                           "or shards missing (the summary lists the scenarios never run); 2: shards that do "
+                           "not belong together; 3: a harness error in a shard.")
+    merge.add_argument("runs", nargs="+", metavar="RUN", help="each shard's run folder or run id")
+    merge.add_argument("--out", help="write the merged run into this new folder (default: reports/<new run id>, "
+                       "and reports/latest points at it)")
+    merge.add_argument("--weights", help="resilience-score weights YAML (default: harness/reports/weights.yaml)")
+    merge.set_defaults(func=cmd_merge)
     compare = sub.add_parser("compare", help="release gate: compare run B against run A (exit 1 on regression)",
                              description="New failures, fixed ones, and changes in time to ready, recovery "
                              "and attempts beyond noise. Exit 0: no regression; 1: regression; 2: bad input. "

@@ -78,17 +78,25 @@ def headline(folder: Path | str, weights: Path | str | None = None) -> str:
             f"{skipped} · {score.line()}")
 
 
-def run_data(run: RunLike, results: list[ResultLike], host: dict[str, Any], finished: float) -> RunData:
-    """The in-memory equivalent of what :func:`load_run` reads back from disk."""
+def run_data(run: RunLike, results: list[ResultLike], host: dict[str, Any], finished: float,
+             shard: dict[str, Any] | None = None) -> RunData:
+    """The in-memory equivalent of what :func:`load_run` reads back from disk (``shard``: the
+    journal's ``shard`` record of a ``--shard K/N`` run)."""
     scenarios = [scenario_record(r.to_dict(), r.timeline) for r in results]
-    document = results_document(run.run_id, run.started, finished, host, scenarios)
+    document = results_document(run.run_id, run.started, finished, host, scenarios, shard=shard)
     return RunData(run.dir, RunRecord.model_validate(document), {r.name: r.timeline for r in results})
 
 
 def write_run(run: RunLike, results: list[ResultLike], host: dict[str, Any], finished: float,
-              weights: Path | str | None = None) -> Path:
+              weights: Path | str | None = None, shard: dict[str, Any] | None = None) -> Path:
     """Write the journal and timelines of ``run``, every derived report, and point ``latest`` at it."""
-    data = run_data(run, results, host, finished)
+    return write_data(run_data(run, results, host, finished, shard), weights)
+
+
+def write_data(data: RunData, weights: Path | str | None = None, latest: bool = True) -> Path:
+    """Write ``data``'s journal and timelines into ``data.dir``, then every derived report; point
+    ``latest`` (in the folder's parent) at it unless ``latest`` is false. Returns the folder."""
+    intended = data.dir
     try:
         folder = write_journal(data)
     except OSError as exc:  # the reports disk is full or read-only: keep the journal elsewhere
@@ -96,16 +104,17 @@ def write_run(run: RunLike, results: list[ResultLike], host: dict[str, Any], fin
         try:
             write_journal(data)
         except OSError:
-            raise InfrastructureError(f"could not write the journal to {run.dir} ({exc.strerror}) nor to "
+            raise InfrastructureError(f"could not write the journal to {intended} ({exc.strerror}) nor to "
                                       f"{data.dir}; the results are lost, free some disk space") from None
-        raise InfrastructureError(f"could not write the reports to {run.dir} ({exc.strerror}); the journal is in "
+        raise InfrastructureError(f"could not write the reports to {intended} ({exc.strerror}); the journal is in "
                                   f"{data.dir}: free some space, copy it back and `startle report` it") from None
     try:
         write_derived(data, weights)
     except Exception as exc:  # noqa: BLE001  (the journal is written; a report bug must not lose the run)
         print(f"startle: could not build every report of {folder} ({type(exc).__name__}: {exc}); results.json "
               f"and the timelines are intact: `startle report {folder}` rebuilds the rest", file=sys.stderr)
-    point_latest(folder)
+    if latest:
+        point_latest(folder)
     return folder
 
 

@@ -1,6 +1,6 @@
 """``report.html``: one self-contained page (no network: inline CSS, inline SVG plots, no script).
 
-Head: run facts, host, totals, the resilience score and its families, run-level figures. Then a
+Head: run facts, host, shard or merge origin, totals, the resilience score and its families, run-level figures. Then a
 summary table (failures first; each name links to its section), then one section per scenario:
 faults with their windows, verdicts, the timeline and retry-gap plots (plots.py), and the agent's
 log around the deciding event. The markup lives in ``templates/report.html.j2``.
@@ -19,6 +19,7 @@ from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
 
 from harness.reports.journal import RunData, ScenarioRecord
+from harness.reports.merge import missing_line, origin_line
 from harness.reports.plots import (COLOURS, FAULT_COLOURS, TOLERANCE_S, Gaps, origin, render_all, retry_gaps,
                                    windows_of)
 from harness.reports.score import Score
@@ -131,7 +132,8 @@ def head(data: RunData) -> dict[str, Any]:
     minutes, seconds = divmod(round(record.finished - record.started), 60)
     return {"run_id": record.run_id, "date": started.strftime("%a %d %b %Y, %H:%M:%S UTC"),
             "duration": f"{minutes} min {seconds} s" if minutes else f"{seconds} s", "host": record.host,
-            "docker": docker, "failed_prerequisites": [p for p in prerequisites if not p.get("ok", True)]}
+            "docker": docker, "failed_prerequisites": [p for p in prerequisites if not p.get("ok", True)],
+            "origin": origin_line(record), "incomplete": missing_line(record)}
 
 
 def render_html(data: RunData, figures: pd.DataFrame, score: Score) -> str:

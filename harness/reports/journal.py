@@ -10,6 +10,10 @@ Version history:
   ``signals`` (the profile's event names), per fault ``windows`` (when it was in force: empty when
   the fault logged no apply event, i.e. it only changed the container's creation), per verdict ``expected`` (the check's parameters:
   bounds, expected exit code or diagnosis). A version-1 journal still loads (new fields empty).
+  Later additions to version 2, all optional (an older reader keeps them as extra fields): the
+  run's ``startle_version``; ``shard`` (a ``startle run --shard K/N`` run: its part of the whole
+  set, harness/shard.py); ``merged`` (a ``startle merge`` run: the shard runs it joins, shards
+  missing, scenarios never run; harness/reports/merge.py).
 
 Times are Unix seconds (float) unless a field's name ends in ``_s`` (a duration in seconds).
 The per-scenario timelines live next to it, in ``<scenario>/timeline.jsonl``.
@@ -90,14 +94,51 @@ class ScenarioRecord(Record):
         return [v for v in self.verdicts if v.status != "pass"]
 
 
+class ShardRecord(Record):
+    """This run's part of a scenario set split across N runs (``startle run --shard K/N``)."""
+
+    k: int = Field(description="this shard, 1..n")
+    n: int = Field(description="how many shards the set was split into")
+    of: int = Field(description="scenarios in the whole set, every shard included")
+    names: list[str] = Field(description="this shard's scenarios, in run order")
+    selection: list[str] = Field(default_factory=list, description="every scenario of the whole set, in run order")
+    profiles: list[str] = Field(default_factory=list, description="the agent profile(s) of the whole set")
+    image: str | None = Field(None, description="the agent image override (--image), null: the profiles' own")
+    timings_from: str | None = Field(None, description="run id of the journal whose durations balanced the "
+                                     "shards; null: none was found (round-robin by name)")
+    predicted_s: list[float] = Field(default_factory=list,
+                                     description="each shard's predicted seconds (index 0 is shard 1)")
+
+
+class MergedShard(Record):
+    run_id: str
+    k: int
+    hostname: str = ""
+    started: float = 0.0
+    finished: float = 0.0
+
+
+class MergeRecord(Record):
+    """What a ``startle merge`` run was joined from, and what it lacks."""
+
+    n: int = Field(description="shards the set was split into")
+    shards: list[MergedShard] = Field(description="the shard runs merged, by k")
+    missing_shards: list[int] = Field(default_factory=list, description="k of every shard not given")
+    never_run: list[str] = Field(default_factory=list,
+                                 description="scenarios of the whole set that no merged shard ran")
+
+
 class RunRecord(Record):
     schema_version: int
     run_id: str
     started: float
     finished: float
+    startle_version: str = Field("", description="the startle that ran it (empty: written before it was recorded)")
     host: dict[str, Any] = Field(default_factory=dict, description="`startle doctor` facts")
     totals: dict[str, int] = Field(default_factory=dict)
     scenarios: list[ScenarioRecord] = Field(default_factory=list)
+    shard: ShardRecord | None = Field(None, description="set when this run is one shard of a split set")
+    merged: MergeRecord | None = Field(None, description="set when this run merges shard runs")
 
 
 @dataclass
@@ -143,22 +184,30 @@ def scenario_record(result: dict[str, Any], timeline: list[dict[str, Any]]) -> d
 
 
 def results_document(run_id: str, started: float, finished: float, host: dict[str, Any],
-                     scenarios: list[dict[str, Any]]) -> dict[str, Any]:
+                     scenarios: list[dict[str, Any]], **run_fields: Any) -> dict[str, Any]:
+    """The journal as plain data. ``run_fields``: ``shard``, ``merged``, ``startle_version`` (default:
+    this startle's)."""
+    from harness import __version__
     return {"schema_version": SCHEMA_VERSION, "run_id": run_id, "started": started, "finished": finished,
-            "host": host, "totals": totals(s["status"] for s in scenarios), "scenarios": scenarios}
+            "startle_version": __version__, "host": host, "totals": totals(s["status"] for s in scenarios),
+            "scenarios": scenarios, **run_fields}
 
 
-def load_run(folder: Path | str) -> RunData:
-    """Read ``results.json`` and the timelines of a run folder, or of a run id / ``latest`` under the
-    reports root.
-
-    Raises :class:`InputError` naming the file and field when the journal is missing or invalid.
-    """
+def run_folder(folder: Path | str) -> Path:
+    """A run folder as given, or a run id / ``latest`` under the reports root (``STARTLE_REPORTS``)."""
     from harness.config import REPORTS_DIR
     folder = Path(folder)
     if not folder.exists() and not folder.is_absolute() and (REPORTS_DIR / folder).exists():
-        folder = REPORTS_DIR / folder  # a run id or "latest" under the reports root (STARTLE_REPORTS)
-    path = folder / RESULTS_FILE
+        folder = REPORTS_DIR / folder
+    return folder
+
+
+def load_record(folder: Path | str) -> RunRecord:
+    """Read and validate ``results.json`` alone (no timelines) of a run folder or run id.
+
+    Raises :class:`InputError` naming the file and field when the journal is missing or invalid.
+    """
+    path = run_folder(folder) / RESULTS_FILE
     if not path.is_file():
         raise InputError(path, "(file)", "no results.json here",
                          "pass a run folder such as reports/latest or reports/<run-id>")
@@ -173,6 +222,17 @@ def load_run(folder: Path | str) -> RunData:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise InputError(path, where, first["msg"], "fix or remove that field (see docs/results.schema.json)") from None
+    return record
+
+
+def load_run(folder: Path | str) -> RunData:
+    """Read ``results.json`` and the timelines of a run folder, or of a run id / ``latest`` under the
+    reports root.
+
+    Raises :class:`InputError` naming the file and field when the journal is missing or invalid.
+    """
+    folder = run_folder(folder)
+    record = load_record(folder)
     timelines: dict[str, list[dict[str, Any]]] = {}
     for scenario in record.scenarios:
         timeline_path = folder / scenario.name / TIMELINE_FILE

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.reports.journal import RunData
+from harness.reports.merge import missing_line, origin_line
 from harness.reports.score import Score
 from harness.reports.tables import run_summary
 
@@ -26,10 +27,12 @@ def cell(value, unit: str = "") -> str:
 
 def summary_markdown(data: RunData, figures: pd.DataFrame, score: Score) -> str:
     record, stats = data.record, run_summary(figures)
-    verdict = "passed" if stats["fail"] == 0 and stats["error"] == 0 else "FAILED"
+    incomplete, origin = missing_line(record), origin_line(record)
+    verdict = "FAILED" if stats["fail"] or stats["error"] else "INCOMPLETE" if incomplete else "passed"
     lines = [f"## startle run `{record.run_id}` — {verdict}", "",
              f"**{stats['pass']} passed, {stats['fail']} failed, {stats['error']} errors, {stats['skip']} skipped** "
              f"of {stats['scenarios']} scenarios · **{score.line()}**", "",
+             *([origin, ""] if origin else []), *([f"⚠️ **{incomplete}**", ""] if incomplete else []),
              "| recovery p50 | recovery p95 | ready p50 | ready p95 | attempts p50 | attempts max |",
              "|---:|---:|---:|---:|---:|---:|",
              f"| {cell(stats['recovery_p50_s'], ' s')} | {cell(stats['recovery_p95_s'], ' s')} "
