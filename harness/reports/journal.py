@@ -187,9 +187,9 @@ def results_document(run_id: str, started: float, finished: float, host: dict[st
                      scenarios: list[dict[str, Any]], **run_fields: Any) -> dict[str, Any]:
     """The journal as plain data. ``run_fields``: ``shard``, ``merged``, ``startle_version`` (default:
     this startle's)."""
-    from harness import __version__
+    from harness import build_id
     return {"schema_version": SCHEMA_VERSION, "run_id": run_id, "started": started, "finished": finished,
-            "startle_version": __version__, "host": host, "totals": totals(s["status"] for s in scenarios),
+            "startle_version": build_id(), "host": host, "totals": totals(s["status"] for s in scenarios),
             "scenarios": scenarios, **run_fields}
 
 
