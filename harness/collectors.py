@@ -19,7 +19,7 @@ import requests
 from docker.errors import NotFound
 
 from harness.clients import CenterAdmin
-from harness.config import LABEL_ROLE, LABEL_SCENARIO, LABEL_WORLD
+from harness.config import LABEL_EXECUTION, LABEL_ROLE, LABEL_WORLD
 from harness.profile import SignalSpec
 from harness.signals import read_line
 from harness.timeline import Event, Timeline
@@ -60,14 +60,14 @@ class DockerEvents(Collector):
     name = "docker-events"
 
     def __init__(self, timeline: Timeline, client: docker.DockerClient, world_id: str,
-                 scenarios: tuple[str, ...] = ()) -> None:
-        """Events of the containers of world ``world_id``; with ``scenarios``, only of those carrying
-        one of these scenario names (a pooled world: this scenario's and the pool's, not the
-        containers of the scenarios before it)."""
+                 execution: str | None = None) -> None:
+        """Events of the containers of world ``world_id``; with ``execution``, of those this
+        scenario execution created and of the infrastructure (which carries no execution id), not
+        of the containers of earlier scenarios on a pooled world."""
         super().__init__(timeline)
         self.client = client
         self.filters = {"type": "container", "label": [f"{LABEL_WORLD}={world_id}"]}
-        self.scenarios = scenarios
+        self.execution = execution
         self.since = time.time() - 1  # nothing of this scenario exists yet: the margin only absorbs clock rounding
         self.stream: Any = None
 
@@ -79,8 +79,8 @@ class DockerEvents(Collector):
                     return
                 if (raw.get("Action") or "").startswith("exec_"):
                     continue  # each HEALTHCHECK run is an exec; its outcome arrives as health_status
-                owner = raw.get("Actor", {}).get("Attributes", {}).get(LABEL_SCENARIO)
-                if self.scenarios and owner not in self.scenarios:
+                owner = raw.get("Actor", {}).get("Attributes", {}).get(LABEL_EXECUTION)
+                if self.execution is not None and owner not in (None, self.execution):
                     continue
                 self.timeline.add(self.to_event(raw))
             reason = "its event stream ended"

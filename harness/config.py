@@ -31,8 +31,13 @@ LABEL_PID = "startle.pid"
 LABEL_HOST = "startle.host"
 """The hostname of that process (a pid means nothing on another host)."""
 LABEL_SCENARIO = "startle.scenario"
+"""The scenario's name (a pooled infrastructure's: ``pool-…``); a scenario's cleanup reaps by it."""
 LABEL_WORLD = "startle.world"
-"""A fresh id per scenario execution: Docker events are filtered by it, so a scenario that runs
-twice in one run never sees the previous execution's containers."""
+"""The id of the infrastructure (network, center, Toxiproxy) and of everything run against it:
+a scenario's own, or a pooled one shared by a worker's scenarios (harness/pool.py)."""
+LABEL_EXECUTION = "startle.execution"
+"""A fresh id per scenario execution, on what the scenario creates (not on the infrastructure):
+its Docker events are filtered by it, so a scenario never sees the containers of an earlier one on
+the same pooled world, nor a previous execution of itself."""
 LABEL_ROLE = "startle.role"
 """center, toxiproxy or agent."""

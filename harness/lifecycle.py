@@ -191,8 +191,7 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
         world = World(run, scenario.name, profile, timeline, infrastructure=infra)
         if launcher is not None:
             world.launcher = Path(launcher)
-        owners = (scenario.name, infra.name) if infra is not None else ()
-        collectors.append(DockerEvents(timeline, world.client, world.world_id, owners).start())
+        collectors.append(DockerEvents(timeline, world.client, world.world_id, world.execution).start())
         world.start_infrastructure()
         center_log = CenterRequests(timeline, world.center, since=world.center_next_index) \
             if world.center is not None else None

@@ -28,8 +28,8 @@ from docker.errors import NotFound
 
 from harness import reaper
 from harness.clients import CenterAdmin, ToxiproxyAdmin
-from harness.config import (LABEL_HOST, LABEL_MANAGED, LABEL_PID, LABEL_ROLE, LABEL_RUN, LABEL_SCENARIO, LABEL_WORLD,
-                            REPORTS_DIR)
+from harness.config import (LABEL_EXECUTION, LABEL_HOST, LABEL_MANAGED, LABEL_PID, LABEL_ROLE, LABEL_RUN,
+                            LABEL_SCENARIO, LABEL_WORLD, REPORTS_DIR)
 from harness.containers import (CENTER_PORT, CENTER_PROXY_PORT, AgentContainer, AgentSpec, CenterContainer,
                                 ConfigCopy, OwnCenterContainer, StartleNetwork, ToxiproxyContainer)
 from harness.engine import docker_client  # noqa: F401  (re-exported: the one client factory)
@@ -269,7 +269,9 @@ class World:
         self.client = self.infra.client
         self.prefix = object_prefix(run.run_id, scenario_name)
         self.world_id = self.infra.world_id
-        self.labels = run.labels(**{LABEL_SCENARIO: scenario_name, LABEL_WORLD: self.world_id})
+        self.execution = secrets.token_hex(6)
+        self.labels = run.labels(**{LABEL_SCENARIO: scenario_name, LABEL_WORLD: self.world_id,
+                                    LABEL_EXECUTION: self.execution})
         self.agent_container: AgentContainer | None = None
         self.tempdir = Path(tempfile.mkdtemp(prefix=f"{self.prefix}-"))
         self._agent_ip: tuple[float, str | None] = (0.0, None)

@@ -18,7 +18,6 @@ import yaml
 from harness.config import SCENARIOS_DIR
 from harness.lifecycle import run_scenario
 from harness.profile import load_profile
-from harness.runtime import Run
 from harness.scenario import load_scenario
 
 MUTANTS_DIR = Path(__file__).resolve().parent.parent / "mutants"
@@ -48,18 +47,18 @@ def mutant_launcher(edit: dict, original: Path, out: Path) -> Path:
 
 @pytest.mark.docker
 @pytest.mark.parametrize("folder", MUTANTS, ids=[p.name for p in MUTANTS])
-def test_mutant_is_flagged(docker, folder, tmp_path):
+def test_mutant_is_flagged(docker, world_pool, folder, tmp_path):
     spec = yaml.safe_load((folder / "mutant.yaml").read_text())
     scenario = load_scenario(SCENARIOS_DIR / f"{spec['scenario']}.yaml")
     profile = load_profile(spec["profile"]) if spec.get("profile") else None
     if spec.get("launcher_edit"):
         original = profile.resolve(profile.launcher.script) if profile else REFERENCE_LAUNCHER
         launcher = mutant_launcher(spec["launcher_edit"], original, tmp_path / original.name)
-        result = run_scenario(scenario, Run(), profile=profile, launcher=launcher)
+        result = run_scenario(scenario, world_pool.run, profile=profile, launcher=launcher, pool=world_pool)
     else:
         image = f"startle/mutant-{folder.name}:{spec.get('arch', 'amd64')}"
         docker.images.get(image)  # built by `make mutants`; a missing image is an error, not a skip
-        result = run_scenario(scenario, Run(), profile=profile, image=image)
+        result = run_scenario(scenario, world_pool.run, profile=profile, image=image, pool=world_pool)
     assert result.status == "fail", f"{folder.name} ({spec['description']}) passed: {result.summary_line()}"
     failed = {v["check"]: v["message"] for v in result.failed_checks}
     assert spec["check"] in failed, f"{folder.name} was not flagged by {spec['check']}: {result.summary_line()}"
