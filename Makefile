@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STARTLE := $(VENV)/bin/startle
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: run test setup unit integration scenarios mutants doctor clean help bench-center bench-report bench-storm bench-fleet bench-thirdparty bench-reproduce
+.PHONY: run test setup unit integration scenarios mutants doctor clean help bench-center bench-report bench-storm bench-fleet bench-thirdparty bench-reproduce bench-matrix
 
 help:
 	@echo "make run    set up, then run every scenario (reports/latest/)"
@@ -19,6 +19,7 @@ help:
 	@echo "make bench-fleet    100 real agent containers restarted in an outage, beside the simulation"
 	@echo "make bench-thirdparty  the whole matrix on each third-party agent (fixtures/thirdparty/)"
 	@echo "make bench-reproduce   every field-failure kind captured and reproduced, and the padded node minimised"
+	@echo "make bench-matrix   the matrix with and without pooled worlds (wall, overhead), then repeated for flips"
 
 setup:
 	@bash scripts/setup.sh
@@ -85,3 +86,10 @@ bench-thirdparty: setup mutants
 bench-reproduce: setup
 	STARTLE_BENCH=1 $(PYTEST) -s tests/integration/test_reproduce.py tests/integration/test_capture.py \
 		| grep -o -E "(REPRODUCE|MINIMISE|CAPTURE) .*|reproduce: (REPRODUCED|NOT|PARTIAL|minimal|irrelevant|memory).*|[0-9]+ (passed|failed).*"
+
+# Scale (docs/scale.md): the whole matrix at -j 3 with a world built per scenario, then pooled
+# (wall, harness overhead per scenario: median and p90, verdicts that differ); then the pooled
+# matrix repeated to count verdict flips.
+bench-matrix: setup
+	$(PY) benchmarks/matrix_overhead.py --jobs 3
+	$(PY) benchmarks/matrix_repeats.py --repeats $${REPEATS:-20} --jobs 3

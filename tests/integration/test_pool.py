@@ -4,7 +4,7 @@ a world of its own."""
 
 import time
 
-from harness.config import LABEL_ROLE, LABEL_RUN, LABEL_SCENARIO, SCENARIOS_DIR
+from harness.config import LABEL_EXECUTION, LABEL_ROLE, LABEL_RUN, LABEL_SCENARIO, SCENARIOS_DIR
 from harness.lifecycle import run_scenario
 from harness.pool import WorldPool
 from harness.profile import load_profile
@@ -30,7 +30,7 @@ def pollute(docker, infra, profile) -> str:
     method, path = profile.center.register_route.split(" ", 1)
     register = (f"import urllib.request as u; u.urlopen(u.Request('http://center:8080{path}', method='{method}', "
                 f"data=b'{{\"node_id\": \"leftover\"}}', headers={{'Content-Type': 'application/json'}}), timeout=5)")
-    labels = {**infra.labels, LABEL_SCENARIO: "leftover", LABEL_ROLE: "agent"}
+    labels = {**infra.labels, LABEL_SCENARIO: "leftover", LABEL_EXECUTION: "leftover-1", LABEL_ROLE: "agent"}
     looper = docker.containers.run(profile.images["amd64"], entrypoint=["python3", "-c", register + "; exit(1)"],
                                    detach=True, network=infra.network.name, labels=labels,
                                    restart_policy={"Name": "always"}, name=f"{infra.prefix}-leftover")
