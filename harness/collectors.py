@@ -196,6 +196,11 @@ class CenterRequests(Collector):
             for record in records:
                 self.timeline.add(Event("center", "request", float(record["ts"]), "center", record))
 
+    def stop(self, join_s: float = 5.0) -> None:
+        """Stop without waiting for the long poll in flight (up to ``wait_s``): its answer is
+        dropped by the closed timeline, and the thread ends with it."""
+        self.stopping.set()
+
     def drain(self) -> None:
         """Fetch whatever the center recorded since the last poll (call before final verdicts)."""
         try:

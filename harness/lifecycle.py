@@ -314,6 +314,7 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
                 pool.discard(world.infra)  # after a harness error nothing of it is trusted
         for collector in collectors:
             collector.stop(join_s=2)
+        timeline.close()  # a collector still finishing a read adds nothing now
         result.finished = time.time()
         ends = [t for _, t in marks[1:]] + [result.finished]
         result.phases = {what: round(end - t, 3) for (what, t), end in zip(marks, ends)}

@@ -44,6 +44,8 @@ class Timeline:
     """A thread-safe, append-only list of events with a wait-until primitive.
 
     Invariant: ``events()`` returns events in arrival order; ``sorted_events()`` in time order.
+    After :meth:`close` nothing more is added (a collector's thread that is still finishing its
+    last read cannot change a scenario's record once it is written).
     """
 
     def __init__(self, start: float | None = None) -> None:
@@ -51,9 +53,18 @@ class Timeline:
         self._events: list[Event] = []
         self._cond = threading.Condition()  # re-entrant: predicates may read the timeline
         self._subscribers: list[Callable[[Event], None]] = []
+        self.closed = False
+
+    def close(self) -> None:
+        """No event is added after this (they are dropped)."""
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
 
     def add(self, event: Event) -> None:
         with self._cond:
+            if self.closed:
+                return
             self._events.append(event)
             self._cond.notify_all()
         for subscriber in list(self._subscribers):
