@@ -227,7 +227,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.runtime import Run, docker_client, reap, reap_stale
     from harness.project import load_project
     from harness.scenario import find_scenarios, load_scenario
-    from harness.shard import parse_shard, shard_record
+    from harness.shard import last_durations, longest_first, parse_shard, shard_record
 
     project = load_project()
     if project is not None:  # this repository's startle.yaml gives the defaults
@@ -287,8 +287,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         if pool is None:
             for number, scenario in enumerate(scenarios, 1):
                 results.append(run_one(number, scenario))
-        else:  # each scenario has its own network and containers: they can overlap safely
-            futures = [pool.submit(run_one, number, s) for number, s in enumerate(scenarios, 1)]
+        else:  # each scenario has its own agent and (pooled) world: they can overlap safely
+            _, durations = last_durations(REPORTS_DIR)  # started longest first: no long one last
+            submitted = {i: pool.submit(run_one, i + 1, scenarios[i])
+                         for i in longest_first([s.name for s in scenarios], durations)}
+            futures = [submitted[i] for i in range(len(scenarios))]
             for future in futures:
                 results.append(future.result())
             pool.shutdown()

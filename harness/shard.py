@@ -88,6 +88,13 @@ def assign(names: list[str], durations: dict[str, float], n: int, timings_from: 
     return Plan(shards, [round(seconds, 3) for seconds in load], timings_from)
 
 
+def longest_first(names: list[str], durations: dict[str, float]) -> list[int]:
+    """The order to start ``names`` in with several at once (indexes into ``names``): those without
+    a duration first (a new scenario may be long), then the timed ones longest first — so the run
+    does not end waiting on a long scenario started last. Ties keep the given order."""
+    return sorted(range(len(names)), key=lambda i: (names[i] in durations, -durations.get(names[i], 0.0), i))
+
+
 def last_durations(reports_root: Path) -> tuple[str | None, dict[str, float]]:
     """(run id, seconds per scenario) of the timing journal under ``reports_root`` (``latest``, or the
     run a shard ``latest`` was planned from); ``(None, {})`` when there is none or it cannot be read."""

@@ -93,3 +93,9 @@ def test_the_plan_is_timed_by_latest_and_shards_run_in_turn_keep_its_timings(tmp
     assert shard_record(Shard(2, 2), ["a", "b", "c"], ["reference"], None, tmp_path)["names"] == ["b", "c"]
     (tmp_path / "whole" / "results.json").unlink()  # its basis is gone: no timings, not shard 1's
     assert last_durations(tmp_path) == (None, {})
+
+
+def test_a_run_with_several_jobs_starts_untimed_then_longest_first():
+    from harness.shard import longest_first
+    assert longest_first(["a", "b", "c", "d"], {"a": 1.0, "b": 5.0, "d": 3.0}) == [2, 1, 3, 0]
+    assert longest_first(["x", "y"], {}) == [0, 1]  # no journal: the given order
