@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STARTLE := $(VENV)/bin/startle
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: run test setup unit integration scenarios mutants doctor clean help bench-center bench-report bench-storm bench-fleet bench-thirdparty bench-reproduce
+.PHONY: run test setup unit integration scenarios mutants doctor clean help bench-center bench-report bench-storm bench-fleet bench-thirdparty bench-reproduce engine2 bench-remote
 
 help:
 	@echo "make run    set up, then run every scenario (reports/latest/)"
@@ -19,6 +19,8 @@ help:
 	@echo "make bench-fleet    100 real agent containers restarted in an outage, beside the simulation"
 	@echo "make bench-thirdparty  the whole matrix on each third-party agent (fixtures/thirdparty/)"
 	@echo "make bench-reproduce   every field-failure kind captured and reproduced, and the padded node minimised"
+	@echo "make engine2        a shell whose DOCKER_HOST is a second engine on this machine (TCP+TLS; gone on exit)"
+	@echo "make bench-remote   seconds to stream the agent, center and Toxiproxy images to another engine"
 
 setup:
 	@bash scripts/setup.sh
@@ -85,3 +87,13 @@ bench-thirdparty: setup mutants
 bench-reproduce: setup
 	STARTLE_BENCH=1 $(PYTEST) -s tests/integration/test_reproduce.py tests/integration/test_capture.py \
 		| grep -o -E "(REPRODUCE|MINIMISE|CAPTURE) .*|reproduce: (REPRODUCED|NOT|PARTIAL|minimal|irrelevant|memory).*|[0-9]+ (passed|failed).*"
+
+# A second Docker engine on this machine, as a board would be reached (TCP + TLS on loopback; see
+# docs/remote-engine.md): a shell with its DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH; the
+# engine and everything it created are removed when the shell exits. CMD="..." runs that instead.
+engine2: setup
+	$(PY) -m harness.second_engine $(CMD)
+
+# Images streamed to that second engine: cold (empty engine) and warm (all there), medians of 3.
+bench-remote: setup
+	$(PY) benchmarks/remote_images.py --repeats 3

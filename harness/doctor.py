@@ -3,8 +3,8 @@
 With ``DOCKER_HOST`` naming another engine (a board: docs/remote-engine.md), ``docker engine`` is
 that engine (address, version, architecture, cgroup version, whether it is this host), this
 machine's own engine is the ``build engine``, and the target is checked for what ``startle run``
-needs there: its architecture, the images of that architecture, and a labelled network and
-container it can create, run and remove.
+needs there: its architecture, the images of that architecture, its clock against this machine's,
+and a labelled network and container it can create, run and remove.
 """
 
 from __future__ import annotations
@@ -117,10 +117,10 @@ def check_disk() -> Finding:
 BUILD_HINT = "startle build with DOCKER_HOST set (streams the images built on this machine; docs/remote-engine.md)"
 
 
-def check_target(client) -> list[Finding]:
+def check_target(client, probe: bool = True) -> list[Finding]:
     """What ``startle run`` needs on an engine that is not this machine's: an architecture startle
-    builds images for, those images (of that architecture), and the rights to create, run and
-    remove a labelled network and container."""
+    builds images for, those images (of that architecture), a clock close to this machine's, and
+    (``probe``) the rights to create, run and remove a labelled network and container."""
     from docker.errors import NotFound
     from harness.images import engine_image_set
     machine = client.info().get("Architecture", "?")
@@ -142,8 +142,32 @@ def check_target(client) -> list[Finding]:
             continue
         found.append(Finding(f"target image {ref}", True, f"{image_arch}, {attrs.get('Size', 0) / 1e6:.0f} MB"))
         usable = usable or (ref if ref != "startle/toxiproxy:latest" else None)  # FROM scratch: no `true` in it
-    found.append(check_target_lifecycle(client, usable))
+    found.append(check_target_clock(client))
+    if probe:
+        found.append(check_target_lifecycle(client, usable))
     return found
+
+
+CLOCK_TOLERANCE_S = 0.5
+"""Seconds the target engine's clock may differ from this machine's before the doctor warns: a
+timeline mixes both (Docker's event and log times, startle's own probes)."""
+
+
+def check_target_clock(client) -> Finding:
+    """The target engine's clock against this machine's, from ``info()["SystemTime"]`` (± half the
+    round trip of that call)."""
+    from harness.collectors import split_docker_timestamp
+    before = time.time()
+    system_time = client.info().get("SystemTime", "")
+    after = time.time()
+    engine_time, _ = split_docker_timestamp(f"{system_time} -", float("nan"))
+    offset = engine_time - (before + after) / 2
+    if offset != offset:  # NaN: no readable SystemTime
+        return Finding("target clock", False, f"unreadable engine time {system_time!r}", required=False)
+    return Finding("target clock", abs(offset) <= CLOCK_TOLERANCE_S,
+                   f"{offset:+.3f} s from this machine's (±{(after - before) / 2:.3f} s)",
+                   "synchronise the board's clock (NTP): timelines mix its times and this machine's",
+                   required=False)
 
 
 def check_target_lifecycle(client, image: str | None) -> Finding:
@@ -189,8 +213,7 @@ def run_doctor(probe_target: bool = True) -> list[Finding]:
     if build_client is not None:
         findings.extend(check_images(build_client))
     if elsewhere and client is not None:
-        found = check_target(client)
-        findings.extend(found if probe_target else found[:-1])
+        findings.extend(check_target(client, probe=probe_target))
     return findings
 
 

@@ -32,7 +32,7 @@ from docker.tls import TLSConfig
 from docker.utils import kwargs_from_env, parse_host
 from requests.exceptions import RequestException
 
-from harness.errors import InfrastructureError
+from harness.errors import InfrastructureError, InputError
 
 LOCAL_ENGINE = "unix:///var/run/docker.sock"
 """This machine's engine, the one scripts/setup.sh starts and images are built on."""
@@ -82,7 +82,13 @@ def engine_address(environ: Mapping[str, str] | None = None) -> EngineAddress:
     url = environ.get("DOCKER_HOST") or LOCAL_ENGINE
     # the SDK's rule (docker.utils.kwargs_from_env), without its check that the files exist
     tls = bool(environ.get("DOCKER_CERT_PATH")) or environ.get("DOCKER_TLS_VERIFY") not in (None, "")
-    normal = urlsplit(parse_host(url, False, tls=tls))
+    try:
+        normal = urlsplit(parse_host(url, False, tls=tls))
+        normal.port  # noqa: B018  (a port that is not a number raises here)
+    except (DockerException, ValueError) as exc:
+        raise InputError("DOCKER_HOST", "(environment)", f"{url!r} is not an engine address ({exc})",
+                         "tcp://HOST:2376 (with DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH=DIR), ssh://USER@HOST "
+                         "or unix:///PATH (docs/remote-engine.md)") from None
     if normal.scheme == "http+unix":
         return EngineAddress(url, "unix", path=normal.path)
     if normal.scheme == "ssh":

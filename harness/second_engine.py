@@ -542,6 +542,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"second engine: {len(removed)} stale instance(s) removed")
         return 0
     command = argv or [os.environ.get("SHELL") or "bash"]
+    # Ctrl-C ends the command, then the engine is stopped. Installed explicitly: a shell that starts
+    # a command in the background hands it SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     started = time.monotonic()
     with SecondEngine.start() as engine:
         print(f"second engine: {engine.instance.name} answers at {engine.url} "
@@ -549,6 +552,7 @@ def main(argv: list[str] | None = None) -> int:
         for key, value in engine.env().items():
             print(f"export {key}={value}")
         child = subprocess.Popen(command, env={**os.environ, **engine.env()})
+        signal.signal(signal.SIGTERM, lambda signum, frame: child.send_signal(signum))  # stop the command, then us
         while True:
             try:
                 code = child.wait()
@@ -556,7 +560,7 @@ def main(argv: list[str] | None = None) -> int:
             except KeyboardInterrupt:  # the command had the Ctrl-C too; the engine stops once it exits
                 continue
         print(f"second engine: stopping {engine.instance.name}")
-    return code
+    return code if code >= 0 else 128 - code  # killed by a signal: the shell's 128 + N
 
 
 if __name__ == "__main__":
