@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STARTLE := $(VENV)/bin/startle
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: run test setup unit integration scenarios mutants doctor clean help bench-center bench-report bench-storm bench-fleet bench-thirdparty bench-reproduce bench-matrix
+.PHONY: run test setup unit integration scenarios mutants doctor clean help bench-center bench-report bench-storm bench-fleet bench-thirdparty bench-reproduce bench-matrix engine2 bench-remote
 
 help:
 	@echo "make run    set up, then run every scenario (reports/latest/)"
@@ -20,6 +20,8 @@ help:
 	@echo "make bench-thirdparty  the whole matrix on each third-party agent (fixtures/thirdparty/)"
 	@echo "make bench-reproduce   every field-failure kind captured and reproduced, and the padded node minimised"
 	@echo "make bench-matrix   the matrix with and without pooled worlds (wall, overhead), then repeated for flips"
+	@echo "make engine2        a shell whose DOCKER_HOST is a second engine on this machine (TCP+TLS; gone on exit)"
+	@echo "make bench-remote   seconds to stream the agent, center and Toxiproxy images to another engine"
 
 setup:
 	@bash scripts/setup.sh
@@ -93,3 +95,12 @@ bench-reproduce: setup
 bench-matrix: setup
 	$(PY) benchmarks/matrix_overhead.py --jobs 3
 	$(PY) benchmarks/matrix_repeats.py --repeats $${REPEATS:-20} --jobs 3
+# A second Docker engine on this machine, as a board would be reached (TCP + TLS on loopback; see
+# docs/remote-engine.md): a shell with its DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH; the
+# engine and everything it created are removed when the shell exits. CMD="..." runs that instead.
+engine2: setup
+	$(PY) -m harness.second_engine $(CMD)
+
+# Images streamed to that second engine: cold (empty engine) and warm (all there), medians of 3.
+bench-remote: setup
+	$(PY) benchmarks/remote_images.py --repeats 3

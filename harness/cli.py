@@ -130,6 +130,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     from harness import images
     images.build_all(mutants=args.mutants)
+    images.ship_if_elsewhere()  # DOCKER_HOST names another engine: what `startle run` needs, sent there
     return EXIT_OK
 
 

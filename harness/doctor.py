@@ -1,14 +1,23 @@
-"""``startle doctor``: every host prerequisite, OK or FAIL, with the fix."""
+"""``startle doctor``: every host prerequisite, OK or FAIL, with the fix.
+
+With ``DOCKER_HOST`` naming another engine (a board: docs/remote-engine.md), ``docker engine`` is
+that engine (address, version, architecture, cgroup version, whether it is this host), this
+machine's own engine is the ``build engine``, and the target is checked for what ``startle run``
+needs there: its architecture, the images of that architecture, its clock against this machine's,
+and a labelled network and container it can create, run and remove.
+"""
 
 from __future__ import annotations
 
 import os
 import platform
 import shutil
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from harness.config import ROOT
+from harness.engine import docker_arch, engine_address, on_this_host, points_elsewhere
 
 BINFMT = Path("/proc/sys/fs/binfmt_misc")
 IMAGES = ("startle/base:amd64", "startle/base:arm64", "startle/agent:amd64", "startle/agent:arm64",
@@ -29,24 +38,39 @@ class Finding:
         return f"{mark} {self.name}: {self.detail}{tail}"
 
 
-def check_engine() -> tuple[Finding, object | None]:
+def check_engine(local: bool = False) -> tuple[Finding, object | None]:
+    """The target engine (``DOCKER_HOST``'s, else this machine's), or with ``local`` this machine's
+    as ``build engine`` (a WARN when it is down: images already on the target still run)."""
     from docker.errors import DockerException
-    import docker
+    from requests.exceptions import RequestException
+    from harness.engine import LOCAL_ENGINE, client_from_env
+    address = engine_address({"DOCKER_HOST": LOCAL_ENGINE} if local else None)
+    name = "build engine (this machine)" if local else "docker engine"
     try:
-        client = docker.from_env(timeout=10)  # not harness.engine: the doctor reports *why* it fails
+        client = client_from_env(10, local=local)  # not docker_client(): the doctor reports *why* it fails
         info = client.info()
-        detail = (f"Docker {info.get('ServerVersion')}, {info.get('Driver')}, "
-                  f"cgroup v{info.get('CgroupVersion', '?')}, {info.get('NCPU')} CPUs")
-        return Finding("docker engine", True, detail), client
-    except DockerException as exc:
+        detail = (f"{address.describe()}: Docker {info.get('ServerVersion')}, "
+                  f"{docker_arch(info.get('Architecture', '?'))}, {info.get('Driver')}, "
+                  f"cgroup v{info.get('CgroupVersion', '?')}, {info.get('NCPU')} CPUs, "
+                  f"this host: {'yes' if on_this_host(info) else 'no'}")
+        return Finding(name, True, detail, required=not local), client
+    except (DockerException, RequestException) as exc:
         text = str(exc)
         reason = next((why for key, why in (("No such file", "socket file missing"),
                                             ("Connection refused", "connection refused"),
-                                            ("Permission denied", "permission denied"))
+                                            ("Permission denied", "permission denied"),
+                                            ("certificate", "TLS certificate refused"),
+                                            ("SSL", "TLS handshake failed"))
                        if key in text), text[:160] or type(exc).__name__)
-        fix = ("run `make setup` (installs docker.io if needed and starts dockerd in the background), "
-               "or start it yourself: `nohup dockerd >/var/log/dockerd.log 2>&1 &`")
-        return Finding("docker engine", False, f"no engine answers at the Docker socket: {reason}", fix), None
+        if address.scheme == "unix":
+            fix = ("run `make setup` (installs docker.io if needed and starts dockerd in the background), "
+                   "or start it yourself: `nohup dockerd >/var/log/dockerd.log 2>&1 &`")
+        else:
+            fix = ("check that the engine listens at that address; for tcp, DOCKER_TLS_VERIFY=1 and "
+                   "DOCKER_CERT_PATH holding ca.pem, cert.pem, key.pem of its CA; for ssh, that `ssh HOST docker "
+                   "version` works (docs/remote-engine.md)")
+        return Finding(name, False, f"no engine answers at {address.describe()}: {reason}", fix,
+                       required=not local), None
 
 
 def check_binfmt() -> Finding:
@@ -90,17 +114,112 @@ def check_disk() -> Finding:
     return Finding("disk space", free_gb > 5, f"{free_gb:.1f} GB free under {ROOT}", "free some disk space")
 
 
-def run_doctor() -> list[Finding]:
+BUILD_HINT = "startle build with DOCKER_HOST set (streams the images built on this machine; docs/remote-engine.md)"
+
+
+def check_target(client, probe: bool = True) -> list[Finding]:
+    """What ``startle run`` needs on an engine that is not this machine's: an architecture startle
+    builds images for, those images (of that architecture), a clock close to this machine's, and
+    (``probe``) the rights to create, run and remove a labelled network and container."""
+    from docker.errors import NotFound
+    from harness.images import engine_image_set
+    machine = client.info().get("Architecture", "?")
+    arch = docker_arch(machine)
+    known = arch in ("amd64", "arm64")
+    found = [Finding("target architecture", known, f"{arch} ({machine})" + ("" if known else ": startle builds "
+                     "images for amd64 and arm64 only"), "use a profile whose images are built for it")]
+    usable = None
+    for ref in engine_image_set(arch):
+        try:
+            attrs = client.images.get(ref).attrs
+        except NotFound:
+            found.append(Finding(f"target image {ref}", False, "not on that engine", BUILD_HINT))
+            continue
+        image_arch = attrs.get("Architecture", "?")
+        if image_arch != arch:
+            found.append(Finding(f"target image {ref}", False, f"{image_arch} on an {arch} engine",
+                                 "build it for that architecture (docs/remote-engine.md)"))
+            continue
+        found.append(Finding(f"target image {ref}", True, f"{image_arch}, {attrs.get('Size', 0) / 1e6:.0f} MB"))
+        usable = usable or (ref if ref != "startle/toxiproxy:latest" else None)  # FROM scratch: no `true` in it
+    found.append(check_target_clock(client))
+    if probe:
+        found.append(check_target_lifecycle(client, usable))
+    return found
+
+
+CLOCK_TOLERANCE_S = 0.5
+"""Seconds the target engine's clock may differ from this machine's before the doctor warns: a
+timeline mixes both (Docker's event and log times, startle's own probes)."""
+
+
+def check_target_clock(client) -> Finding:
+    """The target engine's clock against this machine's, from ``info()["SystemTime"]`` (± half the
+    round trip of that call)."""
+    from harness.collectors import split_docker_timestamp
+    before = time.time()
+    system_time = client.info().get("SystemTime", "")
+    after = time.time()
+    engine_time, _ = split_docker_timestamp(f"{system_time} -", float("nan"))
+    offset = engine_time - (before + after) / 2
+    if offset != offset:  # NaN: no readable SystemTime
+        return Finding("target clock", False, f"unreadable engine time {system_time!r}", required=False)
+    return Finding("target clock", abs(offset) <= CLOCK_TOLERANCE_S,
+                   f"{offset:+.3f} s from this machine's (±{(after - before) / 2:.3f} s)",
+                   "synchronise the board's clock (NTP): timelines mix its times and this machine's",
+                   required=False)
+
+
+def check_target_lifecycle(client, image: str | None) -> Finding:
+    """Create a labelled network and a container on it, run ``true`` there, remove both."""
+    from docker.errors import DockerException
+    from harness.config import LABEL_ROLE, LABEL_RUN
+    from harness.runtime import Run, reap
+    name = "target can run containers"
+    if image is None:
+        return Finding(name, False, "no startle image there to try with", BUILD_HINT)
+    run = Run(run_id=f"doctor-{os.getpid()}")
+    labels = run.labels(**{LABEL_ROLE: "doctor"})
+    started = time.monotonic()
+    try:
+        network = client.networks.create(f"startle-{run.run_id}", labels=labels, driver="bridge")
+        container = client.containers.create(image, entrypoint=["true"], command=[], labels=labels,
+                                             name=f"startle-{run.run_id}", network=network.name)
+        container.start()
+        code = container.wait(timeout=60).get("StatusCode")
+        if code != 0:
+            return Finding(name, False, f"`true` in {image} exited with {code}",
+                           "see `docker logs` on that engine; exec format error: wrong architecture")
+        return Finding(name, True, f"labelled network and container created, `true` ran in {image}, "
+                       f"removed ({time.monotonic() - started:.1f} s)")
+    except DockerException as exc:
+        return Finding(name, False, f"{type(exc).__name__}: {str(exc)[:160]}",
+                       "the engine must let this client create networks and containers")
+    finally:
+        reap(client, {LABEL_RUN: run.run_id})
+
+
+def run_doctor(probe_target: bool = True) -> list[Finding]:
+    """Every finding; with ``DOCKER_HOST`` elsewhere, the target's too (``probe_target``: also run a
+    container there)."""
     engine, client = check_engine()
-    findings = [engine, check_binfmt(), *check_tools(), check_disk()]
-    if client is not None:
-        findings.extend(check_images(client))
+    findings = [engine]
+    build_client = client
+    elsewhere = points_elsewhere()
+    if elsewhere:
+        build, build_client = check_engine(local=True)
+        findings.append(build)
+    findings += [check_binfmt(), *check_tools(), check_disk()]
+    if build_client is not None:
+        findings.extend(check_images(build_client))
+    if elsewhere and client is not None:
+        findings.extend(check_target(client, probe=probe_target))
     return findings
 
 
 def host_facts(findings: list[Finding] | None = None) -> dict:
     """Facts about the host for the journal (results.json)."""
-    findings = findings if findings is not None else run_doctor()
+    findings = findings if findings is not None else run_doctor(probe_target=False)
     return {"hostname": platform.node(), "machine": platform.machine(), "kernel": platform.release(),
             "cpus": os.cpu_count(), "python": platform.python_version(),
             "prerequisites": [asdict(f) for f in findings]}

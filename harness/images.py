@@ -52,6 +52,12 @@ variant ``v8`` for the arm64 base); images built ``FROM`` it inherit that archit
 Every image carries the labels ``startle.image=<logical name>`` and ``startle.hash=<hash12>``.
 Build logs go to ``.cache/logs/images/<name>-<hash12>.log``.
 
+Images are always built on this machine's engine (:data:`harness.engine.LOCAL_ENGINE`). When
+``DOCKER_HOST`` names another engine (a board, a second engine: :func:`harness.engine.points_elsewhere`),
+``build`` then streams the images ``startle run`` needs there (:func:`engine_image_set`) with
+:func:`ship_to_engine`: ``docker save`` here piped into ``docker load`` there, chunk by chunk, only
+the images built for the engine's architecture, and none the engine already has (same image id).
+
 Command line::
 
     python -m harness.images build [--mutants] [--json] [NAME ...]   # build (or reuse) images
@@ -603,13 +609,14 @@ class BuildResult:
                 f"{self.size_bytes / 1e6:7.1f} MB  {self.architecture}")
 
 
-def docker_client(timeout_s: int = DOCKER_TIMEOUT_S):
-    """The engine's client (harness/engine.py); an ImageBuildError naming the fix when it is down."""
+def docker_client(timeout_s: int = DOCKER_TIMEOUT_S, *, local: bool = True):
+    """A client of the build engine (``local``), else of the target engine (harness/engine.py);
+    an ImageBuildError naming the fix when it is down."""
     from harness.engine import docker_client as engine_client  # here: the hash functions need no Docker SDK
     from harness.errors import InfrastructureError
 
     try:
-        return engine_client(timeout_s)
+        return engine_client(timeout_s, local=local)
     except InfrastructureError as exc:
         raise ImageBuildError("(all)", "connect to Docker", str(exc),
                               hint="bash scripts/setup.sh starts dockerd; or check DOCKER_HOST") from None
@@ -850,6 +857,120 @@ def build_mutants(log: Callable[[str], Any] = print) -> dict[str, str]:
     return {r.name: r.tag for r in build(mutants=True, names=names, log=log) if r.name.startswith("mutant-")}
 
 
+# --------------------------------------------------------------------------------------------
+# another engine: built here, streamed there
+
+SHIP_CHUNK_BYTES = 2 << 20
+"""Bytes per chunk of an image streamed from the build engine to the target engine."""
+
+
+def engine_image_set(arch: str) -> list[str]:
+    """The images ``startle run`` needs on an engine of architecture ``arch`` (``amd64``, ``arm64``):
+    the reference agent's for that architecture, the center and Toxiproxy."""
+    return [f"startle/agent:{arch}", "startle/center:latest", "startle/toxiproxy:latest"]
+
+
+@dataclass
+class Shipped:
+    """What :func:`ship_to_engine` did with one image.
+
+    ``action``: ``shipped`` (streamed), ``present`` (the engine had the same image id: only the tag
+    was checked), ``wrong-arch`` (built here for another architecture: not sent), ``not-built``."""
+
+    ref: str
+    action: str
+    image_id: str = ""
+    arch: str = ""
+    seconds: float = 0.0
+    size_bytes: int = 0
+    """Bytes of the ``docker save`` stream sent (0 unless shipped)."""
+
+    def line(self, target: str) -> str:
+        if self.action == "shipped":
+            rate = self.size_bytes / 1e6 / self.seconds if self.seconds else 0.0
+            what = f"shipped {self.size_bytes / 1e6:.1f} MB in {self.seconds:.1f} s ({rate:.0f} MB/s)"
+        elif self.action == "present":
+            what = "already there (same image id)"
+        elif self.action == "wrong-arch":
+            what = f"not sent: built here for {self.arch} only (docs/remote-engine.md)"
+        else:
+            what = "not sent: not built here (make setup)"
+        return f"images: {self.ref:<30} -> {target}: {what}"
+
+
+def transfer_plan(local: Mapping[str, tuple[str, str] | None], present_ids: set[str],
+                  target_arch: str) -> dict[str, str]:
+    """ref -> action (see :class:`Shipped`) for images built here (``local``: ref -> (image id,
+    architecture), None when not built) toward an engine of ``target_arch`` that already holds the
+    image ids ``present_ids``. Needs no Docker."""
+    plan: dict[str, str] = {}
+    for ref, built in local.items():
+        if built is None:
+            plan[ref] = "not-built"
+        elif built[1] != target_arch:
+            plan[ref] = "wrong-arch"
+        elif built[0] in present_ids:
+            plan[ref] = "present"
+        else:
+            plan[ref] = "shipped"
+    return plan
+
+
+def _counted(chunks: Iterable[bytes], sent: list[int]) -> Iterator[bytes]:
+    for chunk in chunks:
+        sent[0] += len(chunk)
+        yield chunk
+
+
+def ship_to_engine(target, refs: Iterable[str] | None = None, source=None,
+                   log: Callable[[str], Any] = print) -> list[Shipped]:
+    """Make images built on the build engine (``source``, default this machine's) available on the
+    engine of ``target`` (a Docker client): each one whose architecture is the target's and whose
+    image id the target lacks is streamed (``docker save`` → ``docker load``, in chunks of
+    :data:`SHIP_CHUNK_BYTES`, no temporary file); each one present or shipped is tagged ``ref``
+    there. ``refs`` default: :func:`engine_image_set` of the target's architecture. One
+    :meth:`Shipped.line` per image to ``log``. Raises ImageBuildError when a load fails."""
+    from harness.engine import docker_arch
+
+    source = source or docker_client(local=True)
+    target_arch = docker_arch(target.info().get("Architecture", ""))
+    refs = list(refs) if refs is not None else engine_image_set(target_arch)
+    images = {ref: _image(source, ref) for ref in refs}
+    local = {ref: (image.id, image.attrs.get("Architecture", "")) if image else None for ref, image in images.items()}
+    present = {built[0] for built in local.values() if built and _image(target, built[0]) is not None}
+    where = target.api.base_url
+    results = []
+    for ref, action in transfer_plan(local, present, target_arch).items():
+        image = images[ref]
+        result = Shipped(ref, action, image.id if image else "", local[ref][1] if local[ref] else "")
+        if action == "shipped":
+            started, sent = time.monotonic(), [0]
+            for chunk in target.api.load_image(_counted(image.save(chunk_size=SHIP_CHUNK_BYTES, named=ref), sent)):
+                if "error" in chunk:
+                    raise ImageBuildError(ref, f"docker load on {where}", chunk["error"],
+                                          hint="is there disk space on that engine? (docker system df)")
+            result.seconds, result.size_bytes = time.monotonic() - started, sent[0]
+        if action in ("shipped", "present"):
+            there = _image(target, image.id)
+            if there is None:
+                raise ImageBuildError(ref, f"docker load on {where}", f"image {image.id} absent after the load")
+            if ref not in there.tags:
+                repo, tag = ref.rsplit(":", 1)
+                target.api.tag(image.id, repo, tag, force=True)
+        results.append(result)
+        log(result.line(where))
+    return results
+
+
+def ship_if_elsewhere(log: Callable[[str], Any] = print) -> list[Shipped]:
+    """After a build: when ``DOCKER_HOST`` names another engine, :func:`ship_to_engine` to it."""
+    from harness.engine import points_elsewhere
+
+    if not points_elsewhere():
+        return []
+    return ship_to_engine(docker_client(local=False), log=log)
+
+
 def image_tags(client=None) -> dict[str, list[str]]:
     """Startle images present in the local store: logical name (label ``startle.image``) ->
     sorted tags (aliases and hash tags) of every image with that label."""
@@ -907,6 +1028,7 @@ def main(argv: list[str] | None = None) -> int:
             results = build(mutants=args.mutants, names=args.names or None, log=emit)
             emit(f"images: {len(results)} images in {time.monotonic() - started:.1f}s "
                  f"({sum(r.status == 'built' for r in results)} built)")
+            ship_if_elsewhere(log=emit)
             if args.json:
                 print(json.dumps({r.name: {"tag": r.tag, "aliases": r.aliases, "status": r.status,
                                            "seconds": round(r.seconds, 2), "size_bytes": r.size_bytes,

@@ -35,6 +35,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "scenario: a startle scenario collected from scenarios/*.yaml")
     config.addinivalue_line("markers", "docker: needs a running Docker engine and the built images")
+    config.addinivalue_line("markers", "second_engine: starts a second dockerd on this machine "
+                            "(harness/second_engine.py: root, ip, iptables)")
     config.stash[_RESULTS_KEY] = []
 
 

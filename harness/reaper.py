@@ -19,6 +19,7 @@ run's stale reaper (:func:`harness.runtime.reap_stale`) removes those leftovers.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -61,13 +62,13 @@ def _import_root() -> str:
     return os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
 
 
-def die_with_parent() -> None:
+def die_with_parent(signum: int = signal.SIGKILL) -> None:
     """``preexec_fn`` for a child the harness starts (a launcher, a locust worker): the kernel
-    SIGKILLs it when the thread that started it dies, so an orphan cannot create objects later."""
+    sends it ``signum`` (default SIGKILL) when the thread that started it dies, so an orphan cannot
+    create objects later. A daemon that must shut down cleanly (a second dockerd) asks for SIGTERM."""
     import ctypes
-    import signal
     PR_SET_PDEATHSIG = 1
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signum)
 
 
 def sweep(run_ids: set[str]) -> None:

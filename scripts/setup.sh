@@ -47,7 +47,18 @@ need_root() {
     [ "$(id -u)" = 0 ] || die "$1" "needs root to $2" "run as root (sudo bash scripts/setup.sh)"
 }
 installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
-engine_answers() { timeout 10 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+# This machine's engine (the one images are built on), whatever DOCKER_HOST or a docker context says:
+# a remote target engine (docs/remote-engine.md) is not set up here.
+LOCAL_DOCKER=(env -u DOCKER_HOST -u DOCKER_TLS_VERIFY -u DOCKER_CERT_PATH -u DOCKER_CONTEXT
+    docker --host unix:///var/run/docker.sock)
+engine_answers() { timeout 10 "${LOCAL_DOCKER[@]}" version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+# The pid of this machine's dockerd (its default pid file), if that process is a dockerd; other
+# dockerd processes (a second engine of the remote-engine tests) are not it.
+local_dockerd_pid() {
+    local pid
+    pid=$(cat /var/run/docker.pid 2>/dev/null) || return 1
+    [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = dockerd ] && echo "$pid"
+}
 
 # ---------------------------------------------------------------- packages
 step_start
@@ -91,34 +102,38 @@ fi
 # ---------------------------------------------------------------- docker
 step_start
 if engine_answers; then
-    report docker ok "$(docker version --format '{{.Server.Version}}' 2>/dev/null)"
+    report docker ok "$("${LOCAL_DOCKER[@]}" version --format '{{.Server.Version}}' 2>/dev/null)"
 else
     need_root docker "start dockerd"
     command -v dockerd >/dev/null 2>&1 || die docker "dockerd not found after installing docker.io"
     DOCKERD_LOG="${STARTLE_DOCKERD_LOG:-/var/log/dockerd.log}"
-    if pgrep -x dockerd >/dev/null 2>&1; then
-        DOCKERD_PID=$(pgrep -x dockerd | head -n 1)  # starting already: wait for it
+    if DOCKERD_PID=$(local_dockerd_pid); then
+        :  # starting already: wait for it
     else
-        # detached from this shell (setsid, no stdin) so that it outlives setup.sh
-        # 9>&-: the daemon must not inherit (and hold forever) the setup lock on fd 9.
-        setsid nohup dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null 9>&- &
+        # detached from this shell (setsid, no stdin) so that it outlives setup.sh. It must not
+        # inherit (and hold forever) any open file: not the setup lock on fd 9, nor a lock its
+        # caller holds (`flock /tmp/some.lock make setup` hands its lock's fd down to us).
+        (
+            for fd in /proc/self/fd/*; do n=${fd##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done
+            exec setsid nohup dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null
+        ) &
         DOCKERD_PID=$!
         disown "$DOCKERD_PID" 2>/dev/null || true
     fi
     deadline=$(( $(now_ms) + 60000 ))   # 60 s
     until engine_answers; do
-        if ! kill -0 "$DOCKERD_PID" 2>/dev/null && ! pgrep -x dockerd >/dev/null 2>&1; then
+        if ! kill -0 "$DOCKERD_PID" 2>/dev/null && ! local_dockerd_pid >/dev/null; then
             tail -n 20 "$DOCKERD_LOG" >&2 2>/dev/null || true
             die docker "dockerd exited" "see $DOCKERD_LOG"
         fi
         if [ "$(now_ms)" -ge "$deadline" ]; then
             tail -n 20 "$DOCKERD_LOG" >&2 2>/dev/null || true
-            die docker "dockerd (pid $DOCKERD_PID) did not answer on ${DOCKER_HOST:-unix:///var/run/docker.sock} within 60 s" \
-                "see $DOCKERD_LOG (if setup started it), check DOCKER_HOST, or stop the stuck dockerd and run setup again"
+            die docker "dockerd (pid $DOCKERD_PID) did not answer on unix:///var/run/docker.sock within 60 s" \
+                "see $DOCKERD_LOG (if setup started it), or stop the stuck dockerd and run setup again"
         fi
         sleep 0.5
     done
-    report docker started "$(docker version --format '{{.Server.Version}}' 2>/dev/null), log $DOCKERD_LOG"
+    report docker started "$("${LOCAL_DOCKER[@]}" version --format '{{.Server.Version}}' 2>/dev/null), log $DOCKERD_LOG"
 fi
 
 # ---------------------------------------------------------------- binfmt (QEMU for arm64)
