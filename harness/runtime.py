@@ -571,7 +571,7 @@ def _remove_network(network, endpoint_names: Iterable[str] = (), wait_s: float =
             if time.monotonic() > deadline:
                 raise InfrastructureError(
                     f"network {network.name} keeps a ghost endpoint (no container is attached; a Docker 20.10 "
-                    "race after mass removal); restart dockerd (`pkill -x dockerd; make setup`), then "
+                    "race after mass removal); restart dockerd (`kill $(cat /var/run/docker.pid); make setup`), then "
                     "`startle clean`") from None
             threading.Event().wait(0.5)  # the engine's own cleanup, polled with a deadline
 

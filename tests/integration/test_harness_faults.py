@@ -151,8 +151,13 @@ def test_a_full_reports_disk_keeps_the_journal_and_exits_3(docker, tmp_path):
 
 
 def dockerd_pids() -> list[int]:
-    found = subprocess.run(["pgrep", "-x", "dockerd"], capture_output=True, text=True).stdout.split()
-    return [int(pid) for pid in found]
+    """This machine's engine (its pid file), not a second engine of the remote-engine tests."""
+    try:
+        pid = int(Path("/var/run/docker.pid").read_text().strip())
+    except (OSError, ValueError):
+        return []
+    comm = Path(f"/proc/{pid}/comm")
+    return [pid] if comm.exists() and comm.read_text().strip() == "dockerd" else []
 
 
 @pytest.mark.docker
