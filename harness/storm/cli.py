@@ -70,6 +70,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="locust worker processes (default: one per core; 0: one local process)")
     parser.add_argument("--timeout-s", type=float, default=2.0, help="request timeout, seconds (default 2)")
+    parser.add_argument("--hop-delay-ms", metavar="DELAY",
+                        help="network delay of each hop between an agent and the center, ms: 10 (constant), "
+                        "uniform:5:15 or normal:10:2 (|N(10, 2)|, the classic backoff study's network); on the "
+                        "simulated agents' requests, and as Toxiproxy latency toxics for --containers "
+                        "(constant or uniform only); default none (loopback)")
     parser.add_argument("--seed", type=int, help="seed of the agents' jitter (default: random)")
     parser.add_argument("--repeat", type=int, default=1, metavar="K",
                         help="run every policy and N K times, repeat i with seed + i; rankings by the medians "
@@ -99,6 +104,7 @@ def settings_from(args: argparse.Namespace):
     """Validated settings and the profile (InputError with the fix on bad input)."""
     from harness.errors import InputError
     from harness.profile import load_profile
+    from harness.storm.delay import SYNTAX, HopDelay
     from harness.storm.modes import ModeParams
     from harness.storm.policies import POLICY_NAMES, make_policies
     from harness.storm.runner import StormSettings
@@ -137,6 +143,16 @@ def settings_from(args: argparse.Namespace):
                                  max_attempts=args.max_attempts, profile=profile, module=args.retry_module)
     except ValueError as exc:
         raise InputError("storm", "options", str(exc), "see `startle storm --help`") from None
+    hop_delay = None
+    if args.hop_delay_ms is not None:
+        try:
+            hop_delay = HopDelay.parse(args.hop_delay_ms)
+            if args.containers:
+                hop_delay.toxic()
+        except ValueError as exc:
+            fix = ("with --containers give a constant (10) or uniform:LO:HI (Toxiproxy's latency ± jitter)"
+                   if args.containers else f"give {SYNTAX}")
+            raise InputError("--hop-delay-ms", "DELAY", str(exc), fix) from None
     if args.remote_workers and not args.center_url:
         raise InputError("--remote-workers", "K", "remote workers cannot reach a center bound to 127.0.0.1",
                          "start a center they can reach and pass --center-url (docs/storm.md)")
@@ -145,7 +161,7 @@ def settings_from(args: argparse.Namespace):
                          "pass --master-port PORT (and --master-bind-host 0.0.0.0)")
     return StormSettings(mode, policies, agents, workers=args.workers, timeout_s=args.timeout_s, seed=args.seed,
                          repeat=args.repeat, remote_workers=args.remote_workers, master_bind_host=args.master_bind_host,
-                         master_port=args.master_port)
+                         master_port=args.master_port, hop_delay=hop_delay)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -178,6 +194,8 @@ def _run(args: argparse.Namespace) -> int:
     what = (f"{args.containers} real agent containers restarted during a center outage of at least "
             f"{settings.mode.outage_s:g} s, then the simulation replaying it" if args.containers
             else settings.mode.describe())
+    if settings.hop_delay is not None:
+        what += f"; network delay {settings.hop_delay.describe()}"
     print(f"startle storm: run {run_.run_id}, {what}; "
           f"{len(settings.policies)} polic{'y' if len(settings.policies) == 1 else 'ies'} x N = "
           f"{', '.join(map(str, settings.agents))}{f' x {settings.repeat} repeats' if settings.repeat > 1 else ''}; "
@@ -216,7 +234,7 @@ def run_fleet(run_, args: argparse.Namespace, settings, progress):
     progress(f"storm: fleet: {args.containers} real agent containers of profile {args.profile}, "
              f"restarted together during a center outage of at least {settings.mode.outage_s:g} s")
     run = fleet.cross_check(run_, load_profile(args.profile), args.containers, settings.mode, profile_policy,
-                            progress=progress)
+                            progress=progress, hop_delay=settings.hop_delay)
     s = run.summary()
     progress(f"storm: fleet: {s['attempts']} attempts, {s['registered']}/{args.containers} registered, "
              f"t100 {s['t100_s']:.2f} s, center peak {s['center_peak_rps']} req/s ({run.wall_s:.1f} s wall)")

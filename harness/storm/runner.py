@@ -37,6 +37,7 @@ from harness.config import LABEL_ROLE, LABEL_RUN, LABEL_SCENARIO, ROOT
 from harness.errors import InfrastructureError
 from harness.reaper import die_with_parent
 from harness.storm import metrics, modes
+from harness.storm.delay import HopDelay
 from harness.storm.policies import PolicySpec
 
 USERS_FILE = Path(__file__).with_name("users.py")
@@ -163,6 +164,8 @@ class StormSettings:
     ``repeat``: runs of every (policy, N), repeat ``i`` with seed ``seed + i`` (see :meth:`seeds`).
     ``remote_workers``: workers started by hand on other machines that the master also waits for
     (``master_bind_host``/``master_port`` must then be reachable from them; see docs/storm.md).
+    ``hop_delay``: the network's delay on each hop between a simulated agent and the center
+    (:class:`harness.storm.delay.HopDelay`), None = none added (loopback's own).
     """
 
     mode: modes.ModeParams
@@ -175,6 +178,7 @@ class StormSettings:
     remote_workers: int = 0
     master_bind_host: str = "127.0.0.1"
     master_port: int | None = None
+    hop_delay: HopDelay | None = None
 
     def limit_s(self, policy: PolicySpec) -> float:
         """Watchdog of one locust run, seconds from go: every agent has stopped by its deadline
@@ -219,6 +223,8 @@ class PolicyRun:
         out["complete"] = bool(self.meta["complete"])
         out["wall_s"] = round(self.wall_s, 2)
         out["listen_overflows"] = self.meta.get("listen_overflows")
+        hop = HopDelay.from_dict(self.meta["config"].get("hop_delay"))
+        out["hop_delay_ms"] = hop.spec() if hop is not None else None
         out["t_go_unix"], out["t_ref_unix"] = self.t_go, self.t_ref  # to recompute figures from records.parquet
         return out
 
@@ -397,6 +403,7 @@ def _run_one(settings: StormSettings, endpoints: modes.Endpoints, folder: Path, 
     config = {"policy": policy.to_dict(), "mode": settings.mode.to_dict(),
               "endpoints": endpoints.to_dict(), "agents": agents, "timeout_s": settings.timeout_s,
               "seed": seed, "repeat": repeat, "limit_s": settings.limit_s(policy),
+              "hop_delay": settings.hop_delay.to_dict() if settings.hop_delay is not None else None,
               "output": str(folder / "locust" / f"{name}.json")}
     progress(f"storm: {tag}: {agents} agents, {policy.describe()}, seed {seed}, "
              f"{settings.workers or 'no'} worker process(es)")

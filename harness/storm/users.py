@@ -29,6 +29,7 @@ re-dispatches anything. Worker heartbeats tolerate a minute of silence (a worker
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import random
@@ -43,7 +44,7 @@ import locust.runners
 from locust import User, constant, events, task
 from locust.runners import MasterRunner, WorkerRunner
 
-from harness.storm import modes, wire
+from harness.storm import delay, modes, wire
 from harness.storm.policies import Backoff, PolicySpec
 from harness.storm.simagent import COLUMNS, SimulatedAgent
 
@@ -71,6 +72,7 @@ class WorkerSide:
         self.count = 0
         self.backoff: Backoff | None = None
         self.target: tuple[str, int] | None = None
+        self.hop_delay: delay.HopDelay | None = None
         runner = environment.runner
         runner.register_message("storm_go", self.on_go)
         runner.register_message("storm_stop", self.on_stop)
@@ -84,6 +86,7 @@ class WorkerSide:
         self.t_go = float(msg.data["t_go"])
         self.backoff = Backoff(PolicySpec.from_dict(self.config["policy"]))
         self.target = wire.split_url(self.config["endpoints"]["target"])
+        self.hop_delay = delay.HopDelay.from_dict(self.config.get("hop_delay"))
         self.flusher = gevent.spawn(self._flush_loop)
         self.go.set()
 
@@ -261,9 +264,13 @@ class StormAgent(User):
         timeout_s = float(cfg["timeout_s"])
         start = side.t_go + start_offset(cfg["mode"].get("start_offsets_s"), seed, node_id)
         gevent.sleep(max(0.0, start - time.time()))  # the agent's own (re)start moment, not a synchronisation
+        request = functools.partial(wire.request, host, port)  # (method, path, body, timeout_s)
+        send = lambda method, path, body: request(method, path, body, timeout_s)  # noqa: E731
+        if side.hop_delay is not None:  # the network between agent and center (delay.py)
+            net_rng = random.Random(f"{seed}-{node_id}-net") if seed is not None else random.Random()
+            send = delay.delayed(request, side.hop_delay, net_rng, gevent.sleep, timeout_s)
         agent = SimulatedAgent(
-            node_id, side.backoff,
-            send=lambda method, path, body: wire.request(host, port, method, path, body, timeout_s),
+            node_id, side.backoff, send=send,
             sleep=gevent.sleep, clock=time.time,
             rng=random.Random(f"{seed}-{node_id}") if seed is not None else random.Random(),
             contention=bool(cfg["mode"]["mode"] == "contention"), records=side, start=start)
