@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from harness.config import REPORTS_DIR, ROOT
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's harness, whatever the venv has installed
+from harness.config import REPORTS_DIR  # noqa: E402
 
 POLICIES = ("none", "exponential", "full-jitter", "equal-jitter", "decorrelated-jitter")
 STUDY = {  # policy: (writes, ms until the last client finished), means of 100 runs at 100 clients
@@ -46,7 +49,7 @@ def run_storm(args: argparse.Namespace, out: Path) -> None:
     if args.hop_delay_ms != "none":
         cmd += ["--hop-delay-ms", args.hop_delay_ms]
     print("$", " ".join(cmd[1:]), flush=True)
-    code = subprocess.call(cmd, cwd=ROOT)
+    code = subprocess.call(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     if code not in (0, 1):
         sys.exit(code)
 

@@ -14,6 +14,7 @@ error, 4 the real fleet (``--containers``) disagrees with the simulation of its 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -91,6 +92,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--master-bind-host", default="127.0.0.1",
                         help="address the locust master listens on (default 127.0.0.1: this machine only)")
     parser.add_argument("--master-port", type=int, help="the locust master's port (default: a free one)")
+    parser.add_argument("--worker-netns", action="store_true",
+                        help="run each local worker in a Linux network namespace of its own (veth to a bridge; "
+                        "the master and the center listen on the bridge's address): workers as remote ones "
+                        "would be, on this machine; needs root (harness/storm/netns.py)")
     return parser
 
 
@@ -153,6 +158,10 @@ def settings_from(args: argparse.Namespace):
             fix = ("with --containers give a constant (10) or uniform:LO:HI (Toxiproxy's latency ± jitter)"
                    if args.containers else f"give {SYNTAX}")
             raise InputError("--hop-delay-ms", "DELAY", str(exc), fix) from None
+    if args.worker_netns and (args.workers < 1 or args.center_url or args.remote_workers or args.containers):
+        raise InputError("--worker-netns", "workers", "namespaced workers need --workers >= 1 and a center this "
+                         "storm starts (no --center-url, --remote-workers or --containers)",
+                         "drop those options, or drop --worker-netns")
     if args.remote_workers and not args.center_url:
         raise InputError("--remote-workers", "K", "remote workers cannot reach a center bound to 127.0.0.1",
                          "start a center they can reach and pass --center-url (docs/storm.md)")
@@ -161,7 +170,7 @@ def settings_from(args: argparse.Namespace):
                          "pass --master-port PORT (and --master-bind-host 0.0.0.0)")
     return StormSettings(mode, policies, agents, workers=args.workers, timeout_s=args.timeout_s, seed=args.seed,
                          repeat=args.repeat, remote_workers=args.remote_workers, master_bind_host=args.master_bind_host,
-                         master_port=args.master_port, hop_delay=hop_delay)
+                         master_port=args.master_port, hop_delay=hop_delay, worker_netns=args.worker_netns)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -178,11 +187,13 @@ def _run(args: argparse.Namespace) -> int:
     from harness.runtime import Run
     from harness.storm import fleet, report
     from harness.storm.modes import Endpoints, ModeParams
+    from harness.storm.netns import WorkerNetwork
     from harness.storm.runner import ContainerWorld, ExternalWorld, run_storm
 
     settings = settings_from(args)
     run_ = Run(reports_root=Path(args.reports) if args.reports else REPORTS_DIR)
     folder = run_.reports_root / f"storm-{run_.run_id}"
+    net = WorkerNetwork(run_.run_id, settings.workers) if settings.worker_netns else None
     if args.center_url:
         world = ExternalWorld(Endpoints(center=args.center_url.rstrip("/"),
                                         target=(args.target_url or args.center_url).rstrip("/"),
@@ -196,6 +207,8 @@ def _run(args: argparse.Namespace) -> int:
             else settings.mode.describe())
     if settings.hop_delay is not None:
         what += f"; network delay {settings.hop_delay.describe()}"
+    if net is not None:
+        what += f"; {settings.workers} workers in network namespaces"
     print(f"startle storm: run {run_.run_id}, {what}; "
           f"{len(settings.policies)} polic{'y' if len(settings.policies) == 1 else 'ies'} x N = "
           f"{', '.join(map(str, settings.agents))}{f' x {settings.repeat} repeats' if settings.repeat > 1 else ''}; "
@@ -207,7 +220,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.containers:  # first: the simulation replays the fleet's measured outage and restart moments
         fleet_run = run_fleet(run_, args, settings, progress)
         settings = replace(settings, mode=ModeParams(**fleet_run.meta["config"]["mode"]))
-    result = run_storm(settings, world, folder, progress=progress)
+    with net if net is not None else contextlib.nullcontext():
+        if net is not None:
+            world.bind_host = net.host_ip
+            progress(f"storm: worker namespaces {net.namespace(0)}.. on bridge {net.bridge} ({net.subnet}): "
+                     f"master and center on {net.host_ip}, workers on "
+                     f"{', '.join(net.worker_ip(i) for i in range(settings.workers))}")
+        result = run_storm(settings, world, folder, progress=progress, worker_net=net)
     if fleet_run is not None:
         result.runs.append(fleet_run)
         result.cross_check = fleet.agreement(fleet_run, next(r for r in result.runs if r.policy.name == "profile"
