@@ -10,7 +10,9 @@ What the simulation claims, checked against the agent itself. :func:`cross_check
    20.10 with a wrong endpoint count on their network, which then cannot be removed until dockerd
    restarts (moby#43286; reproduced here 4 runs in 4) — the default bridge is never removed, so
    the count does not matter there. The agents reach the center directly (no proxy: the
-   simulation's ``--outage-switch center``), their region comes from the env (no metadata
+   simulation's ``--outage-switch center``) — or, with a hop delay (``--hop-delay-ms``), through
+   Toxiproxy whose ``latency`` toxics delay each request and answer (the center's ``down`` is
+   still the outage) — their region comes from the env (no metadata
    fetch), Docker's health check is off (N containers × one ``exec`` every 2 s would cost these
    two cores more than the agents do);
 2. the fleet comes up and registers (waited on in the center's log);
