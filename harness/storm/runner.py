@@ -355,7 +355,10 @@ def run_locust(config: dict[str, Any], agents: int, workers: int, log_dir: Path,
               "--run-time", f"{int(config['limit_s'] + 60)}s", "--storm-config", json.dumps(config)]
     procs: list[subprocess.Popen] = []
     logs = []
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+           # the master fires spawning_complete (our go) only once every worker reported all its users
+           # spawned (locust's default gives up after 1 s: at 10,000+ agents a worker still spawns then)
+           "LOCUST_WAIT_FOR_WORKERS_REPORT_AFTER_RAMP_UP": str(START_TIMEOUT_S + agents / 1000)}
 
     def spawn(args: list[str], name: str) -> subprocess.Popen:
         log = open(log_dir / f"{name}.log", "w")

@@ -13,7 +13,9 @@ the go message. Clocks of all machines must be NTP-synchronised (records are Uni
 Protocol (locust custom messages):
 
 1. master, ``test_start``: :func:`harness.storm.modes.prepare` (fresh center scripted for the mode);
-2. master, ``spawning_complete`` (every user exists and waits): ``go`` = now; ``storm_go`` to every
+2. master, ``spawning_complete`` (every user exists and waits — the master waits for every worker's
+   report, ``LOCUST_WAIT_FOR_WORKERS_REPORT_AFTER_RAMP_UP`` set by runner.py; locust's own 1 s
+   fired it while a worker still spawned thousands, which then started late): ``go`` = now; ``storm_go`` to every
    worker with the config; the mode's timed actions (outage: the center back after ``outage_s``)
    are scheduled from ``go``;
 3. workers: every user runs its agent at once; every 0.5 s a worker sends ``storm_records``
@@ -128,6 +130,7 @@ class MasterSide:
         self.errors: list[str] = []
         self.written = False
         self.stopping = False
+        self.spawned_at_go: int | None = None
         environment.runner.register_message("storm_records", self.on_records)
         environment.events.test_start.add_listener(self.on_test_start)
         environment.events.spawning_complete.add_listener(self.on_spawned)
@@ -146,6 +149,10 @@ class MasterSide:
             return
         t_go = time.time()
         self.events["go"] = t_go
+        self.spawned_at_go = self.environment.runner.user_count
+        if self.spawned_at_go < self.n_agents:  # locust's report wait expired (runner.py sets it long)
+            self.errors.append(f"only {self.spawned_at_go} of {self.n_agents} agents were spawned at go: "
+                               "the others start late (see lag_p95_ms)")
         self.environment.runner.send_message("storm_go", {"t_go": t_go, "config": self.config})
         for delay_s, name in modes.actions(self.params):
             gevent.spawn_later(max(0.0, t_go + delay_s - time.time()), self._act, name)
@@ -194,6 +201,7 @@ class MasterSide:
             pass
         out = {"meta": {"complete": complete, "events": self.events, "first_index": self.first_index,
                         "finished": self.finished, "outcomes": dict(self.outcomes), "errors": self.errors,
+                        "spawned_at_go": self.spawned_at_go,
                         "workers": self._workers(), "t_written": time.time(), "config": self.config},
                "columns": list(COLUMNS), "rows": self.rows}
         path = Path(self.config["output"])
