@@ -44,6 +44,7 @@ def describe(data: dict) -> str:
     records = pd.read_parquet(folder / "records.parquet")
     lag = (records["t_start"] - records["t_planned"]).dropna() * 1000
     errors = records["error"].fillna("answered").value_counts()
+    first = (records[records["attempt"] == 1]["t_start"] - row["t_go_unix"]).sort_values()
     n = row["agents"]
 
     def t(key):
@@ -59,7 +60,9 @@ def describe(data: dict) -> str:
         f"CPU {row['center_cpu_s']} s; reached from {row['center_sources']}",
         f"  registration after the center's return: t50 {t('t50_s')} s, t95 {t('t95_s')} s, t100 {t('t100_s')} s",
         f"  simulator lag (send - schedule): p50 {lag.quantile(0.5):.0f} ms, p95 {lag.quantile(0.95):.0f} ms, "
-        f"p99 {lag.quantile(0.99):.0f} ms, max {lag.max():.0f} ms",
+        f"p99 {lag.quantile(0.99):.0f} ms, max {lag.max():.0f} ms; the first attempts (all due at go, "
+        f"{row.get('spawned_at_go')} agents spawned then) went out over {first.quantile(0.5):.2f} / "
+        f"{first.quantile(0.95):.2f} / {first.max():.2f} s (p50 / p95 / max)",
         f"  simulator CPU: master {row['master_cpu_s']} s, workers {row['workers_cpu_s']} s together, busiest "
         f"process {row['simulator_peak_cores']} cores at peak",
         "  outcomes of attempts: " + ", ".join(f"{k} {v:,}" for k, v in errors.items()),

@@ -245,6 +245,7 @@ class PolicyRun:
         out["simulator_peak_cores"] = max((self.meta.get("simulator_cpu") or {}).get("peak_cores", {}).values(),
                                           default=None)  # of the busiest process, in any 1-s sample
         out["center_cpu_s"] = self.meta.get("center_cpu_s")
+        out["spawned_at_go"] = self.meta.get("spawned_at_go")
         out["center_sources"] = " ".join(sorted(self.meta.get("center_remotes") or {}))  # addresses it was reached from
         hop = HopDelay.from_dict(self.meta["config"].get("hop_delay"))
         out["hop_delay_ms"] = hop.spec() if hop is not None else None
