@@ -262,7 +262,9 @@ def write(result, folder: Path, run_id: str) -> dict[str, Path]:
     page = PAGE.format(
         run_id=html.escape(run_id), mode=html.escape(s.mode.describe()),
         reference=html.escape(s.mode.reference_event.replace("_", " ")),
-        workers=html.escape(f"{s.workers} locust worker process(es), request timeout {s.timeout_s:g} s, network "
+        workers=html.escape(f"{s.workers} locust worker process(es)"
+                            f"{' in network namespaces of their own' if s.worker_netns else ''}, "
+                            f"request timeout {s.timeout_s:g} s, network "
                             + (f"delay {s.hop_delay.describe()}" if s.hop_delay is not None else "as is (no delay added)")),
         policies="".join(f"<li><b>{html.escape(p.name)}</b>: {html.escape(p.describe())}, deadline "
                          f"{p.deadline_s:g} s</li>" for p in s.policies),
