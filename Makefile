@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STARTLE := $(VENV)/bin/startle
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: run test setup unit integration scenarios mutants doctor clean help bench-center bench-report bench-storm bench-fleet bench-thirdparty bench-reproduce bench-matrix engine2 bench-remote
+.PHONY: run test setup unit integration scenarios mutants doctor clean help bench-center bench-report bench-storm bench-fleet bench-thirdparty bench-reproduce bench-matrix engine2 bench-remote bench-storm-study bench-storm-scale
 
 help:
 	@echo "make run    set up, then run every scenario (reports/latest/)"
@@ -16,6 +16,8 @@ help:
 	@echo "make bench-center   requests/s the mock center sustains (wrk)"
 	@echo "make bench-report   seconds to build every report of 100 synthetic scenarios"
 	@echo "make bench-storm    retry storms: six policies at N=100 (contention), 10,000 agents after an outage"
+	@echo "make bench-storm-study  N=100 contention storms beside the classic backoff-and-jitter study's figures"
+	@echo "make bench-storm-scale  up to 100,000 simulated agents after an outage, workers in network namespaces"
 	@echo "make bench-fleet    100 real agent containers restarted in an outage, beside the simulation"
 	@echo "make bench-thirdparty  the whole matrix on each third-party agent (fixtures/thirdparty/)"
 	@echo "make bench-reproduce   every field-failure kind captured and reproduced, and the padded node minimised"
@@ -70,6 +72,21 @@ bench-report: setup
 bench-storm: setup
 	$(STARTLE) storm --mode contention --agents 100 --repeat 5 --seed 1
 	$(STARTLE) storm --mode outage --outage-s 10 --outage-switch center --agents 10000 --policy full-jitter --seed 1
+
+# The classic "Exponential Backoff And Jitter" study's setting (contention, N = 100, base 5 ms, cap 2 s, its
+# five policies, 3 seeds) beside its simulator's figures and work ratios (docs/storm.md): on loopback as it
+# is, with its network (|N(10, 2)| ms per hop), and with its first ceiling (base 10 ms). ~5 min each.
+bench-storm-study: setup
+	$(PY) benchmarks/storm_study.py --hop-delay-ms none
+	$(PY) benchmarks/storm_study.py --hop-delay-ms normal:10:2
+	$(PY) benchmarks/storm_study.py --hop-delay-ms normal:10:2 --base-ms 10
+
+# The largest storm this machine carries: 20,000, 50,000 and 100,000 simulated agents after a 10-s center
+# outage, the two locust workers in network namespaces of their own (docs/storm.md). 2-7 min each.
+bench-storm-scale: setup
+	$(PY) benchmarks/storm_scale.py --agents 20000
+	$(PY) benchmarks/storm_scale.py --agents 50000
+	$(PY) benchmarks/storm_scale.py --agents 100000
 
 # The real-container cross-check: 100 reference-agent containers restarted together during a
 # 45-s center outage, beside the simulation of their policy at the same N.

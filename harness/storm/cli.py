@@ -14,6 +14,7 @@ error, 4 the real fleet (``--containers``) disagrees with the simulation of its 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -70,6 +71,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="locust worker processes (default: one per core; 0: one local process)")
     parser.add_argument("--timeout-s", type=float, default=2.0, help="request timeout, seconds (default 2)")
+    parser.add_argument("--hop-delay-ms", metavar="DELAY",
+                        help="network delay of each hop between an agent and the center, ms: 10 (constant), "
+                        "uniform:5:15 or normal:10:2 (|N(10, 2)|, the classic backoff study's network); on the "
+                        "simulated agents' requests, and as Toxiproxy latency toxics for --containers "
+                        "(constant or uniform only); default none (loopback)")
     parser.add_argument("--seed", type=int, help="seed of the agents' jitter (default: random)")
     parser.add_argument("--repeat", type=int, default=1, metavar="K",
                         help="run every policy and N K times, repeat i with seed + i; rankings by the medians "
@@ -86,6 +92,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--master-bind-host", default="127.0.0.1",
                         help="address the locust master listens on (default 127.0.0.1: this machine only)")
     parser.add_argument("--master-port", type=int, help="the locust master's port (default: a free one)")
+    parser.add_argument("--worker-netns", action="store_true",
+                        help="run each local worker in a Linux network namespace of its own (veth to a bridge; "
+                        "the master and the center listen on the bridge's address): workers as remote ones "
+                        "would be, on this machine; needs root (harness/storm/netns.py)")
     return parser
 
 
@@ -99,6 +109,7 @@ def settings_from(args: argparse.Namespace):
     """Validated settings and the profile (InputError with the fix on bad input)."""
     from harness.errors import InputError
     from harness.profile import load_profile
+    from harness.storm.delay import SYNTAX, HopDelay
     from harness.storm.modes import ModeParams
     from harness.storm.policies import POLICY_NAMES, make_policies
     from harness.storm.runner import StormSettings
@@ -137,6 +148,20 @@ def settings_from(args: argparse.Namespace):
                                  max_attempts=args.max_attempts, profile=profile, module=args.retry_module)
     except ValueError as exc:
         raise InputError("storm", "options", str(exc), "see `startle storm --help`") from None
+    hop_delay = None
+    if args.hop_delay_ms is not None:
+        try:
+            hop_delay = HopDelay.parse(args.hop_delay_ms)
+            if args.containers:
+                hop_delay.toxic()
+        except ValueError as exc:
+            fix = ("with --containers give a constant (10) or uniform:LO:HI (Toxiproxy's latency ± jitter)"
+                   if args.containers else f"give {SYNTAX}")
+            raise InputError("--hop-delay-ms", "DELAY", str(exc), fix) from None
+    if args.worker_netns and (args.workers < 1 or args.center_url or args.remote_workers or args.containers):
+        raise InputError("--worker-netns", "workers", "namespaced workers need --workers >= 1 and a center this "
+                         "storm starts (no --center-url, --remote-workers or --containers)",
+                         "drop those options, or drop --worker-netns")
     if args.remote_workers and not args.center_url:
         raise InputError("--remote-workers", "K", "remote workers cannot reach a center bound to 127.0.0.1",
                          "start a center they can reach and pass --center-url (docs/storm.md)")
@@ -145,7 +170,7 @@ def settings_from(args: argparse.Namespace):
                          "pass --master-port PORT (and --master-bind-host 0.0.0.0)")
     return StormSettings(mode, policies, agents, workers=args.workers, timeout_s=args.timeout_s, seed=args.seed,
                          repeat=args.repeat, remote_workers=args.remote_workers, master_bind_host=args.master_bind_host,
-                         master_port=args.master_port)
+                         master_port=args.master_port, hop_delay=hop_delay, worker_netns=args.worker_netns)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -162,11 +187,13 @@ def _run(args: argparse.Namespace) -> int:
     from harness.runtime import Run
     from harness.storm import fleet, report
     from harness.storm.modes import Endpoints, ModeParams
+    from harness.storm.netns import WorkerNetwork
     from harness.storm.runner import ContainerWorld, ExternalWorld, run_storm
 
     settings = settings_from(args)
     run_ = Run(reports_root=Path(args.reports) if args.reports else REPORTS_DIR)
     folder = run_.reports_root / f"storm-{run_.run_id}"
+    net = WorkerNetwork(run_.run_id, settings.workers) if settings.worker_netns else None
     if args.center_url:
         world = ExternalWorld(Endpoints(center=args.center_url.rstrip("/"),
                                         target=(args.target_url or args.center_url).rstrip("/"),
@@ -178,6 +205,10 @@ def _run(args: argparse.Namespace) -> int:
     what = (f"{args.containers} real agent containers restarted during a center outage of at least "
             f"{settings.mode.outage_s:g} s, then the simulation replaying it" if args.containers
             else settings.mode.describe())
+    if settings.hop_delay is not None:
+        what += f"; network delay {settings.hop_delay.describe()}"
+    if net is not None:
+        what += f"; {settings.workers} workers in network namespaces"
     print(f"startle storm: run {run_.run_id}, {what}; "
           f"{len(settings.policies)} polic{'y' if len(settings.policies) == 1 else 'ies'} x N = "
           f"{', '.join(map(str, settings.agents))}{f' x {settings.repeat} repeats' if settings.repeat > 1 else ''}; "
@@ -189,7 +220,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.containers:  # first: the simulation replays the fleet's measured outage and restart moments
         fleet_run = run_fleet(run_, args, settings, progress)
         settings = replace(settings, mode=ModeParams(**fleet_run.meta["config"]["mode"]))
-    result = run_storm(settings, world, folder, progress=progress)
+    with net if net is not None else contextlib.nullcontext():
+        if net is not None:
+            world.bind_host = net.host_ip
+            progress(f"storm: worker namespaces {net.namespace(0)}.. on bridge {net.bridge} ({net.subnet}): "
+                     f"master and center on {net.host_ip}, workers on "
+                     f"{', '.join(net.worker_ip(i) for i in range(settings.workers))}")
+        result = run_storm(settings, world, folder, progress=progress, worker_net=net)
     if fleet_run is not None:
         result.runs.append(fleet_run)
         result.cross_check = fleet.agreement(fleet_run, next(r for r in result.runs if r.policy.name == "profile"
@@ -216,7 +253,7 @@ def run_fleet(run_, args: argparse.Namespace, settings, progress):
     progress(f"storm: fleet: {args.containers} real agent containers of profile {args.profile}, "
              f"restarted together during a center outage of at least {settings.mode.outage_s:g} s")
     run = fleet.cross_check(run_, load_profile(args.profile), args.containers, settings.mode, profile_policy,
-                            progress=progress)
+                            progress=progress, hop_delay=settings.hop_delay)
     s = run.summary()
     progress(f"storm: fleet: {s['attempts']} attempts, {s['registered']}/{args.containers} registered, "
              f"t100 {s['t100_s']:.2f} s, center peak {s['center_peak_rps']} req/s ({run.wall_s:.1f} s wall)")

@@ -10,7 +10,9 @@ What the simulation claims, checked against the agent itself. :func:`cross_check
    20.10 with a wrong endpoint count on their network, which then cannot be removed until dockerd
    restarts (moby#43286; reproduced here 4 runs in 4) — the default bridge is never removed, so
    the count does not matter there. The agents reach the center directly (no proxy: the
-   simulation's ``--outage-switch center``), their region comes from the env (no metadata
+   simulation's ``--outage-switch center``) — or, with a hop delay (``--hop-delay-ms``), through
+   Toxiproxy whose ``latency`` toxics delay each request and answer (the center's ``down`` is
+   still the outage) — their region comes from the env (no metadata
    fetch), Docker's health check is off (N containers × one ``exec`` every 2 s would cost these
    two cores more than the agents do);
 2. the fleet comes up and registers (waited on in the center's log);
@@ -47,6 +49,7 @@ import numpy as np
 
 from harness.errors import InfrastructureError
 from harness.storm import metrics
+from harness.storm.delay import HopDelay
 from harness.storm.modes import ModeParams
 from harness.storm.policies import PolicySpec
 
@@ -72,10 +75,11 @@ class FleetWorld:
     client; ``agents`` the started containers (docker SDK objects).
     """
 
-    def __init__(self, run, profile, agents: int, client=None) -> None:
+    def __init__(self, run, profile, agents: int, client=None, hop_delay: HopDelay | None = None) -> None:
         from harness.runtime import World
         from harness.timeline import Timeline
-        self.world = World(run, FLEET_SCENARIO, profile, Timeline(), client=client, via_proxy=False)
+        self.hop_delay = hop_delay
+        self.world = World(run, FLEET_SCENARIO, profile, Timeline(), client=client, via_proxy=hop_delay is not None)
         self.size = agents
         self.agents: list[Any] = []
         self.center_hosts: dict[str, str] = {}
@@ -89,6 +93,8 @@ class FleetWorld:
         try:
             self.world.start_infrastructure()
             self.center_hosts = self._center_on_default_bridge()
+            if self.hop_delay is not None:
+                self._delay_hops()
         except BaseException:
             self.world.remove()
             raise
@@ -121,15 +127,26 @@ class FleetWorld:
         return specs
 
     def _center_on_default_bridge(self) -> dict[str, str]:
-        """Connect the center to Docker's default bridge; ``{center host name: its address there}``.
-        Called before anyone reads ``center``: connecting publishes its admin port anew."""
-        center = self.world.center_container.get_wrapped_container()
-        self.world.client.networks.get(DEFAULT_BRIDGE).connect(center)
-        center.reload()
-        if self.world.center is not None:  # the engine published the admin port anew, on another host port
+        """Connect what the agents reach (the center, or Toxiproxy in front of it with a hop delay) to
+        Docker's default bridge; ``{its host name: its address there}``. Called before anyone reads
+        the admin clients: connecting publishes the container's ports anew, on other host ports."""
+        front = self.world.toxiproxy_container if self.world.via_proxy else self.world.center_container
+        wrapped = front.get_wrapped_container()
+        self.world.client.networks.get(DEFAULT_BRIDGE).connect(wrapped)
+        wrapped.reload()
+        if self.world.center is not None:
             self.world.center = self.world.center_container.admin()
+        if self.world.toxiproxy is not None:
+            self.world.toxiproxy = self.world.toxiproxy_container.admin()
         host, _port = self.world.center_address
-        return {host: center.attrs["NetworkSettings"]["Networks"][DEFAULT_BRIDGE]["IPAddress"]}
+        return {host: wrapped.attrs["NetworkSettings"]["Networks"][DEFAULT_BRIDGE]["IPAddress"]}
+
+    def _delay_hops(self) -> None:
+        """Toxiproxy ``latency`` toxics on the proxy in front of the center, one per direction:
+        each request and each answer delayed as :meth:`HopDelay.toxic` says."""
+        for stream in ("upstream", "downstream"):
+            self.world.toxiproxy.add_toxic("center", "latency", f"hop-delay-{stream}", stream=stream,
+                                           **self.hop_delay.toxic())
 
     def start_agents(self) -> float:
         """Create and start every agent container (in parallel); returns the seconds it took."""
@@ -199,17 +216,19 @@ def _knocked(records: list[dict[str, Any]], after: float) -> set[str]:
 
 
 def cross_check(run, profile, agents: int, mode: ModeParams, policy: PolicySpec,
-                progress: Callable[[str], Any] = print, client=None, start_timeout_s: float | None = None):
+                progress: Callable[[str], Any] = print, client=None, start_timeout_s: float | None = None,
+                hop_delay: HopDelay | None = None):
     """Run N real agent containers through an outage (module docstring); returns a
     :class:`harness.storm.runner.PolicyRun` named :data:`POLICY_NAME` (its records are the
-    center's log). ``policy``: the profile's policy, as the simulation ran it (for the report)."""
+    center's log). ``policy``: the profile's policy, as the simulation ran it (for the report).
+    ``hop_delay``: the network's delay on each hop, as Toxiproxy latency toxics in front of the center."""
     from harness.storm.runner import PolicyRun
     if mode.mode != "outage":
         raise ValueError("the container fleet runs in outage mode only (agents restarted during a center outage)")
     deadline_s = policy.deadline_s
     start_timeout_s = start_timeout_s or 60.0 + agents * 1.0
     wall = time.monotonic()
-    with FleetWorld(run, profile, agents, client=client) as fleet:
+    with FleetWorld(run, profile, agents, client=client, hop_delay=hop_delay) as fleet:
         log = CenterLog(fleet.center, 0)
         took = fleet.start_agents()
         progress(f"storm: fleet: {agents} agent containers started in {took:.1f} s; waiting for them to register")
@@ -240,7 +259,8 @@ def cross_check(run, profile, agents: int, mode: ModeParams, policy: PolicySpec,
     measured = replace(mode, outage_s=round(t_up - t_down, 3),
                        start_offsets_s=tuple(round(float(t), 3) for t in first_knock.sort_values()))
     meta = {"events": {"go": t_down, "center_up": t_up, "restart_first": first, "restart_last": last},
-            "config": {"mode": measured.to_dict()}, "complete": complete,
+            "config": {"mode": measured.to_dict(), "hop_delay": hop_delay.to_dict() if hop_delay is not None else None},
+            "complete": complete,
             "errors": [] if complete else [f"{missing} agent(s) not registered within {deadline_s + 10:g} s"],
             "other_requests": len(records) - len(reg_records), "restart_spread_s": round(last - t_down, 2)}
     return PolicyRun(replace(policy, name=POLICY_NAME), agents, meta, frame, frame, time.monotonic() - wall)

@@ -37,7 +37,8 @@ outage mode; times are seconds since ``t_ref``):
   registered agent has exactly one successful attempt; every other attempt — refused, dropped,
   timed out, 5xx, 429, 409 — was work for nothing); ``wasted_pct`` = ``wasted / attempts``;
   ``work_per_agent`` = ``attempts / registered`` (attempts paid per registration);
-- ``lag_p95_ms``: p95 of ``t_start - t_planned``: how late the simulator sent compared with the
+- ``lag_p95_ms``: p95 of ``t_start - t_planned`` of each attempt's first request (its read in
+  contention mode, else its registration): how late the simulator sent compared with the
   policy's schedule (the simulator's own health: large values mean the load generator, not the
   policy, shaped the storm).
 
@@ -97,6 +98,15 @@ def records_from_center_log(log: Iterable[dict]) -> pd.DataFrame:
     return records_frame(rows)
 
 
+def _first_requests(records: pd.DataFrame, reg: pd.DataFrame) -> pd.DataFrame:
+    """Each attempt's first request: its read (contention mode), else its registration."""
+    reads = records[records["kind"] == "read"]
+    if reads.empty:
+        return reg
+    read_keys = pd.MultiIndex.from_frame(reads[["agent", "attempt"]])
+    return pd.concat([reads, reg[~pd.MultiIndex.from_frame(reg[["agent", "attempt"]]).isin(read_keys)]])
+
+
 def registration_times(records: pd.DataFrame, t_ref: float) -> pd.Series:
     """Per registered agent, seconds from ``t_ref`` to the end of its first successful attempt (sorted)."""
     reg = records[(records["kind"] == "register") & (records["status"] == 200)]
@@ -136,7 +146,8 @@ def summarise(records: pd.DataFrame, agents: int, t_ref: float, center: pd.DataF
     side = _center_side(records, center)
     center_rate = _per_second(side["t_start"], t_ref, 1.0)
     offered_rate = _per_second(records["t_start"], t_ref, 1.0)
-    lag = (reg["t_start"] - reg["t_planned"]).dropna()
+    firsts = _first_requests(records, reg)
+    lag = (firsts["t_start"] - firsts["t_planned"]).dropna()
     t_go = t_ref if t_go is None else t_go
     out: dict[str, Any] = {"mode": labels.get("mode"), "policy": labels.get("policy"), "agents": int(agents)}
     out.update(labels)

@@ -228,6 +228,8 @@ def summary_json(result, run_id: str, folder: Path) -> dict[str, Any]:
     summary = result.summary()
     return {"run_id": run_id, "folder": str(folder), "mode": s.mode.to_dict(), "agents": s.agents,
             "workers": s.workers, "timeout_s": s.timeout_s, "seed": s.seed, "repeat": s.repeat,
+            "hop_delay": s.hop_delay.to_dict() if s.hop_delay is not None else None,
+            "worker_netns": s.worker_netns,
             "seeds": result.seeds, "policies": [p.to_dict() for p in s.policies],
             "reference": s.mode.reference_event, "summary": _rows(summary), "medians": _rows(over_repeats(summary)),
             "cross_check": result.cross_check.to_dict() if result.cross_check is not None else None}
@@ -260,7 +262,10 @@ def write(result, folder: Path, run_id: str) -> dict[str, Path]:
     page = PAGE.format(
         run_id=html.escape(run_id), mode=html.escape(s.mode.describe()),
         reference=html.escape(s.mode.reference_event.replace("_", " ")),
-        workers=html.escape(f"{s.workers} locust worker process(es), request timeout {s.timeout_s:g} s"),
+        workers=html.escape(f"{s.workers} locust worker process(es)"
+                            f"{' in network namespaces of their own' if s.worker_netns else ''}, "
+                            f"request timeout {s.timeout_s:g} s, network "
+                            + (f"delay {s.hop_delay.describe()}" if s.hop_delay is not None else "as is (no delay added)")),
         policies="".join(f"<li><b>{html.escape(p.name)}</b>: {html.escape(p.describe())}, deadline "
                          f"{p.deadline_s:g} s</li>" for p in s.policies),
         repeats=f"<p>{html.escape(repeats_note(result))}.</p>\n" if s.repeat > 1 else "",

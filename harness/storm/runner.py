@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,7 @@ from harness.config import LABEL_ROLE, LABEL_RUN, LABEL_SCENARIO, ROOT
 from harness.errors import InfrastructureError
 from harness.reaper import die_with_parent
 from harness.storm import metrics, modes
+from harness.storm.delay import HopDelay
 from harness.storm.policies import PolicySpec
 
 USERS_FILE = Path(__file__).with_name("users.py")
@@ -85,7 +87,9 @@ class ContainerWorld:
     """The center image (+ Toxiproxy) on the host network, 127.0.0.1 only, labelled with ``run``.
 
     ``center_backlog``: the center's listen queue (``CENTER_BACKLOG``; the kernel caps it at
-    ``net.core.somaxconn``). ``outage_switch``: ``proxy`` (outage mode: Toxiproxy in front of the center, its proxy
+    ``net.core.somaxconn``). ``bind_host``: the address the center and Toxiproxy listen on
+    (127.0.0.1; the bridge's address of :class:`harness.storm.netns.WorkerNetwork` for workers
+    in namespaces). ``outage_switch``: ``proxy`` (outage mode: Toxiproxy in front of the center, its proxy
     disabled and enabled) or ``center`` (no proxy in the path: the center's ``down`` behaviour).
     Toxiproxy 2.12 accepts a connection and dials the upstream one at a time (proxy.go, its
     accept loop), which caps a proxied storm at ~1,800 new connections/s on this host; with
@@ -93,11 +97,14 @@ class ContainerWorld:
     """
 
     def __init__(self, run, mode: str, client=None, center_image: str | None = None,
-                 toxiproxy_image: str | None = None, outage_switch: str = "proxy", center_backlog: int = 128) -> None:
+                 toxiproxy_image: str | None = None, outage_switch: str = "proxy", center_backlog: int = 128,
+                 bind_host: str = "127.0.0.1") -> None:
         from harness.runtime import CENTER_IMAGE, TOXIPROXY_IMAGE, docker_client
         if outage_switch not in ("proxy", "center"):
             raise ValueError(f"outage_switch must be proxy or center, got {outage_switch!r}")
         self.run, self.mode, self.outage_switch, self.center_backlog = run, mode, outage_switch, center_backlog
+        self.bind_host = bind_host
+        self.center = None
         self.client = client or docker_client()
         self.center_image = center_image or CENTER_IMAGE
         self.toxiproxy_image = toxiproxy_image or TOXIPROXY_IMAGE
@@ -124,26 +131,34 @@ class ContainerWorld:
 
     def __enter__(self) -> modes.Endpoints:
         try:
+            host = self.bind_host
             center_port = free_port()
-            center = self._start(self.center_image, "center",
-                                 environment={"CENTER_HOST": "127.0.0.1", "CENTER_PORT": str(center_port),
-                                              "CENTER_BACKLOG": str(self.center_backlog)})
-            center_url = f"http://127.0.0.1:{center_port}"
+            center = self.center = self._start(
+                self.center_image, "center", environment={"CENTER_HOST": host, "CENTER_PORT": str(center_port),
+                                                          "CENTER_BACKLOG": str(self.center_backlog)})
+            center_url = f"http://{host}:{center_port}"
             _wait_http(f"{center_url}/admin/health", START_TIMEOUT_S, self._alive(center))
             if not modes.needs_proxy(self.mode) or self.outage_switch == "center":
                 return modes.Endpoints(center=center_url, target=center_url)
             api_port, proxy_port = free_port(), free_port()
             toxi = self._start(self.toxiproxy_image, "toxiproxy",
-                               entrypoint=["/toxiproxy-server", "-host=127.0.0.1", f"-port={api_port}"])
-            api = f"http://127.0.0.1:{api_port}"
+                               entrypoint=["/toxiproxy-server", f"-host={host}", f"-port={api_port}"])
+            api = f"http://{host}:{api_port}"
             _wait_http(f"{api}/version", START_TIMEOUT_S, self._alive(toxi))
-            endpoints = modes.Endpoints(center=center_url, target=f"http://127.0.0.1:{proxy_port}",
+            endpoints = modes.Endpoints(center=center_url, target=f"http://{host}:{proxy_port}",
                                         toxiproxy=api, proxy="center")
-            endpoints.toxiproxy_admin().create_proxy("center", f"127.0.0.1:{proxy_port}", f"127.0.0.1:{center_port}")
+            endpoints.toxiproxy_admin().create_proxy("center", f"{host}:{proxy_port}", f"{host}:{center_port}")
             return endpoints
         except BaseException:
             self.remove()
             raise
+
+    def center_cpu_s(self) -> float | None:
+        """CPU seconds the center container has used so far (the engine's stats), None if unknown."""
+        try:
+            return self.center.stats(stream=False)["cpu_stats"]["cpu_usage"]["total_usage"] / 1e9
+        except Exception:  # noqa: BLE001  (a figure, not a requirement)
+            return None
 
     def remove(self) -> None:
         from harness.runtime import reap
@@ -163,6 +178,8 @@ class StormSettings:
     ``repeat``: runs of every (policy, N), repeat ``i`` with seed ``seed + i`` (see :meth:`seeds`).
     ``remote_workers``: workers started by hand on other machines that the master also waits for
     (``master_bind_host``/``master_port`` must then be reachable from them; see docs/storm.md).
+    ``hop_delay``: the network's delay on each hop between a simulated agent and the center
+    (:class:`harness.storm.delay.HopDelay`), None = none added (loopback's own).
     """
 
     mode: modes.ModeParams
@@ -175,6 +192,9 @@ class StormSettings:
     remote_workers: int = 0
     master_bind_host: str = "127.0.0.1"
     master_port: int | None = None
+    hop_delay: HopDelay | None = None
+    worker_netns: bool = False
+    """Each local worker in a network namespace of its own (:mod:`harness.storm.netns`)."""
 
     def limit_s(self, policy: PolicySpec) -> float:
         """Watchdog of one locust run, seconds from go: every agent has stopped by its deadline
@@ -219,6 +239,16 @@ class PolicyRun:
         out["complete"] = bool(self.meta["complete"])
         out["wall_s"] = round(self.wall_s, 2)
         out["listen_overflows"] = self.meta.get("listen_overflows")
+        cpu = (self.meta.get("simulator_cpu") or {}).get("cpu_s", {})  # seconds per locust process
+        out["master_cpu_s"] = cpu.get("master", cpu.get("locust"))
+        out["workers_cpu_s"] = round(sum(v for k, v in cpu.items() if k.startswith("worker-")), 2) if cpu else None
+        out["simulator_peak_cores"] = max((self.meta.get("simulator_cpu") or {}).get("peak_cores", {}).values(),
+                                          default=None)  # of the busiest process, in any 1-s sample
+        out["center_cpu_s"] = self.meta.get("center_cpu_s")
+        out["spawned_at_go"] = self.meta.get("spawned_at_go")
+        out["center_sources"] = " ".join(sorted(self.meta.get("center_remotes") or {}))  # addresses it was reached from
+        hop = HopDelay.from_dict(self.meta["config"].get("hop_delay"))
+        out["hop_delay_ms"] = hop.spec() if hop is not None else None
         out["t_go_unix"], out["t_ref_unix"] = self.t_go, self.t_ref  # to recompute figures from records.parquet
         return out
 
@@ -264,11 +294,58 @@ def _stop(proc: subprocess.Popen, grace_s: float = 5.0) -> None:
         pass
 
 
+class CpuSampler:
+    """CPU seconds and peak cores of the processes of a locust run, sampled every ``period_s``
+    (``/proc`` through psutil) in a thread: a process's last sample is at most ``period_s`` old."""
+
+    def __init__(self, period_s: float = 1.0) -> None:
+        import threading
+        self.period_s = period_s
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.cpu_s: dict[str, float] = {}
+        self.peak_cores: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def add(self, name: str, proc: subprocess.Popen) -> None:
+        self.procs[name] = proc
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _sample(self) -> None:
+        import psutil
+        for name, proc in list(self.procs.items()):
+            try:
+                times = psutil.Process(proc.pid).cpu_times()
+            except (psutil.Error, ProcessLookupError):
+                continue
+            used = times.user + times.system
+            rate = (used - self.cpu_s.get(name, 0.0)) / self.period_s
+            self.cpu_s[name] = used
+            self.peak_cores[name] = max(self.peak_cores.get(name, 0.0), rate)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.period_s):
+            self._sample()
+
+    def stop(self) -> dict[str, Any]:
+        """The figures: ``cpu_s`` and ``peak_cores`` per process name (``master``, ``worker-0``...)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        return {"cpu_s": {k: round(v, 2) for k, v in self.cpu_s.items()},
+                "peak_cores": {k: round(v, 2) for k, v in self.peak_cores.items()}}
+
+
 def run_locust(config: dict[str, Any], agents: int, workers: int, log_dir: Path, timeout_s: float,
-               remote_workers: int = 0, bind_host: str = "127.0.0.1", master_port: int | None = None) -> dict:
+               remote_workers: int = 0, bind_host: str = "127.0.0.1", master_port: int | None = None,
+               worker_net=None, cpu: CpuSampler | None = None) -> dict:
     """One headless locust run (master + ``workers`` local processes, or one local process when
     ``workers`` is 0 and no remote ones are expected); returns the master's output (``{"meta",
     "columns", "rows"}``). ``remote_workers``: workers on other machines the master waits for too.
+    ``worker_net``: a :class:`harness.storm.netns.WorkerNetwork`: worker ``i`` runs in its namespace
+    and the master listens on the bridge's address. ``cpu``: samples every process started here.
     Processes started here are ended in any case."""
     log_dir.mkdir(parents=True, exist_ok=True)
     out_path = Path(config["output"])
@@ -279,7 +356,10 @@ def run_locust(config: dict[str, Any], agents: int, workers: int, log_dir: Path,
               "--run-time", f"{int(config['limit_s'] + 60)}s", "--storm-config", json.dumps(config)]
     procs: list[subprocess.Popen] = []
     logs = []
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+           # the master fires spawning_complete (our go) only once every worker reported all its users
+           # spawned (locust's default gives up after 1 s: at 10,000+ agents a worker still spawns then)
+           "LOCUST_WAIT_FOR_WORKERS_REPORT_AFTER_RAMP_UP": str(START_TIMEOUT_S + agents / 1000)}
 
     def spawn(args: list[str], name: str) -> subprocess.Popen:
         log = open(log_dir / f"{name}.log", "w")
@@ -288,7 +368,12 @@ def run_locust(config: dict[str, Any], agents: int, workers: int, log_dir: Path,
         proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env,
                                 start_new_session=True, preexec_fn=die_with_parent)
         procs.append(proc)
+        if cpu is not None:
+            cpu.add(name, proc)
         return proc
+
+    if worker_net is not None:
+        bind_host = worker_net.host_ip
 
     procs_log = "locust.log" if workers <= 0 and remote_workers <= 0 else "master.log"
     try:
@@ -301,7 +386,11 @@ def run_locust(config: dict[str, Any], agents: int, workers: int, log_dir: Path,
                                            "--expect-workers-max-wait",
                                            str(int(START_TIMEOUT_S * (10 if remote_workers else 1)))], "master")
             for i in range(workers):
-                spawn(base + ["--worker", "--master-host", "127.0.0.1", "--master-port", str(port)], f"worker-{i}")
+                prefix = worker_net.command_prefix(i) if worker_net is not None else []
+                spawn(prefix + base + ["--worker", "--master-host", bind_host if worker_net else "127.0.0.1",
+                                       "--master-port", str(port)], f"worker-{i}")
+        if cpu is not None:
+            cpu.start()
         master.wait(timeout=timeout_s)
         for proc in procs[1:]:  # workers quit with the master
             proc.wait(timeout=15)
@@ -312,6 +401,8 @@ def run_locust(config: dict[str, Any], agents: int, workers: int, log_dir: Path,
             _stop(proc)
         for log in logs:
             log.close()
+        if cpu is not None:
+            cpu.stop()
     if not out_path.exists():
         tail = "\n".join((log_dir / procs_log).read_text().splitlines()[-20:]) if procs else ""
         raise InfrastructureError(f"locust wrote no storm output (see {log_dir}); last lines:\n{tail}")
@@ -370,23 +461,26 @@ class StormResult:
 
 
 def run_storm(settings: StormSettings, world, folder: Path,
-              progress: Callable[[str], Any] = print) -> StormResult:
+              progress: Callable[[str], Any] = print, worker_net=None) -> StormResult:
     """For each N, each repeat, each policy: a fresh center (reset by the master), a locust run, the
     center's log. Repeats are the middle loop, so every policy of a repeat runs close in time to the
     others (drift of the host hits them alike). ``world``: a :class:`ContainerWorld` or
-    :class:`ExternalWorld` (entered here)."""
+    :class:`ExternalWorld` (entered here). ``worker_net``: the workers' namespaces (created by the
+    caller, the world listening on its bridge), when ``settings.worker_netns``."""
     runs: list[PolicyRun] = []
     seeds = settings.seeds()
     with world as endpoints:
         for agents in settings.agents:
             for repeat, seed in enumerate(seeds):
                 for policy in settings.policies:
-                    runs.append(_run_one(settings, endpoints, folder, policy, agents, repeat, seed, progress))
+                    runs.append(_run_one(settings, endpoints, folder, policy, agents, repeat, seed, progress,
+                                         worker_net=worker_net, center_cpu=getattr(world, "center_cpu_s", None)))
     return StormResult(settings, runs, seeds)
 
 
 def _run_one(settings: StormSettings, endpoints: modes.Endpoints, folder: Path, policy: PolicySpec, agents: int,
-             repeat: int, seed: int, progress: Callable[[str], Any]) -> PolicyRun:
+             repeat: int, seed: int, progress: Callable[[str], Any], worker_net=None,
+             center_cpu: Callable[[], float | None] | None = None) -> PolicyRun:
     """One locust run of ``policy`` at N = ``agents``, repeat ``repeat`` (0-based) with ``seed``."""
     name = f"{policy.name}-n{agents}"
     if settings.repeat > 1:
@@ -397,6 +491,7 @@ def _run_one(settings: StormSettings, endpoints: modes.Endpoints, folder: Path, 
     config = {"policy": policy.to_dict(), "mode": settings.mode.to_dict(),
               "endpoints": endpoints.to_dict(), "agents": agents, "timeout_s": settings.timeout_s,
               "seed": seed, "repeat": repeat, "limit_s": settings.limit_s(policy),
+              "hop_delay": settings.hop_delay.to_dict() if settings.hop_delay is not None else None,
               "output": str(folder / "locust" / f"{name}.json")}
     progress(f"storm: {tag}: {agents} agents, {policy.describe()}, seed {seed}, "
              f"{settings.workers or 'no'} worker process(es)")
@@ -404,10 +499,13 @@ def _run_one(settings: StormSettings, endpoints: modes.Endpoints, folder: Path, 
               + 90 + agents / 500)
     started = time.monotonic()
     overflows_before = listen_overflows()
+    center_cpu_before = center_cpu() if center_cpu else None
+    cpu = CpuSampler()
     try:
         data = run_locust(config, agents, settings.workers, folder / "locust" / name, timeout_s=wait_s,
                           remote_workers=settings.remote_workers,
-                          bind_host=settings.master_bind_host, master_port=settings.master_port)
+                          bind_host=settings.master_bind_host, master_port=settings.master_port,
+                          worker_net=worker_net, cpu=cpu)
     except BaseException:  # the master may have died mid-outage: leave a usable center
         modes.restore(endpoints, settings.mode)
         raise
@@ -415,8 +513,16 @@ def _run_one(settings: StormSettings, endpoints: modes.Endpoints, folder: Path, 
     meta = data["meta"]
     after = listen_overflows()
     meta["listen_overflows"] = after - overflows_before if None not in (after, overflows_before) else None
+    meta["simulator_cpu"] = cpu.stop()
+    center_cpu_after = center_cpu() if center_cpu else None
+    meta["center_cpu_s"] = (round(center_cpu_after - center_cpu_before, 2)
+                            if None not in (center_cpu_before, center_cpu_after) else None)
+    if worker_net is not None:
+        meta["worker_addresses"] = [worker_net.worker_ip(i) for i in range(settings.workers)]
     records = metrics.records_frame(data["rows"], data["columns"])
-    center = metrics.records_from_center_log(center_log(endpoints, int(meta["first_index"])))
+    log = center_log(endpoints, int(meta["first_index"]))
+    meta["center_remotes"] = dict(Counter(str(r.get("remote")) for r in log))
+    center = metrics.records_from_center_log(log)
     run = PolicyRun(policy, agents, meta, records, center, wall, repeat=repeat, seed=seed)
     s = run.summary()
     progress(f"storm: {tag}: {s['attempts']} attempts, {s['registered']}/{agents} registered, "

@@ -13,7 +13,9 @@ the go message. Clocks of all machines must be NTP-synchronised (records are Uni
 Protocol (locust custom messages):
 
 1. master, ``test_start``: :func:`harness.storm.modes.prepare` (fresh center scripted for the mode);
-2. master, ``spawning_complete`` (every user exists and waits): ``go`` = now; ``storm_go`` to every
+2. master, ``spawning_complete`` (every user exists and waits — the master waits for every worker's
+   report, ``LOCUST_WAIT_FOR_WORKERS_REPORT_AFTER_RAMP_UP`` set by runner.py; locust's own 1 s
+   fired it while a worker still spawned thousands, which then started late): ``go`` = now; ``storm_go`` to every
    worker with the config; the mode's timed actions (outage: the center back after ``outage_s``)
    are scheduled from ``go``;
 3. workers: every user runs its agent at once; every 0.5 s a worker sends ``storm_records``
@@ -29,6 +31,7 @@ re-dispatches anything. Worker heartbeats tolerate a minute of silence (a worker
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import random
@@ -43,7 +46,7 @@ import locust.runners
 from locust import User, constant, events, task
 from locust.runners import MasterRunner, WorkerRunner
 
-from harness.storm import modes, wire
+from harness.storm import delay, modes, wire
 from harness.storm.policies import Backoff, PolicySpec
 from harness.storm.simagent import COLUMNS, SimulatedAgent
 
@@ -71,6 +74,7 @@ class WorkerSide:
         self.count = 0
         self.backoff: Backoff | None = None
         self.target: tuple[str, int] | None = None
+        self.hop_delay: delay.HopDelay | None = None
         runner = environment.runner
         runner.register_message("storm_go", self.on_go)
         runner.register_message("storm_stop", self.on_stop)
@@ -84,6 +88,7 @@ class WorkerSide:
         self.t_go = float(msg.data["t_go"])
         self.backoff = Backoff(PolicySpec.from_dict(self.config["policy"]))
         self.target = wire.split_url(self.config["endpoints"]["target"])
+        self.hop_delay = delay.HopDelay.from_dict(self.config.get("hop_delay"))
         self.flusher = gevent.spawn(self._flush_loop)
         self.go.set()
 
@@ -125,6 +130,7 @@ class MasterSide:
         self.errors: list[str] = []
         self.written = False
         self.stopping = False
+        self.spawned_at_go: int | None = None
         environment.runner.register_message("storm_records", self.on_records)
         environment.events.test_start.add_listener(self.on_test_start)
         environment.events.spawning_complete.add_listener(self.on_spawned)
@@ -143,6 +149,10 @@ class MasterSide:
             return
         t_go = time.time()
         self.events["go"] = t_go
+        self.spawned_at_go = self.environment.runner.user_count
+        if self.spawned_at_go < self.n_agents:  # locust's report wait expired (runner.py sets it long)
+            self.errors.append(f"only {self.spawned_at_go} of {self.n_agents} agents were spawned at go: "
+                               "the others start late (see lag_p95_ms)")
         self.environment.runner.send_message("storm_go", {"t_go": t_go, "config": self.config})
         for delay_s, name in modes.actions(self.params):
             gevent.spawn_later(max(0.0, t_go + delay_s - time.time()), self._act, name)
@@ -191,6 +201,7 @@ class MasterSide:
             pass
         out = {"meta": {"complete": complete, "events": self.events, "first_index": self.first_index,
                         "finished": self.finished, "outcomes": dict(self.outcomes), "errors": self.errors,
+                        "spawned_at_go": self.spawned_at_go,
                         "workers": self._workers(), "t_written": time.time(), "config": self.config},
                "columns": list(COLUMNS), "rows": self.rows}
         path = Path(self.config["output"])
@@ -261,9 +272,13 @@ class StormAgent(User):
         timeout_s = float(cfg["timeout_s"])
         start = side.t_go + start_offset(cfg["mode"].get("start_offsets_s"), seed, node_id)
         gevent.sleep(max(0.0, start - time.time()))  # the agent's own (re)start moment, not a synchronisation
+        request = functools.partial(wire.request, host, port)  # (method, path, body, timeout_s)
+        send = lambda method, path, body: request(method, path, body, timeout_s)  # noqa: E731
+        if side.hop_delay is not None:  # the network between agent and center (delay.py)
+            net_rng = random.Random(f"{seed}-{node_id}-net") if seed is not None else random.Random()
+            send = delay.delayed(request, side.hop_delay, net_rng, gevent.sleep, timeout_s)
         agent = SimulatedAgent(
-            node_id, side.backoff,
-            send=lambda method, path, body: wire.request(host, port, method, path, body, timeout_s),
+            node_id, side.backoff, send=send,
             sleep=gevent.sleep, clock=time.time,
             rng=random.Random(f"{seed}-{node_id}") if seed is not None else random.Random(),
             contention=bool(cfg["mode"]["mode"] == "contention"), records=side, start=start)

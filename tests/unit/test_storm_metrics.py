@@ -127,3 +127,13 @@ def test_ranked_puts_never_finished_last():
     assert ranked(summary, "attempts")["policy"].tolist() == ["a", "c", "b"]
     by_time = ranked(summary, "t100_s")
     assert by_time["policy"].tolist() == ["b", "c", "a"] and by_time["rank"].tolist() == [1, 2, 3]
+
+
+def test_lag_in_contention_mode_is_measured_at_the_read_not_after_it():
+    # each attempt reads (50 ms round trip) then writes; both records carry the attempt's planned time
+    rows = [rec("a", 1, T0, 200, end=T0 + 0.05, kind="read", planned=T0),
+            rec("a", 1, T0 + 0.05, 409, kind="register", planned=T0, sleep=0.1),
+            rec("a", 2, T0 + 0.17, 200, end=T0 + 0.22, kind="read", planned=T0 + 0.16),
+            rec("a", 2, T0 + 0.22, 200, kind="register", planned=T0 + 0.16)]
+    s = summarise(records_frame(rows), 1, T0)
+    assert s["lag_p95_ms"] == pytest.approx(pd.Series([0.0, 10.0]).quantile(0.95))  # not the read's 50 ms
