@@ -134,10 +134,11 @@ class FleetWorld:
         wrapped = front.get_wrapped_container()
         self.world.client.networks.get(DEFAULT_BRIDGE).connect(wrapped)
         wrapped.reload()
-        if self.world.center is not None:
-            self.world.center = self.world.center_container.admin()
-        if self.world.toxiproxy is not None:
-            self.world.toxiproxy = self.world.toxiproxy_container.admin()
+        infra = self.world.infra
+        if infra.center is not None:
+            infra.center = infra.center_container.admin()
+        if infra.toxiproxy is not None:
+            infra.toxiproxy = infra.toxiproxy_container.admin()
         host, _port = self.world.center_address
         return {host: wrapped.attrs["NetworkSettings"]["Networks"][DEFAULT_BRIDGE]["IPAddress"]}
 
