@@ -79,7 +79,7 @@ def test_ctrl_c_while_the_fleet_starts_removes_everything(docker, tmp_path):
     try:
         first = proc.stdout.readline()  # "startle storm: run <id>, ..."
         run_id = first.split("run ", 1)[1].split(",", 1)[0]
-        events = docker.events(since=since, decode=True,
+        events = docker.events(since=since, until=since + 120, decode=True,  # ends by itself: a deadline
                                filters={"type": "container", "event": "start",
                                         "label": [f"{LABEL_RUN}={run_id}", f"{LABEL_SCENARIO}={fleet.FLEET_SCENARIO}"]})
         started = 0
@@ -88,6 +88,7 @@ def test_ctrl_c_while_the_fleet_starts_removes_everything(docker, tmp_path):
             if started >= 6:
                 break
         events.close()
+        assert started >= 6, f"the fleet never started its agents:\n{first}{proc.stdout.read() if proc.poll() is not None else ''}"
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=120)
     finally:
