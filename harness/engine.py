@@ -199,15 +199,12 @@ def publish_address() -> str:
                                   "address to publish ports on; give DOCKER_HOST an IP address") from None
 
 
-REMOTE_REASON = "the engine is not this machine's (DOCKER_HOST={url})"
-
-
-def remote_limit(what: str) -> str | None:
-    """None on the build engine (:func:`points_elsewhere` False); else the skip reason for ``what``,
-    something that needs the engine on this machine (a skip reason names it, never guessed)."""
+def remote_limit() -> str | None:
+    """None on the build engine (:func:`points_elsewhere` False); else the end of a skip reason
+    for what needs the engine on this machine (the reason's start names that, never guessed)."""
     if not points_elsewhere():
         return None
-    return f"{what}: {REMOTE_REASON.format(url=engine_address().url)} (docs/remote-engine.md)"
+    return f"the engine is not this machine's (DOCKER_HOST={engine_address().url}; docs/remote-engine.md)"
 
 
 def on_this_host(info: Mapping) -> bool:

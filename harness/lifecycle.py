@@ -133,7 +133,7 @@ def remote_skip_reason(scenario: Scenario, profile: Profile) -> str | None:
     """Why ``scenario`` cannot be judged on a remote engine (None: it can, or the engine is this
     machine's): what it needs of the engine's host is only reachable on this one
     (docs/remote-engine.md). Checked before any container is created."""
-    where = remote_limit("the scenario needs the engine on this machine")
+    where = remote_limit()
     if where is None:
         return None
     for fault in scenario.typed_faults:
