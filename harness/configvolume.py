@@ -54,6 +54,8 @@ class ConfigVolume:
             image, name=f"{prefix}-config", labels={**labels, LABEL_ROLE: ROLE}, user="0:0",
             entrypoint=["tail", "-f", "/dev/null"], network_mode="none",
             volumes={self.volume.name: {"bind": MOUNT, "mode": "rw"}})
+        self.filled = False
+        """Whether :meth:`fill` ran (later changes go through :meth:`update`)."""
 
     @property
     def name(self) -> str:
@@ -64,6 +66,7 @@ class ConfigVolume:
         """Copy ``folder``'s tree into the volume (before the agent starts)."""
         if not self.helper.put_archive(MOUNT, archive(folder)):
             raise OSError(f"the engine refused the config archive for volume {self.name}")
+        self.filled = True
 
     def update(self, folder: Path) -> None:
         """Put every file of ``folder`` into the volume while the agent runs, each atomically."""

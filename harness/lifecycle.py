@@ -229,6 +229,7 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
         spec = world.agent_spec(node_id, image=image, arch=arch)
         for fault in scenario.typed_faults:
             fault.on_create(spec)
+        world.seal_config(spec)  # before faults due at 0 s: one may start a container with it
         tap = world.wire_tap(spec)
         if tap is not None:
             try:

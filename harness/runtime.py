@@ -362,6 +362,12 @@ class World:
             spec.volumes[source] = {"bind": config.mount, "mode": "ro"}
         return spec
 
+    def seal_config(self, spec: AgentSpec) -> None:
+        """The config copy is as the agent's containers are created with it (faults' ``on_create``
+        done): a remote engine's volume is filled (once; :meth:`start_agent` calls it too)."""
+        if self.config_volume is not None and spec.config is not None and not self.config_volume.filled:
+            self.config_volume.fill(spec.config.folder)
+
     def config_changed(self, folder: Path) -> None:
         """Faults call it after changing the config copy (``folder``) while the agent runs: a bind
         mount shows the change already; a remote engine's volume is updated (harness/configvolume.py)."""
@@ -378,8 +384,7 @@ class World:
     def start_agent(self, spec: AgentSpec) -> AgentContainer:
         self.require_image(spec.image)
         assert self.network is not None, "start_infrastructure() first"
-        if self.config_volume is not None and spec.config is not None:
-            self.config_volume.fill(spec.config.folder)
+        self.seal_config(spec)
         self.agent_container = AgentContainer(spec, f"{self.prefix}-agent", self.labels, self.network)
         self.agent_container.start()
         return self.agent_container
