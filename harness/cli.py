@@ -214,9 +214,11 @@ def jobs_argument(value: str) -> int | str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from harness import images
     from harness.combinations import PAIRS_FILE, generate
     from harness.config import REPORTS_DIR, SCENARIOS_DIR
     from harness.doctor import host_facts
+    from harness.engine import points_elsewhere
     from harness.lifecycle import ScenarioResult, run_scenario
     from harness.pool import WorldPool
     from harness.profile import load_profile
@@ -258,6 +260,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         shard = shard_record(part, [s.name for s in scenarios], profiles, args.image, REPORTS_DIR)
         scenarios = [s for s in scenarios if s.name in shard["names"]]
     client = docker_client()
+    if args.image and points_elsewhere():  # an image under test built here is sent to the engine first
+        images.ship_to_engine(client, refs=[args.image], log=lambda line: print(f"startle: {line}"))
     stale = reap_stale(client)
     if stale["runs"]:
         print(f"startle: reaped {stale['runs']} stale run(s): {stale['containers']} containers, "

@@ -1,6 +1,6 @@
 """Clients the harness uses to script the world: the mock center's admin API and Toxiproxy's API.
 
-Both talk to ports published on 127.0.0.1 only.
+Both talk to ports published on the engine's address (127.0.0.1 for this machine's engine).
 """
 
 from __future__ import annotations

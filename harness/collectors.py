@@ -20,6 +20,7 @@ from docker.errors import NotFound
 
 from harness.clients import CenterAdmin
 from harness.config import LABEL_EXECUTION, LABEL_ROLE, LABEL_WORLD
+from harness.engine import docker_client
 from harness.profile import SignalSpec
 from harness.signals import read_line
 from harness.timeline import Event, Timeline
@@ -59,13 +60,14 @@ class DockerEvents(Collector):
 
     name = "docker-events"
 
-    def __init__(self, timeline: Timeline, client: docker.DockerClient, world_id: str,
-                 execution: str | None = None) -> None:
+    def __init__(self, timeline: Timeline, world_id: str, execution: str | None = None) -> None:
         """Events of the containers of world ``world_id``; with ``execution``, of those this
         scenario execution created and of the infrastructure (which carries no execution id), not
-        of the containers of earlier scenarios on a pooled world."""
+        of the containers of earlier scenarios on a pooled world. The stream has a client of its
+        own (its connection is held for the whole scenario; the SDK reads events without a read
+        timeout), made on the collector's thread: events since its creation are replayed."""
         super().__init__(timeline)
-        self.client = client
+        self.client: docker.DockerClient | None = None
         self.filters = {"type": "container", "label": [f"{LABEL_WORLD}={world_id}"]}
         self.execution = execution
         self.since = time.time() - 1  # nothing of this scenario exists yet: the margin only absorbs clock rounding
@@ -73,6 +75,7 @@ class DockerEvents(Collector):
 
     def run(self) -> None:
         try:
+            self.client = docker_client()
             self.stream = self.client.events(decode=True, filters=self.filters, since=self.since)
             for raw in self.stream:
                 if self.stopping.is_set():
@@ -108,6 +111,8 @@ class DockerEvents(Collector):
             except Exception:  # noqa: BLE001
                 pass
         self.thread.join(timeout=join_s)
+        if self.client is not None:
+            self.client.close()
 
 
 def split_docker_timestamp(line: str, received: float) -> tuple[float, str]:

@@ -1,8 +1,11 @@
 """One container class per service, in the style of testcontainers (which they extend).
 
 Every container is created on the scenario's network with its role as network alias, carries
-startle's labels, and publishes its ports on 127.0.0.1 only. Ryuk (testcontainers' reaper) is off:
+startle's labels, and publishes its ports on the engine's address only (127.0.0.1 for this
+machine's engine; :func:`harness.engine.publish_address`). Ryuk (testcontainers' reaper) is off:
 nothing can be pulled here, and startle reaps by its own labels (``reap`` in harness/runtime.py).
+testcontainers' containers and networks use startle's client factory (harness/engine.py), so a
+TLS engine is verified against its own CA (docs/remote-engine.md).
 """
 
 from __future__ import annotations
@@ -13,8 +16,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import testcontainers.core.container
+import testcontainers.core.network
 from testcontainers.core.config import ConnectionMode, testcontainers_config
 from testcontainers.core.container import DockerContainer
+from testcontainers.core.docker_client import DockerClient as TestcontainersClient
 from testcontainers.core.network import Network
 from testcontainers.core.wait_strategies import HttpWaitStrategy
 
@@ -22,13 +28,24 @@ from pathlib import Path
 
 from harness.clients import CenterAdmin, ToxiproxyAdmin
 from harness.config import LABEL_ROLE, LABEL_RUN, LABEL_WORLD
+from harness.engine import client_from_env, publish_address
 
-LOOPBACK = "127.0.0.1"
 
+class EngineClient(TestcontainersClient):
+    """testcontainers' client wrapper around a client of :func:`harness.engine.client_from_env`
+    (its own ``docker.from_env()`` lets ``REQUESTS_CA_BUNDLE`` replace a TLS engine's CA)."""
+
+    def __init__(self, **kwargs) -> None:  # noqa: D107  (kwargs: testcontainers' docker_client_kw, unused)
+        self.client = client_from_env()
+
+
+testcontainers.core.container.DockerClient = EngineClient  # type: ignore[misc]
+testcontainers.core.network.DockerClient = EngineClient  # type: ignore[misc]
 testcontainers_config.ryuk_disabled = True
-# Reach published ports on 127.0.0.1 even when this process itself runs inside a container
-# (testcontainers would otherwise guess the bridge gateway, where nothing is published).
-testcontainers_config.tc_host_override = LOOPBACK
+# Reach published ports at the engine's address even when this process itself runs inside a
+# container (testcontainers would otherwise guess the bridge gateway, where nothing is published);
+# set again by each container for the engine of the moment (StartleContainer.__init__).
+testcontainers_config.tc_host_override = "127.0.0.1"
 testcontainers_config.connection_mode_override = ConnectionMode.docker_host
 
 CENTER_PORT = 8080
@@ -52,17 +69,20 @@ class StartleContainer(DockerContainer):
 
     def __init__(self, image: str, name: str, labels: dict[str, str], network: Network | None) -> None:
         super().__init__(image)
+        self.address = publish_address()
+        """Where its published ports listen and are dialled (the engine's address)."""
+        testcontainers_config.tc_host_override = self.address  # its wait strategies dial there
         self.with_name(name).with_kwargs(labels={**labels, "startle.role": self.role})
         if network is not None:
             self.with_network(network).with_network_aliases(self.role)
 
     def publish(self, container_port: int) -> "StartleContainer":
-        """Publish ``container_port`` on a free port of 127.0.0.1 (never on every interface)."""
-        self.ports[f"{container_port}/tcp"] = (LOOPBACK, None)  # type: ignore[assignment]
+        """Publish ``container_port`` on a free port of the engine's address (never on every interface)."""
+        self.ports[f"{container_port}/tcp"] = (self.address, None)  # type: ignore[assignment]
         return self
 
     def host_port(self, container_port: int) -> int:
-        """The 127.0.0.1 port that ``container_port`` is published on."""
+        """The port of :attr:`address` that ``container_port`` is published on."""
         self.get_wrapped_container().reload()
         bindings = self.get_wrapped_container().attrs["NetworkSettings"]["Ports"][f"{container_port}/tcp"]
         return int(bindings[0]["HostPort"])
@@ -88,7 +108,7 @@ class CenterContainer(StartleContainer):
                          .with_startup_timeout(int(startup_timeout_s)))
 
     def admin(self) -> CenterAdmin:
-        return CenterAdmin(f"http://{LOOPBACK}:{self.host_port(CENTER_PORT)}")
+        return CenterAdmin(f"http://{self.address}:{self.host_port(CENTER_PORT)}")
 
 
 class OwnCenterContainer(StartleContainer):
@@ -113,7 +133,7 @@ class OwnCenterContainer(StartleContainer):
         deadline = time.time() + timeout_s
         answer: tuple[bool | None, str] = (None, "never asked")
         while time.time() < deadline:
-            answer = ask(self.own.ready, lambda port: (LOOPBACK, self.host_port(port)), self.get_wrapped_container)
+            answer = ask(self.own.ready, lambda port: (self.address, self.host_port(port)), self.get_wrapped_container)
             if answer[0]:
                 return
             threading.Event().wait(pace_s)  # the probe's pace (a readiness wait with a deadline)
@@ -130,32 +150,38 @@ class ToxiproxyContainer(StartleContainer):
                  startup_timeout_s: float = 30) -> None:
         super().__init__(image, name, labels, network)
         self.publish(TOXIPROXY_API_PORT)
-        # the proxy in front of the center, on 127.0.0.1 too: an agent in host network mode
+        # the proxy in front of the center, published too: an agent in host network mode
         # reaches the center through it (scenarios/network-host.yaml)
         self.publish(CENTER_PROXY_PORT)
         self.waiting_for(HttpWaitStrategy(TOXIPROXY_API_PORT, "/version").for_status_code(200)
                          .with_startup_timeout(int(startup_timeout_s)))
 
     def admin(self) -> ToxiproxyAdmin:
-        return ToxiproxyAdmin(LOOPBACK, self.host_port(TOXIPROXY_API_PORT))
+        return ToxiproxyAdmin(self.address, self.host_port(TOXIPROXY_API_PORT))
 
 
 PLACEHOLDER = re.compile(r"\{(ip|hostport):([a-z0-9-]+)(?::(\d+))?\}")
 """Late-bound values in the agent's env, filled when the agent container is created (the peers
 exist by then): ``{ip:ROLE}`` the peer's address on the scenario network, ``{hostport:ROLE:PORT}``
-the 127.0.0.1 port its container port PORT is published on. Faults use them in ``on_create``."""
+the engine-address port its container port PORT is published on. Faults use them in ``on_create``."""
 
 
 @dataclass
 class ConfigCopy:
     """The agent's config folder rendered for one scenario: ``folder`` on this host, mounted at
-    ``mount``; ``file`` the main file in it (None: not declared), ``format`` json/yaml/toml/ini."""
+    ``mount``; ``file`` the main file in it (None: not declared), ``format`` json/yaml/toml/ini.
+    ``source`` is its key in :attr:`AgentSpec.volumes`: the folder itself (a bind mount), or on a
+    remote engine the volume it is copied into (harness/configvolume.py)."""
 
     folder: Path
     mount: str
     file: str | None
     format: str | None
     keys: dict[str, str] = field(default_factory=dict)
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        self.source = self.source or str(self.folder)
 
     @property
     def main(self) -> Path | None:
@@ -196,7 +222,7 @@ class AgentSpec:
     dns_options: list[str] = field(default_factory=list)
     tmpfs: dict[str, str] = field(default_factory=dict)
     ports: list[int] = field(default_factory=list)
-    """Container ports startle probes (published on 127.0.0.1 in bridge modes)."""
+    """Container ports startle probes (published on the engine's address in bridge modes)."""
     host_ports: dict[int, int] = field(default_factory=dict)
     """Host network mode: container port → the port the agent was told to use instead."""
     publish_health: bool = True
@@ -269,8 +295,8 @@ class AgentContainer(StartleContainer):
         self.spec = spec
         for key, value in spec.env.items():
             self.with_env(key, self._fill(value, network, labels))
-        for host_path, bind in spec.volumes.items():
-            self.with_volume_mapping(host_path, bind["bind"], bind.get("mode", "ro"))
+        for source, bind in spec.volumes.items():  # a host path (bind mount) or a volume's name
+            self.with_volume_mapping(source, bind["bind"], bind.get("mode", "ro"))
         if spec.publish_health and spec.docker_network_mode is None:
             for port in spec.ports:
                 self.publish(port)

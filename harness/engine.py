@@ -169,6 +169,44 @@ def docker_arch(machine: str) -> str:
     return ARCHITECTURES.get(machine, machine)
 
 
+_ARCH: dict[str, str] = {}
+
+
+def target_arch() -> str:
+    """The target engine's architecture as image tags name it (``amd64``, ``arm64``): its
+    ``client.info()["Architecture"]``, not this machine's ``uname`` (a board is often arm64).
+    Read once per engine address and process."""
+    url = engine_address().url
+    with _LOCK:
+        known = _ARCH.get(url)
+    if known is None:
+        known = docker_arch(shared_client().info().get("Architecture", ""))
+        with _LOCK:
+            _ARCH[url] = known
+    return known
+
+
+def publish_address() -> str:
+    """The address ports are published on: the engine's own host as this machine dials it
+    (:attr:`EngineAddress.published_host`, resolved to an IP address: Docker publishes on
+    addresses, not names). 127.0.0.1 for the local engine; for a second engine on this machine's
+    loopback (``tcp://127.0.0.1:PORT``) its userland proxy listens on 127.0.0.1 too."""
+    host = engine_address().published_host
+    try:
+        return socket.getaddrinfo(host, None, socket.AF_INET, socket.SOCK_STREAM)[0][4][0]
+    except (socket.gaierror, IndexError):
+        raise InfrastructureError(f"the engine's host {host!r} (DOCKER_HOST) does not resolve to an IPv4 "
+                                  "address to publish ports on; give DOCKER_HOST an IP address") from None
+
+
+def remote_limit() -> str | None:
+    """None on the build engine (:func:`points_elsewhere` False); else the end of a skip reason
+    for what needs the engine on this machine (the reason's start names that, never guessed)."""
+    if not points_elsewhere():
+        return None
+    return f"the engine is not this machine's (DOCKER_HOST={engine_address().url}; docs/remote-engine.md)"
+
+
 def on_this_host(info: Mapping) -> bool:
     """Whether an engine (its ``client.info()``) runs on this machine: same host name and kernel.
     Only then do bind mounts of this machine's paths and reads of /proc/PID reach its containers."""

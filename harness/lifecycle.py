@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from harness.checks import Check, CheckContext, Verdict
 from harness.collectors import AgentLog, CenterLogs, CenterRequests, Collector, DockerEvents, LaunchedAgentLogs
+from harness.engine import remote_limit
 from harness.errors import InfrastructureError
 from harness.faults import Fault
 from harness.pool import WorldPool
@@ -128,6 +129,29 @@ def decide(checks: list[Check], ctx: CheckContext, verdicts: dict[int, Verdict],
                 verdicts[index] = verdict
 
 
+def remote_skip_reason(scenario: Scenario, profile: Profile) -> str | None:
+    """Why ``scenario`` cannot be judged on a remote engine (None: it can, or the engine is this
+    machine's): what it needs of the engine's host is only reachable on this one
+    (docs/remote-engine.md). Checked before any container is created."""
+    where = remote_limit()
+    if where is None:
+        return None
+    for fault in scenario.typed_faults:
+        if (what := fault.local_only()) is not None:
+            return f"{what}; {where}"
+    if scenario.arch not in ("native", native_arch()):
+        return (f"the scenario runs the {scenario.arch} image emulated, and QEMU/binfmt_misc is checked and "
+                f"switched on this machine only; {where}")
+    tcp = [stage for stage, probe in profile.health.probes().items() if probe.tcp]
+    if tcp:
+        return (f"startle's TCP probes ({', '.join(tcp)}) would go through the engine's published port, where "
+                f"Docker's userland proxy accepts every connection (the container's bridge address is not "
+                f"routed here); {where}")
+    if profile.center.protocol == "tcp" and not profile.signals.declares("attempt"):
+        return f"attempts of this agent are seen only on the wire (a tap on this machine's bridge); {where}"
+    return None
+
+
 def wrong_arch(scenario: Scenario, image: str) -> None:
     """Skip a scenario that needs another architecture than the given ``image`` has (a candidate
     image is usually built for one): it cannot be judged with that image, which is not a failure."""
@@ -181,6 +205,8 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
         missing = scenario.missing(profile)
         if missing:
             raise ScenarioSkipped(f"profile {profile.name} does not declare " + "; ".join(missing))
+        if (reason := remote_skip_reason(scenario, profile)) is not None:
+            raise ScenarioSkipped(reason)
         for fault in scenario.typed_faults:
             if callable(getattr(fault, "preflight", None)):
                 fault.preflight()
@@ -191,7 +217,7 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
         world = World(run, scenario.name, profile, timeline, infrastructure=infra)
         if launcher is not None:
             world.launcher = Path(launcher)
-        collectors.append(DockerEvents(timeline, world.client, world.world_id, world.execution).start())
+        collectors.append(DockerEvents(timeline, world.world_id, world.execution).start())
         world.start_infrastructure()
         center_log = CenterRequests(timeline, world.center, since=world.center_next_index) \
             if world.center is not None else None
@@ -203,6 +229,7 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
         spec = world.agent_spec(node_id, image=image, arch=arch)
         for fault in scenario.typed_faults:
             fault.on_create(spec)
+        world.seal_config(spec)  # before faults due at 0 s: one may start a container with it
         tap = world.wire_tap(spec)
         if tap is not None:
             try:

@@ -99,7 +99,7 @@ class HealthSpec(Strict):
         return {s: p for s in STAGES if (p := getattr(self, s)) is not None}
 
     def ports(self) -> list[int]:
-        """Container ports startle must reach (published on 127.0.0.1)."""
+        """Container ports startle must reach (published on the engine's address)."""
         return sorted({p.port for p in self.probes().values() if p.port is not None})
 
 

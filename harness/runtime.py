@@ -32,7 +32,9 @@ from harness.config import (LABEL_EXECUTION, LABEL_HOST, LABEL_MANAGED, LABEL_PI
                             LABEL_SCENARIO, LABEL_WORLD, REPORTS_DIR)
 from harness.containers import (CENTER_PORT, CENTER_PROXY_PORT, AgentContainer, AgentSpec, CenterContainer,
                                 ConfigCopy, OwnCenterContainer, StartleNetwork, ToxiproxyContainer)
+from harness.configvolume import ConfigVolume
 from harness.engine import docker_client  # noqa: F401  (re-exported: the one client factory)
+from harness.engine import points_elsewhere
 from harness.errors import InfrastructureError
 from harness.profile import Profile
 from harness.timeline import Timeline
@@ -64,8 +66,10 @@ def render_file(path: Path, values: dict[str, str]) -> None:
 
 
 def native_arch() -> str:
-    machine = os.uname().machine
-    return {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(machine, machine)
+    """The architecture the target engine runs natively (``amd64``, ``arm64``): the engine's, not
+    this machine's, which differ on a board (:func:`harness.engine.target_arch`)."""
+    from harness.engine import target_arch
+    return target_arch()
 
 
 @dataclass
@@ -283,6 +287,8 @@ class World:
         point it at a mutant launcher)."""
         self.center_next_index = 0
         """The center's first request record of this scenario (a pooled center has older ones)."""
+        self.config_volume: ConfigVolume | None = None
+        """The agent's config on a remote engine (None: the host folder is bind-mounted)."""
 
     # --- infrastructure ---------------------------------------------------------------------
     network = property(lambda self: self.infra.network)
@@ -347,9 +353,26 @@ class World:
                 path.chmod(0o755 if path.is_dir() else 0o644)
                 if config.render and path.is_file():
                     render_file(path, values)
-            spec.config = ConfigCopy(folder, config.mount, config.file, config.file_format, dict(config.keys))
-            spec.volumes[str(folder)] = {"bind": config.mount, "mode": "ro"}
+            source = str(folder)
+            if points_elsewhere():  # the engine cannot see this machine's folder: a volume of its own
+                self.config_volume = ConfigVolume(self.client, self.prefix, self.labels, CENTER_IMAGE)
+                source = self.config_volume.name
+            spec.config = ConfigCopy(folder, config.mount, config.file, config.file_format, dict(config.keys),
+                                     source=source)
+            spec.volumes[source] = {"bind": config.mount, "mode": "ro"}
         return spec
+
+    def seal_config(self, spec: AgentSpec) -> None:
+        """The config copy is as the agent's containers are created with it (faults' ``on_create``
+        done): a remote engine's volume is filled (once; :meth:`start_agent` calls it too)."""
+        if self.config_volume is not None and spec.config is not None and not self.config_volume.filled:
+            self.config_volume.fill(spec.config.folder)
+
+    def config_changed(self, folder: Path) -> None:
+        """Faults call it after changing the config copy (``folder``) while the agent runs: a bind
+        mount shows the change already; a remote engine's volume is updated (harness/configvolume.py)."""
+        if self.config_volume is not None:
+            self.config_volume.update(folder)
 
     def placeholders(self, node_id: str) -> dict[str, str]:
         """The values of the profile's placeholders for this scenario."""
@@ -361,6 +384,7 @@ class World:
     def start_agent(self, spec: AgentSpec) -> AgentContainer:
         self.require_image(spec.image)
         assert self.network is not None, "start_infrastructure() first"
+        self.seal_config(spec)
         self.agent_container = AgentContainer(spec, f"{self.prefix}-agent", self.labels, self.network)
         self.agent_container.start()
         return self.agent_container
@@ -370,12 +394,18 @@ class World:
         while the container has no address). Host mode: the port the agent was told to use, on
         loopback; bridge modes: the container's own address on its network, from this host — not
         the port published on 127.0.0.1, where Docker's userland proxy accepts a connection even
-        when nothing listens in the container (a TCP probe would always say yes)."""
+        when nothing listens in the container (a TCP probe would always say yes). A remote engine's
+        bridge is not reachable from here: the port published at the engine's address."""
         agent = self.agent_container
         if agent is None or not agent.spec.publish_health or agent.spec.network_mode == "none":
             return None
         if agent.spec.network_mode == "host":
             return "127.0.0.1", agent.spec.host_ports.get(port, port)
+        if points_elsewhere():  # a remote engine's bridge is not routed here: its published port
+            try:  # (HTTP probes only there: lifecycle.remote_skip_reason)
+                return agent.address, agent.host_port(port)
+            except (NotFound, KeyError, IndexError, TypeError):
+                return None
         cached_at, address = self._agent_ip
         if time.time() - cached_at > ADDRESS_TTL_S or address is None:
             try:
@@ -400,10 +430,10 @@ class World:
     def wire_tap(self, spec: AgentSpec):
         """A :class:`harness.wire.WireTap` on the scenario network toward the center's address (as the
         agent sees it), not started; None when the agent is not on the scenario network (network
-        modes none, host, isolated: nothing of it crosses that bridge)."""
+        modes none, host, isolated: nothing of it crosses that bridge), or when the engine is remote."""
         from harness.wire import WireTap, bridge_interface, container_ip
-        if spec.network_mode is not None or self.network is None:
-            return None
+        if spec.network_mode is not None or self.network is None or points_elsewhere():
+            return None  # a remote engine's bridge is not this machine's: no tap (docs/remote-engine.md)
         host, port = self.center_address
         target = self.toxiproxy_container if host == "toxiproxy" else self.center_container
         return WireTap(self.timeline, bridge_interface(self.network), container_ip(target, self.network.name), port)
@@ -423,6 +453,8 @@ class World:
     def _agent_exe(self) -> str | None:
         """The host path of the program the agent's main process runs (/proc/PID/exe): an emulated
         binary shows its QEMU interpreter. None when the engine is not on this host or it exited."""
+        if points_elsewhere():  # its /proc is not this machine's (even a second engine here: not judged)
+            return None
         container = self.agent_docker_container()
         try:
             container.reload()

@@ -18,6 +18,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from harness.engine import points_elsewhere
 from harness.timeline import Event
 
 CGROUP_MEMORY = Path("/sys/fs/cgroup/memory/docker")
@@ -86,6 +87,8 @@ class AgentWatch:
             binds=host.get("Binds") or [])
 
     def sample(self, full_id: str) -> None:
+        if points_elsewhere():
+            return  # the cgroup is on the engine's host: peak memory not read (docs/remote-engine.md)
         folder = CGROUP_MEMORY / full_id
         self.limit = _read_int(folder / "memory.limit_in_bytes") or self.limit
         while not self.stopping.is_set():

@@ -59,6 +59,12 @@ class Fault(BaseModel):
     def on_create(self, spec: "AgentSpec") -> None:
         """Creation-time part of the fault (default: none)."""
 
+    def local_only(self) -> str | None:
+        """What of this fault needs the engine on this machine (a file or device node made here, a
+        kernel switch of this machine), said as the skip reason's start; None (default): it works
+        on a remote engine too (docs/remote-engine.md)."""
+        return None
+
     def apply(self, world: "World") -> None:
         """Run-time part of the fault (default: none)."""
 

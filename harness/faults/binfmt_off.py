@@ -35,6 +35,9 @@ class BinfmtOff(Fault):
     _lock: BinfmtLock = PrivateAttr(default_factory=BinfmtLock)
     _was_enabled: bool = PrivateAttr(False)
 
+    def local_only(self) -> str | None:
+        return "binfmt_off: it switches QEMU off in this machine's binfmt_misc, not the engine's"
+
     def preflight(self) -> None:
         self.on_create(None)
 

@@ -47,6 +47,10 @@ class Device(Fault):
     node_mode: str = Field("0660", description="octal mode of the node on the host")
     profile_needs: ClassVar[tuple[str, ...]] = ("config.keys.devices",)
 
+    def local_only(self) -> str | None:
+        return ("device(mapped): the fake serial node is made with mknod on this machine and mapped with "
+                "--device, which names a node of the engine's host") if self.mapped else None
+
     def on_create(self, spec) -> None:
         set_setting(spec, "devices", [self.device_path])
         if self.mapped:
@@ -76,6 +80,10 @@ class DockerSocket(Fault):
     _server: socket.socket | None = PrivateAttr(None)
     _stop: threading.Event = PrivateAttr(default_factory=threading.Event)
     profile_needs: ClassVar[tuple[str, ...]] = ("config.keys.docker_socket",)
+
+    def local_only(self) -> str | None:
+        return ("docker_socket(mounted): the fake Docker socket is served by this process on this machine "
+                "and bind-mounted") if self.mounted else None
 
     def on_create(self, spec) -> None:
         set_setting(spec, "docker_socket", True)

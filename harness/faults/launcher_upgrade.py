@@ -82,6 +82,10 @@ class LauncherUpgrade(Fault):
     type: Literal["launcher_upgrade"] = "launcher_upgrade"
     profile_needs: ClassVar[tuple[str, ...]] = ("launcher",)
     to: Literal["good", "bad", "none"] = "bad"
+
+    def local_only(self) -> str | None:
+        return ("launcher_upgrade: the host launcher bind-mounts a config folder of this machine (-v) and "
+                "keeps its state file here")
     """the v2 the launcher upgrades to (``none``: install v1 only)"""
     ready_timeout_s: int = Field(12, ge=1, description="the launcher's --ready-timeout, seconds")
     _thread: threading.Thread | None = PrivateAttr(None)

@@ -51,7 +51,7 @@ class ConfigMount(Fault):
         self._folder = folder
         files = [p for p in folder.rglob("*") if p.is_file()]
         if self.state == "missing":
-            del spec.volumes[str(folder)]
+            del spec.volumes[copy.source]
         elif self.state in ("empty", "late"):
             self._saved = folder.parent / "config.saved"
             shutil.copytree(folder, self._saved)
@@ -76,6 +76,8 @@ class ConfigMount(Fault):
             shutil.copyfile(source, tmp)
             tmp.chmod(0o644)
             os.replace(tmp, target)
+        if world is not None:
+            world.config_changed(self._folder)  # a remote engine's config volume gets them too
 
     def describe(self) -> str:
         where = f" at {self.at_s:g} s" if self.state == "late" else ""

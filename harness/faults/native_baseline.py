@@ -65,7 +65,7 @@ class NativeBaseline(Fault):
 
             def address(port: int):
                 try:
-                    return "127.0.0.1", int(container.host_port(port))
+                    return container.address, int(container.host_port(port))
                 except Exception:  # noqa: BLE001  (not published yet)
                     return None
             deadline = time.time() + self.timeout_s

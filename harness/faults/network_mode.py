@@ -91,6 +91,10 @@ class NetworkMode(Fault):
                            "give it through env)")
         return lacking
 
+    def local_only(self) -> str | None:
+        return ("network_mode(host): the agent's free health port is picked on this machine and probed on its "
+                "127.0.0.1, which are the engine host's") if self.mode == "host" else None
+
     def needs_own_world(self) -> bool:
         return self.mode == "isolated" and bool(self.peers)  # the peers join the agent's own network
 

@@ -30,6 +30,10 @@ class Requires(Fault):
     needs: list[Literal["qemu", "binfmt-control"]] = Field(min_length=1)
     _lock: BinfmtLock = PrivateAttr(default_factory=BinfmtLock)
 
+    def local_only(self) -> str | None:
+        return (f"requires({', '.join(self.needs)}): QEMU and binfmt_misc are checked on this machine; an "
+                "engine elsewhere emulates with its own kernel's")
+
     def check(self) -> None:
         """Skip unless every need is met. A ``qemu`` need is read under the shared binfmt lock, so a
         scenario that has switched emulation off for a moment (arch-binfmt-off, in parallel) is
