@@ -628,7 +628,8 @@ def leftovers(client: docker.DockerClient, labels: dict[str, str] | None = None)
     return found
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host (another user's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -649,7 +650,7 @@ def stale_runs(client: docker.DockerClient) -> set[str]:
         run_id = labels.get(LABEL_RUN)
         if run_id:
             runs[run_id] = (labels.get(LABEL_HOST, ""), int(labels.get(LABEL_PID, "0") or 0))
-    return {run_id for run_id, (host, pid) in runs.items() if host == here and not _pid_alive(pid)}
+    return {run_id for run_id, (host, pid) in runs.items() if host == here and not pid_alive(pid)}
 
 
 def reap_stale(client: docker.DockerClient) -> dict[str, int]:

@@ -33,6 +33,7 @@ import zlib
 from dataclasses import dataclass, field
 
 from harness.errors import InfrastructureError
+from harness.runtime import pid_alive
 
 OWNER_PREFIX = "startle-storm-"
 SUPERNET = ipaddress.ip_network("198.18.0.0/15")
@@ -52,16 +53,6 @@ def _ip(*args: str, namespace: str | None = None, check: bool = True) -> str:
         raise InfrastructureError(f"{' '.join(cmd)}: {done.stderr.strip() or done.returncode} "
                                   "(worker namespaces need root and iproute2)")
     return done.stdout
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _free_subnet(seed: int) -> ipaddress.IPv4Network:
@@ -94,12 +85,12 @@ def reap_stale() -> list[str]:
     removed = []
     for name in namespaces():
         match = OWNER.match(name)
-        if match and not _alive(int(match["pid"])):
+        if match and not pid_alive(int(match["pid"])):
             _ip("netns", "delete", name, check=False)
             removed.append(name)
     for link, alias in owned_links().items():
         match = OWNER.match(alias)
-        if match and not _alive(int(match["pid"])):
+        if match and not pid_alive(int(match["pid"])):
             _ip("link", "delete", link, check=False)
             removed.append(link)
     return removed
