@@ -26,7 +26,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from contextlib import closing
+import threading
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -45,6 +46,29 @@ USERS_FILE = Path(__file__).with_name("users.py")
 SCENARIO_LABEL = "storm"
 START_TIMEOUT_S = 60.0
 """Seconds a container, or the locust master with its workers, gets to come up."""
+
+
+@contextmanager
+def interrupts_held():
+    """Ctrl-C and SIGTERM held until the block ends, then raised as ``KeyboardInterrupt``.
+
+    A container create the engine completes after an interrupt reached its caller would be missed
+    by the reap that follows (the engine lists it only once created) and left behind; held, the
+    create returns first and the reap finds it. No effect outside the main thread.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = {signum: signal.signal(signum, lambda signum, frame: held.append(signum))
+                for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if held:
+            raise KeyboardInterrupt
 
 
 def free_port() -> int:
@@ -119,8 +143,9 @@ class ContainerWorld:
             self.client.images.get(image)
         except NotFound:
             raise InfrastructureError(f"image {image} is not built; run `startle build` (images are built locally)") from None
-        return self.client.containers.run(image, detach=True, network_mode="host", name=f"{self.prefix}-{role}",
-                                          labels=self._labels(role), **kwargs)
+        with interrupts_held():
+            return self.client.containers.run(image, detach=True, network_mode="host", name=f"{self.prefix}-{role}",
+                                              labels=self._labels(role), **kwargs)
 
     @staticmethod
     def _alive(container) -> Callable[[], bool]:
@@ -299,7 +324,6 @@ class CpuSampler:
     (``/proc`` through psutil) in a thread: a process's last sample is at most ``period_s`` old."""
 
     def __init__(self, period_s: float = 1.0) -> None:
-        import threading
         self.period_s = period_s
         self.procs: dict[str, subprocess.Popen] = {}
         self.cpu_s: dict[str, float] = {}
