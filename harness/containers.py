@@ -28,7 +28,7 @@ from pathlib import Path
 
 from harness.clients import CenterAdmin, ToxiproxyAdmin
 from harness.config import LABEL_ROLE, LABEL_RUN, LABEL_WORLD
-from harness.engine import client_from_env, publish_address
+from harness.engine import client_from_env, points_elsewhere, publish_address
 
 
 class EngineClient(TestcontainersClient):
@@ -87,6 +87,34 @@ class StartleContainer(DockerContainer):
         bindings = self.get_wrapped_container().attrs["NetworkSettings"]["Ports"][f"{container_port}/tcp"]
         return int(bindings[0]["HostPort"])
 
+    def own_address(self) -> str | None:
+        """The container's address on its network (None while it has none, or once it is gone)."""
+        from docker.errors import NotFound
+        try:
+            container = self.get_wrapped_container()
+            container.reload()
+            networks = container.attrs["NetworkSettings"]["Networks"]
+        except (NotFound, KeyError):
+            return None
+        return next((n.get("IPAddress") for n in networks.values() if n.get("IPAddress")), None)
+
+    def reachable_at(self, container_port: int) -> tuple[str, int] | None:
+        """Where startle reaches ``container_port`` from this host, None if nowhere yet.
+
+        This machine's engine: the container's own address — not the port published on
+        127.0.0.1, where Docker's userland proxy accepts a connection even when nothing listens
+        in the container (a TCP probe there always says yes). A remote engine's bridge is not
+        routed here: the port published at the engine's address.
+        """
+        from docker.errors import NotFound
+        if points_elsewhere():
+            try:
+                return self.address, self.host_port(container_port)
+            except (NotFound, KeyError, IndexError, TypeError):
+                return None
+        address = self.own_address()
+        return (address, container_port) if address else None
+
     def short_logs(self, lines: int = 30) -> str:
         try:
             return self.get_wrapped_container().logs(tail=lines).decode(errors="replace")
@@ -133,7 +161,7 @@ class OwnCenterContainer(StartleContainer):
         deadline = time.time() + timeout_s
         answer: tuple[bool | None, str] = (None, "never asked")
         while time.time() < deadline:
-            answer = ask(self.own.ready, lambda port: (self.address, self.host_port(port)), self.get_wrapped_container)
+            answer = ask(self.own.ready, self.reachable_at, self.get_wrapped_container)
             if answer[0]:
                 return
             threading.Event().wait(pace_s)  # the probe's pace (a readiness wait with a deadline)

@@ -392,29 +392,18 @@ class World:
     def agent_address(self, port: int) -> tuple[str, int] | None:
         """Where startle reaches the agent's container ``port`` (None with ``--network none``, or
         while the container has no address). Host mode: the port the agent was told to use, on
-        loopback; bridge modes: the container's own address on its network, from this host — not
-        the port published on 127.0.0.1, where Docker's userland proxy accepts a connection even
-        when nothing listens in the container (a TCP probe would always say yes). A remote engine's
-        bridge is not reachable from here: the port published at the engine's address."""
+        loopback; bridge modes: :meth:`StartleContainer.reachable_at` (the container's own address
+        here, its published port on a remote engine), the address cached for ``ADDRESS_TTL_S``."""
         agent = self.agent_container
         if agent is None or not agent.spec.publish_health or agent.spec.network_mode == "none":
             return None
         if agent.spec.network_mode == "host":
             return "127.0.0.1", agent.spec.host_ports.get(port, port)
-        if points_elsewhere():  # a remote engine's bridge is not routed here: its published port
-            try:  # (HTTP probes only there: lifecycle.remote_skip_reason)
-                return agent.address, agent.host_port(port)
-            except (NotFound, KeyError, IndexError, TypeError):
-                return None
+        if points_elsewhere():  # (HTTP probes only there: lifecycle.remote_skip_reason)
+            return agent.reachable_at(port)
         cached_at, address = self._agent_ip
         if time.time() - cached_at > ADDRESS_TTL_S or address is None:
-            try:
-                container = agent.get_wrapped_container()
-                container.reload()
-                networks = container.attrs["NetworkSettings"]["Networks"]
-            except (NotFound, KeyError):
-                return None
-            address = next((n.get("IPAddress") for n in networks.values() if n.get("IPAddress")), None)
+            address = agent.own_address()
             self._agent_ip = (time.time(), address)
         return (address, port) if address else None
 
