@@ -392,11 +392,13 @@ def scenario_for(name: str, inference: Inference, signature: Signature, profile,
                  fixed: bool = False) -> dict[str, Any]:
     """An ordinary scenario: the inferred faults; as expectations the field's failure (a test that
     the failure still happens here), or with ``fixed`` the behaviour once it is fixed (the agent
-    becomes ready, and registers when the profile can tell). The field signature and every
+    does not die — no exit, no OOM kill, no restart — for the field's lifetime and a margin, becomes
+    ready, and registers when the profile can tell). The field signature and every
     inference stay in its ``field`` section, for reference."""
     within_s = max(12.0, round((signature.lived_s or 0) * 1.5 + 10))  # the field's lifetime, and a margin
     expect: list[dict[str, Any]] = []
     if fixed:
+        expect.append({"type": "no_restart", "within_s": within_s})
         expect.append({"type": "ready", "within_s": within_s})
         if signature.registered is not None:
             expect.append({"type": "registered", "within_s": within_s})

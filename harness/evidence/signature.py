@@ -106,7 +106,8 @@ def here_signature(result, profile) -> Signature:
 
 def judge(field_sig: Signature, here: Signature) -> tuple[str, list[str]]:
     """The verdict and one line per judged field that differs. PARTIAL: the agent failed here with
-    the field's exit code or OOM kill, but another judged field differs."""
+    the field's exit code and OOM kill, but another judged field differs; NOT REPRODUCED: it did not
+    fail here, or failed another way (another exit code, or an OOM kill on one side only)."""
     differ: dict[str, str] = {}
     for name in JUDGED:
         theirs, ours = getattr(field_sig, name), getattr(here, name)
@@ -118,7 +119,7 @@ def judge(field_sig: Signature, here: Signature) -> tuple[str, list[str]]:
         return REPRODUCED, []
     if not here.failed:
         return NOT_REPRODUCED, [*differ.values(), "the agent did not fail here"]
-    core_differs = "exit_code" in differ and "oom_killed" in differ
+    core_differs = "exit_code" in differ or "oom_killed" in differ
     return (NOT_REPRODUCED if core_differs else PARTIAL), list(differ.values())
 
 

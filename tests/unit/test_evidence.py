@@ -114,7 +114,8 @@ def test_the_signature_and_the_verdicts():
     assert sig.judge(told, sig.Signature(exit_code=17, diagnosis="dns: resolver timed out"))[0] == sig.PARTIAL
     assert sig.judge(field, sig.Signature(exit_code=0))[0] == sig.NOT_REPRODUCED
     assert sig.judge(sig.Signature(137, True), sig.Signature(1, False))[0] == sig.NOT_REPRODUCED
-    assert sig.judge(sig.Signature(137, True), sig.Signature(137, False))[0] == sig.PARTIAL
+    assert sig.judge(sig.Signature(137, True), sig.Signature(137, False))[0] == sig.NOT_REPRODUCED  # killed, not OOM
+    assert sig.judge(sig.Signature(exit_code=42), sig.Signature(exit_code=11))[0] == sig.NOT_REPRODUCED  # another failure
 
 
 def logs(*records) -> str:
@@ -186,8 +187,22 @@ def test_a_written_scenario_is_an_ordinary_one_and_fixed_asserts_the_fixed_behav
                                                         fixed=fixed)))
         scenario = load_scenario(path)
         kinds = [check.type for check in scenario.checks]
-        assert kinds == (["ready", "registered"] if fixed else ["exits", "stays_down"]), kinds
+        assert kinds == (["no_restart", "ready", "registered"] if fixed else ["exits", "stays_down"]), kinds
         assert scenario.field["signature"]["exit_code"] == 11 and scenario.field["bundle"] == "b.tar.gz"
+
+
+def test_pytest_collects_a_field_scenario_where_reproduce_writes_it(tmp_path):
+    import sys
+
+    import yaml
+    field = tmp_path / "scenarios" / "field"
+    field.mkdir(parents=True)
+    found = rep.infer(files(), load_profile("reference"))
+    scenario = rep.scenario_for("field-n1", found, sig.Signature(exit_code=11), load_profile("reference"))
+    (field / "field-n1.yaml").write_text(yaml.safe_dump(scenario))
+    listed = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q",
+                             "scenarios"], cwd=tmp_path, capture_output=True, text=True).stdout
+    assert "scenarios/field/field-n1.yaml::field-n1" in listed, listed
 
 
 def test_an_inspect_json_alone_is_read_and_its_unknown_architecture_is_said(tmp_path):
