@@ -347,11 +347,14 @@ class Profile(Strict):
     path: Path | None = Field(None, exclude=True)
 
     def resolve(self, relative: str) -> Path:
-        """A path the profile names: absolute, else relative to the project (the checkout's
-        fixtures) when it exists there, else to the profile's folder."""
+        """A path the profile names: absolute, else relative to the profile's folder when it exists
+        there (a user's profile beside its agent's files), else to startle's own files (the
+        built-in profiles name ``fixtures/...``)."""
         path = Path(relative)
         if path.is_absolute():
             return path
+        if self.path is not None and (self.path.parent / path).exists():
+            return self.path.parent / path
         if (ROOT / path).exists() or self.path is None:
             return ROOT / path
         return self.path.parent / path

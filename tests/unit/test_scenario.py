@@ -83,6 +83,18 @@ def test_registries_and_reference_profile():
     assert profile.retry_policy.envelope_s(10) == pytest.approx(4.0)
 
 
+def test_a_profile_names_files_beside_itself_before_startles_own(tmp_path):
+    """A user's profile in its own repository: ``fixtures/agent/config`` is its own folder there,
+    even though startle ships a folder of that name; a path only startle has is startle's."""
+    import shutil
+    original = Path(load_profile("reference").path)
+    (tmp_path / "fixtures" / "agent" / "config").mkdir(parents=True)
+    shutil.copy(original, tmp_path / "mine.yaml")
+    mine = load_profile(tmp_path / "mine.yaml")
+    assert mine.config_source() == tmp_path / "fixtures" / "agent" / "config"
+    assert mine.resolve("fixtures/agent/launcher.sh") == load_profile("reference").resolve("fixtures/agent/launcher.sh")
+
+
 def test_unknown_profile_is_named():
     with pytest.raises(InputError, match="reference"):
         load_profile("nonexistent")
