@@ -247,11 +247,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         Path(a).resolve() == SCENARIOS_DIR for a in args.scenarios)
     only_pairs = bool(args.scenarios) and not named
     scenarios = [] if only_pairs else [load_scenario(path) for path in find_scenarios(named)]
+    profile = load_profile(args.profile) if args.profile else None
     if with_pairs and not args.no_pairs:
-        scenarios += generate(PAIRS_FILE)
+        scenarios += generate(PAIRS_FILE, (profile or load_profile("reference")).preflight_order)
     if not scenarios:
         raise InputError("scenarios/", "(scenarios)", "no scenario files found", "add scenarios/*.yaml")
-    profile = load_profile(args.profile) if args.profile else None
     if args.weights:
         load_weights(args.weights)  # a bad weights file fails now, not after the run
     shard = None

@@ -85,8 +85,10 @@ class CombinationsFile(pytest.File):
 
     def collect(self):
         from harness.combinations import generate
+        from harness.profile import load_profile
         try:
-            scenarios = generate(self.path)
+            profile = load_profile(self.config.getoption("--startle-profile") or "reference")
+            scenarios = generate(self.path, profile.preflight_order)
         except InputError as exc:
             raise self.CollectError(str(exc)) from None
         for scenario in scenarios:

@@ -344,7 +344,17 @@ class Profile(Strict):
     exit_codes: dict[str, int] = Field({}, description="cause → the code the agent exits with: env, "
                                        "config-missing, config-empty, config-unreadable, config-malformed, "
                                        "device, docker-socket, dns, route, threads, give-up, rejected, hung, stopped (docker stop)")
+    preflight_order: list[str] | None = Field(None, description="the preflight reasons (``exit_codes`` keys) in the "
+                                              "order the agent checks them: which of two failures it reports")
     path: Path | None = Field(None, exclude=True)
+
+    @model_validator(mode="after")
+    def _order_of_declared_causes(self) -> "Profile":
+        unknown = [c for c in self.preflight_order or [] if c not in self.exit_codes]
+        if unknown:
+            raise ValueError(f"preflight_order names {unknown}, which exit_codes does not declare; fix: "
+                             "list only exit_codes keys, in the order the agent checks them")
+        return self
 
     def resolve(self, relative: str) -> Path:
         """A path the profile names: absolute, else relative to the profile's folder when it exists

@@ -48,6 +48,8 @@ class Scenario(BaseModel):
     deadline_s: float = Field(60, gt=0, description="hard stop, seconds after the agent starts")
     faults: list[FAULTS.union()] = []  # type: ignore[valid-type]
     expect: list[CHECKS.union()] = Field(min_length=1)  # type: ignore[valid-type]
+    needs: list[str] = Field([], description="profile fields the scenario needs beyond its faults' and checks' "
+                             "(a generated pair of two preflight failures: `preflight_order`)")
     field: dict[str, Any] | None = Field(None, description="a reproduced field failure's evidence (startle "
                                          "reproduce): bundle, signature, inferences; kept for reference, not run")
     _path: Path | None = PrivateAttr(None)
@@ -94,7 +96,7 @@ class Scenario(BaseModel):
 
     def missing(self, profile: "Profile") -> list[str]:
         """What this scenario needs of ``profile`` and it does not declare, each with who needs it."""
-        out: list[str] = []
+        out: list[str] = [f"{field} (needed by {self.name})" for field in self.needs if profile.lacks(field)]
         if self.arch != "native" and self.arch not in profile.images:
             out.append(f"images.{self.arch} (needed by arch: {self.arch})")
         for item in [*self.typed_faults, *self.checks]:

@@ -4,7 +4,8 @@ from itertools import combinations
 
 import pytest
 
-from harness.combinations import PAIRS_FILE, combine, generate, startup_failure_rank
+from harness.combinations import PAIRS_FILE, combine, generate, startup_failure
+from harness.profile import load_profile
 from harness.errors import InputError
 from harness.scenario import load_scenario
 from harness.config import SCENARIOS_DIR
@@ -28,11 +29,21 @@ def test_a_startup_failure_decides_the_pair():
     assert {f.type for f in pair.faults} == {"toxic_latency", "env"}
 
 
-def test_preflight_order_picks_the_lower_exit_code():
-    assert startup_failure_rank(member("env-missing")) == 0
-    assert startup_failure_rank(member("device-missing")) == 5
-    pair = combine(member("device-missing"), member("env-missing"))
-    assert pair.checks[0].reason == "env"
+def test_the_profiles_preflight_order_decides_between_two_failures():
+    assert startup_failure(member("env-missing")) == "env"
+    assert startup_failure(member("device-missing")) == "device"
+    order = load_profile("reference").preflight_order
+    pair = combine(member("device-missing"), member("env-missing"), order)
+    assert pair.checks[0].reason == "env" and pair.missing(load_profile("reference")) == []
+    backwards = combine(member("device-missing"), member("env-missing"), order[::-1])
+    assert backwards.checks[0].reason == "device"
+
+
+def test_two_failures_without_a_declared_order_skip_naming_the_field():
+    pair = combine(member("device-missing"), member("env-missing"), None)
+    assert any(m.startswith("preflight_order") for m in pair.missing(load_profile("tp-prometheus")))
+    alone = combine(member("toxic-latency"), member("env-missing"), None)  # one failure: no order needed
+    assert alone.checks[0].reason == "env" and not alone.needs
 
 
 def test_two_survivable_faults_must_still_come_up_within_the_summed_bounds():
