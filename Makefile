@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STARTLE := $(VENV)/bin/startle
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: run test setup unit integration scenarios mutants doctor clean help bench-center bench-report bench-storm bench-fleet bench-thirdparty bench-reproduce bench-matrix engine2 bench-remote bench-storm-study bench-storm-scale
+.PHONY: run test setup unit integration scenarios mutants doctor clean help bench-center bench-report bench-storm bench-fleet bench-thirdparty bench-renamed bench-reproduce bench-matrix engine2 bench-remote bench-storm-study bench-storm-scale
 
 help:
 	@echo "make run    set up, then run every scenario (reports/latest/)"
@@ -20,6 +20,7 @@ help:
 	@echo "make bench-storm-scale  up to 100,000 simulated agents after an outage, workers in network namespaces"
 	@echo "make bench-fleet    100 real agent containers restarted in an outage, beside the simulation"
 	@echo "make bench-thirdparty  the whole matrix on each third-party agent (fixtures/thirdparty/)"
+	@echo "make bench-renamed     the renamed reference agent through the whole matrix beside the original"
 	@echo "make bench-reproduce   every field-failure kind captured and reproduced, and the padded node minimised"
 	@echo "make bench-matrix   the matrix with and without pooled worlds (wall, overhead), then repeated for flips"
 	@echo "make engine2        a shell whose DOCKER_HOST is a second engine on this machine (TCP+TLS; gone on exit)"
@@ -107,6 +108,11 @@ bench-thirdparty: setup mutants
 # Field failures (docs/capture.md): every kind captured by the script from a misconfigured container
 # and reproduced (bundle-to-verdict seconds printed), then the padded three-cause node minimised with
 # two runs per candidate and its memory limit bisected (runs and wall time printed).
+# The renamed reference agent (every outside name changed) through the whole matrix beside the
+# original: the same verdict for every (scenario, check) both judged.
+bench-renamed: setup mutants
+	STARTLE_BENCH=1 $(PYTEST) -s tests/integration/test_renamed.py
+
 bench-reproduce: setup
 	STARTLE_BENCH=1 $(PYTEST) -s tests/integration/test_reproduce.py tests/integration/test_capture.py \
 		| grep -o -E "(REPRODUCE|MINIMISE|CAPTURE) .*|reproduce: (REPRODUCED|NOT|PARTIAL|minimal|irrelevant|memory).*|[0-9]+ (passed|failed).*"

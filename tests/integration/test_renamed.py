@@ -5,6 +5,9 @@ paths, center paths, config file, diagnosis text); fixtures/profiles/reference-r
 so. The same scenarios run with each profile must give the same verdict for every (scenario,
 check), the same figures within run-to-run noise (``startle compare`` exits 0), and the renamed
 run's report must hold the same plots: nothing outside the profile knows the reference's words.
+``make test`` runs a slice; ``make bench-renamed`` (``STARTLE_BENCH=1``) the whole matrix, pairs
+included — the renamed profile declares no arm64 image, so the arm64 scenarios are compared only
+where both runs judged them.
 """
 
 import json
@@ -16,14 +19,16 @@ from pathlib import Path
 from harness import images
 
 STARTLE = [sys.executable, "-m", "harness.cli"]
-SCENARIOS = ["baseline", "center-outage", "center-503-then-ok", "config-missing", "region-from-metadata",
-             "log-export-outage", "advertise-unroutable"]
-RUN_TIMEOUT_S = 400
+WHOLE_MATRIX = bool(os.environ.get("STARTLE_BENCH"))
+SCENARIOS = [] if WHOLE_MATRIX else ["baseline", "center-outage", "center-503-then-ok", "config-missing",
+                                     "region-from-metadata", "log-export-outage", "advertise-unroutable"]
+RUN_TIMEOUT_S = 1200 if WHOLE_MATRIX else 400
 
 
 def startle_runs(tmp_path: Path, *profiles: str) -> list[Path]:
     """One ``startle run`` per profile, all at once: the same load on each, and half the wall time."""
-    procs = [subprocess.Popen([*STARTLE, "run", "--no-pairs", "-j", "2", "--profile", profile, *SCENARIOS],
+    procs = [subprocess.Popen([*STARTLE, "run", *([] if WHOLE_MATRIX else ["--no-pairs"]), "-j", "2",
+                               "--profile", profile, *SCENARIOS],
                               env={**os.environ, "STARTLE_REPORTS": str(tmp_path / profile)},
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for profile in profiles]
     for profile, proc in zip(profiles, procs):
@@ -32,15 +37,27 @@ def startle_runs(tmp_path: Path, *profiles: str) -> list[Path]:
     return [(tmp_path / profile / "latest").resolve() for profile in profiles]
 
 
-def verdicts(run: Path) -> dict[tuple[str, str], str]:
+def verdicts(run: Path, judged: set[str] | None = None) -> dict[tuple[str, str], str]:
     journal = json.loads((run / "results.json").read_text())
-    return {(s["name"], v["check"]): v["status"] for s in journal["scenarios"] for v in s["verdicts"]}
+    return {(s["name"], v["check"]): v["status"] for s in journal["scenarios"] for v in s["verdicts"]
+            if judged is None or s["name"] in judged}
+
+
+def judged(run: Path) -> set[str]:
+    return {s["name"] for s in json.loads((run / "results.json").read_text())["scenarios"] if s["status"] != "skip"}
 
 
 def test_the_renamed_agent_gets_the_same_verdicts_figures_and_plots(docker, tmp_path):
     images.build(mutants=True, names=["mutant-renamed"], log=lambda line: None)
     reference, renamed = startle_runs(tmp_path, "reference", "reference-renamed")
-    assert verdicts(renamed) == verdicts(reference) and len(verdicts(reference)) >= 18
+    both = judged(reference) & judged(renamed)
+    assert verdicts(renamed, both) == verdicts(reference, both) and len(verdicts(reference, both)) >= 18
+    skipped_renamed = judged(reference) - judged(renamed)
+    assert all("arm64" in name or "arch" in name for name in skipped_renamed), skipped_renamed
+    if WHOLE_MATRIX:
+        print(f"RENAMED whole matrix: {len(both)} scenarios judged by both, verdicts equal; "
+              f"skipped for the renamed profile only: {sorted(skipped_renamed)}")
+        return  # the figures and plots of the slice below are compared in make test
 
     gate = subprocess.run([*STARTLE, "compare", str(reference), str(renamed)], capture_output=True, text=True,
                           timeout=60)
