@@ -82,8 +82,12 @@ EVENTS: dict[tuple[str, str], Declared] = {
     ("probe", "stage"): Declared("startle's own probe of a health stage changed its answer", {
         "stage": "startup, ready or live", "ok": "true/false", "how": "http/tcp/exec/docker", "detail": "what it answered",
         "answered": "Unix s the answer came (the event's time is its round's start)"}),
-    ("fault", "applied"): Declared("a fault went into force", {"fault": "type", "description": "text"}),
-    ("fault", "cleared"): Declared("a fault was lifted", {"fault": "type"}),
+    ("fault", "applied"): Declared("a fault is in force (the harness's call returned)",
+                                   {"fault": "type", "description": "text",
+                                    "requested": "Unix s the harness asked for it: not yet in force before"}),
+    ("fault", "cleared"): Declared("a fault is lifted (the harness's call returned)",
+                                   {"fault": "type", "requested": "Unix s the harness asked to lift it: "
+                                    "still in force before"}),
     ("fault", "flap"): Declared("a flapping proxy switched", {"proxy": "name", "enabled": "true/false"}),
     ("launcher", "invoke"): Declared("the agent's launcher was called", {"step": "v1/v2", "image": "name"}),
     ("launcher", "line"): Declared("a line the launcher printed", {"step": "v1/v2", "line": "text"}),

@@ -102,10 +102,11 @@ class Action:
     fault: Fault
 
     def run(self, world: World, timeline: Timeline) -> None:
+        requested = time.time()  # the fault changes somewhere between this and the event's time
         getattr(self.fault, self.kind)(world)
         if self.fault.has_window:  # creation-time faults have no window to recover from
             timeline.record("fault", "applied" if self.kind == "apply" else "cleared",
-                            fault=self.fault.type, description=self.fault.describe())
+                            fault=self.fault.type, description=self.fault.describe(), requested=round(requested, 6))
 
 
 def plan_actions(faults: list[Fault], agent_start: float) -> list[Action]:

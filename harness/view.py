@@ -85,6 +85,8 @@ class FaultWindow:
     fault: str
     start: float
     end: float | None
+    lifted_from: float | None = None
+    """When the harness asked to lift it: certainly in force until then (``end``: certainly lifted)."""
 
 
 class View:
@@ -136,7 +138,7 @@ class View:
             elif event.kind == "cleared":
                 for i, w in enumerate(windows):
                     if w.fault == event.get("fault") and w.end is None:
-                        windows[i] = FaultWindow(w.fault, w.start, event.t)
+                        windows[i] = FaultWindow(w.fault, w.start, event.t, event.get("requested") or event.t)
                         break
         return windows
 

@@ -56,14 +56,15 @@ class LogsDelivered(Check):
         first_rx: dict[tuple, object] = {}
         for r in received:
             first_rx.setdefault((r.get("event"), r.get("msg_ts")), r)
-        during = [e for e in emitted if window.start <= e.t <= cleared]
+        down_until = window.lifted_from or cleared  # a line sent while the clear was under way may pass
+        during = [e for e in emitted if window.start <= e.t <= down_until]
         m = {"emitted": len(emitted), "during_outage": len(during), "received": len(received),
              "outage_s": round(cleared - window.start, 3)}
         if flushed is not None:
             due = [e for e in emitted if e.t <= flushed.t]
             missing = [e for e in due if (e.kind, e.t) not in first_rx]
             if not missing:
-                return self._judge(ctx, due, during, received, first_rx, cleared, m)
+                return self._judge(ctx, due, during, received, first_rx, down_until, m)
         if self.deadline_from(cleared, self.within_s, ctx, final):
             due = [e for e in emitted if e.t <= cleared]
             missing = [e for e in due if (e.kind, e.t) not in first_rx]

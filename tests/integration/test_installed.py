@@ -3,8 +3,8 @@
 In a temporary folder outside the checkout: ``startle init``, a profile written there (a real
 third-party agent's, from Debian's packages), ``startle setup`` (its cache in ~/.cache/startle; the
 images the checkout built have the same content hashes and are not rebuilt), ``startle doctor``,
-then ``startle run`` of a slice of the matrix taken from ``startle.yaml``; the reports land in that
-folder. The whole matrix on that
+then ``startle run`` of a slice of the matrix taken from ``startle.yaml``; the profile names its
+config templates and launcher in that folder; the reports land there. The whole matrix on that
 agent is ``make bench-thirdparty``.
 """
 
@@ -51,7 +51,13 @@ def test_the_wheel_alone_runs_a_third_party_agent_from_another_folder(docker, tm
 
     sh([startle, "init"], project)
     assert (project / "startle.yaml").exists() and (project / "agent-profile.yaml").exists()
+    # the team's own files, beside its profile (not startle's copies of them: the paths differ)
+    shutil.copytree(ROOT / "fixtures" / "thirdparty" / "mosquitto" / "config", project / "deploy" / "config")
+    launcher = (ROOT / "fixtures" / "thirdparty" / "mosquitto" / "launcher.sh").read_text().split("\n", 1)
+    (project / "deploy" / "start.sh").write_text(f"{launcher[0]}\necho 'the team launcher: deploy/start.sh'\n{launcher[1]}")
+    (project / "deploy" / "start.sh").chmod(0o755)
     written = yaml.safe_load(PROFILE.read_text())
+    written["config"]["source"], written["launcher"]["script"] = "deploy/config", "deploy/start.sh"
     (project / "agent-profile.yaml").write_text(yaml.safe_dump(written, sort_keys=False))
     settings = yaml.safe_load((project / "startle.yaml").read_text())
     settings.update(scenarios=SCENARIOS, jobs=2)
@@ -67,7 +73,9 @@ def test_the_wheel_alone_runs_a_third_party_agent_from_another_folder(docker, tm
     statuses = {s["name"]: s["status"] for s in journal["scenarios"]}
     assert "error" not in statuses.values(), statuses
     assert statuses["baseline"] == "pass" and journal["scenarios"][0]["profile"] == written["name"]
-    # its own launcher (fixtures/thirdparty/mosquitto/launcher.sh, shipped as package data) rolled back
+    # its own launcher (deploy/start.sh in the team's repository) rolled back
     assert statuses["rollback-bad-upgrade"] == "pass", statuses
+    timeline = (project / "reports" / "latest" / "timeline.csv").read_text()
+    assert "the team launcher: deploy/start.sh" in timeline, "the launcher run was not the team's own"
     assert (project / "reports" / "latest" / "report.html").exists()
     assert not (ROOT / "reports" / journal["run_id"]).exists()  # written where the user is, not in the checkout

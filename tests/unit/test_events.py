@@ -38,3 +38,13 @@ def test_no_module_outside_the_profile_layer_knows_the_reference_agent():
     allowed = ("harness/storm/",)
     leaks = [h for h in hits if not h.startswith(allowed) and "e.g. `POST /v1/register`" not in h]
     assert not leaks, "\n".join(leaks)
+
+
+def test_no_scenario_description_speaks_the_reference_agents_words():
+    """Descriptions are printed in every agent's report: no file name, exit code or variable of the
+    reference agent's."""
+    import yaml
+    words = re.compile(r"agent\.json|/v1/register|register_attempt|/app/config|NODE_ID|\(exit \d+\)")
+    said = {path.name: yaml.safe_load(path.read_text()).get("description", "")
+            for path in (ROOT / "scenarios").glob("*.yaml")}
+    assert not {name: text for name, text in said.items() if words.search(text)}

@@ -172,6 +172,24 @@ def log_events(lost_seq=None, swap=False):
     return events
 
 
+def test_a_line_passing_while_the_clear_was_under_way_is_not_early():
+    """The outage's lines arrive from 7.40 s; the harness's call lifting it returned at 7.5 s. Asked
+    at 7.3 s, the lift may have taken effect before they passed; asked at 7.45 s, it had not."""
+    def events(requested_s):
+        out = []
+        for e in log_events():
+            if e[1] == "cleared":
+                e = (*e[:4], {"fault": "proxy_down", "requested": T0 + requested_s})
+            elif e[1] == "log_line" and T0 + 3.5 < e[4]["msg_ts"] < T0 + 7.5:
+                e = (e[0], e[1], 7.4 + (e[4]["seq"] - 4) * 0.01, *e[3:])
+            out.append(e)
+        return out
+    check = LogsDelivered(within_s=10)
+    assert check.evaluate(context(events(7.3), now_s=11), final=False).passed
+    verdict = check.evaluate(context(events(7.45), now_s=11), final=False)
+    assert verdict.status == "fail" and "before it ended" in verdict.message
+
+
 def test_logs_delivered_counts_against_the_agents_output():
     check = LogsDelivered(within_s=10)
     verdict = check.evaluate(context(log_events(), now_s=11), final=False)
