@@ -126,7 +126,21 @@ def infer(files: dict[str, str], profile, source: Path | str = "bundle", said: l
     socket_key = profile.config.keys.get("docker_socket") if profile.config is not None else None
     devices_and_caps(files, host, profile, found,
                      needs_socket=settings is None or not socket_key or bool(settings.get(socket_key)))
+    kernel_and_cgroups(_host(files), found)
     return found
+
+
+def kernel_and_cgroups(node: dict[str, str], found: Inference) -> None:
+    """The node's kernel and cgroup version where they differ from this machine's: named as not
+    reproducible (a kernel bug or feature, and how limits are enforced, are the node's own)."""
+    import platform
+    here_cgroup = "2" if Path("/sys/fs/cgroup/cgroup.controllers").exists() else "1"
+    if node.get("kernel") and node["kernel"] != platform.release():
+        found.cannot.append(f"the node's kernel {node['kernel']} (here {platform.release()}): a bug or feature of "
+                            "its kernel, or of its hardware, is not reproduced here")
+    if node.get("cgroup") and node["cgroup"] != here_cgroup:
+        found.cannot.append(f"cgroup v{node['cgroup']} on the node, v{here_cgroup} here: memory, CPU and pids "
+                            "limits are enforced by the other version's controllers")
 
 
 def config_mount(files: dict[str, str], container: dict, profile, found: Inference) -> None:

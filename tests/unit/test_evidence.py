@@ -8,6 +8,7 @@ import subprocess
 import tarfile
 
 import pytest
+from pathlib import Path
 
 from harness import evidence
 from harness.cli import main
@@ -87,6 +88,18 @@ def test_limits_network_and_a_missing_config_become_faults_and_the_rest_is_named
                             {"type": "network_mode", "mode": "none"}, {"type": "env", "values": {"SITE": "plant-4"}},
                             {"type": "device", "device_path": "/dev/ttyUSB0", "mapped": True, "node_mode": "0660"}]
     assert [c.split(":")[0].split(" ")[0] for c in found.cannot] == ["--dns", "--cap-add", "capabilities"]
+
+
+def test_another_kernel_or_cgroup_version_is_named_as_not_reproducible():
+    import platform
+    here = "2" if Path("/sys/fs/cgroup/cgroup.controllers").exists() else "1"
+    same = files()
+    same["host.txt"] += f"kernel={platform.release()}\ncgroup={here}\n"
+    assert not [c for c in rep.infer(same, load_profile("reference")).cannot if "kernel" in c or "cgroup" in c]
+    other = files()
+    other["host.txt"] += f"kernel=5.10.0-rpi-v8\ncgroup={'1' if here == '2' else '2'}\n"
+    cannot = rep.infer(other, load_profile("reference")).cannot[-2:]
+    assert cannot[0].startswith("the node's kernel 5.10.0-rpi-v8") and cannot[1].startswith("cgroup v")
 
 
 def test_a_foreign_image_without_binfmt_is_binfmt_off_and_with_it_needs_qemu():
