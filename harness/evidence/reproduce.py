@@ -303,8 +303,8 @@ def container_mounts(host: dict) -> list[dict[str, Any]]:
 def devices_and_caps(files: dict[str, str], host: dict, profile, found: Inference, needs_socket: bool = True) -> None:
     """Mapped devices → ``device`` (a node startle makes with the node's owner group and mode; the
     hardware itself is not here); the Docker socket bind-mounted → ``docker_socket`` (startle's own
-    socket, the node's group and read-only flag); capabilities beyond the profile's → named as not
-    reproducible."""
+    socket, the node's group and read-only flag); capabilities the profile adds and the node lacked →
+    ``cap_drop``; capabilities beyond the profile's → named as not reproducible."""
     stats = stats_of(files, "devices.tsv")
     groups = [str(g) for g in host.get("GroupAdd") or []]
     for device in host.get("Devices") or []:
@@ -326,8 +326,14 @@ def devices_and_caps(files: dict[str, str], host: dict, profile, found: Inferenc
                              f"{' read-only' if mount['read_only'] else ''} (group {gid}"
                              f"{', added' if gid in groups else ', not added'}); startle's own socket stands in")
     for cap in host.get("CapAdd") or []:
-        found.cannot.append(f"--cap-add {cap}: startle never adds a capability the profile does not declare")
+        if cap not in profile.run.cap_add:
+            found.cannot.append(f"--cap-add {cap}: startle never adds a capability the profile does not declare")
     dropped, ours = set(host.get("CapDrop") or []), set(profile.run.cap_drop)
+    lacked = [cap for cap in profile.run.cap_add
+              if cap in dropped or ("ALL" in dropped and cap not in (host.get("CapAdd") or []))]
+    if lacked:
+        found.add({"type": "cap_drop", "caps": lacked},
+                  f"capabilities the profile adds that the node's agent lacked: {', '.join(lacked)}")
     if ours - dropped and "ALL" not in dropped:
         found.cannot.append(f"capabilities the node kept (it dropped {', '.join(sorted(dropped)) or 'none'}; the "
                             f"profile drops {', '.join(sorted(ours))}): startle never grants more than the profile "

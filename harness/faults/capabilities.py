@@ -126,3 +126,20 @@ class DockerSocket(Fault):
             except OSError:
                 pass
             self._server.close()
+
+
+@register
+class CapDrop(Fault):
+    """Capabilities the profile grants (``run.cap_add``) taken away again, as a node that runs the
+    agent without them does (``--cap-drop``). Never grants one: startle adds nothing the profile
+    does not declare."""
+
+    family = "capabilities"
+
+    type: Literal["cap_drop"] = "cap_drop"
+    caps: list[str] = Field(min_length=1, description="capability names, e.g. NET_BIND_SERVICE")
+
+    def on_create(self, spec) -> None:
+        spec.cap_add = [cap for cap in spec.cap_add if cap not in self.caps]
+        if "ALL" not in spec.cap_drop:
+            spec.cap_drop = [*spec.cap_drop, *(cap for cap in self.caps if cap not in spec.cap_drop)]

@@ -90,6 +90,19 @@ def test_limits_network_and_a_missing_config_become_faults_and_the_rest_is_named
     assert [c.split(":")[0].split(" ")[0] for c in found.cannot] == ["--dns", "--cap-add", "capabilities"]
 
 
+def test_a_capability_the_profile_adds_and_the_node_lacked_is_dropped_here():
+    from harness.containers import AgentSpec
+    from harness.faults.capabilities import CapDrop
+    profile = load_profile("reference")
+    profile = profile.model_copy(update={"run": profile.run.model_copy(update={"cap_add": ["NET_BIND_SERVICE", "CHOWN"]})})
+    found = rep.infer(files({"CapDrop": ["ALL"], "CapAdd": ["CHOWN"]}), profile)
+    assert {"type": "cap_drop", "caps": ["NET_BIND_SERVICE"]} in found.faults
+    assert not [c for c in found.cannot if c.startswith("--cap-add")]  # CHOWN is the profile's own
+    spec = AgentSpec(image="x", env={}, cap_drop=["ALL"], cap_add=["NET_BIND_SERVICE", "CHOWN"])
+    CapDrop(caps=["NET_BIND_SERVICE"]).on_create(spec)
+    assert spec.cap_add == ["CHOWN"] and spec.cap_drop == ["ALL"]
+
+
 def test_another_kernel_or_cgroup_version_is_named_as_not_reproducible():
     import platform
     here = "2" if Path("/sys/fs/cgroup/cgroup.controllers").exists() else "1"
