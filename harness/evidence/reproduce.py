@@ -126,8 +126,22 @@ def infer(files: dict[str, str], profile, source: Path | str = "bundle", said: l
     socket_key = profile.config.keys.get("docker_socket") if profile.config is not None else None
     devices_and_caps(files, host, profile, found,
                      needs_socket=settings is None or not socket_key or bool(settings.get(socket_key)))
+    other_mounts(files, host, profile, found)
     kernel_and_cgroups(_host(files), found)
     return found
+
+
+def other_mounts(files: dict[str, str], host: dict, profile, found: Inference) -> None:
+    """Bind mounts other than the profile's config folder and the Docker socket: named, with their
+    state on the node, as not reproducible (the profile declares no such mount)."""
+    config_inside = profile.config.mount if profile.config is not None else None
+    stats = stats_of(files, "mounts.tsv")
+    for mount in container_mounts(host):
+        if mount["inside"] in DOCKER_SOCKETS or mount["inside"] == config_inside:
+            continue
+        state = stats.get(mount["source"], "").split("\t")[0] or "not stated"
+        found.cannot.append(f"bind mount {mount['source']} at {mount['inside']} ({state} on the node): the profile "
+                            "declares no such mount; startle mounts only the agent's config and the Docker socket")
 
 
 def kernel_and_cgroups(node: dict[str, str], found: Inference) -> None:

@@ -103,6 +103,14 @@ def test_a_capability_the_profile_adds_and_the_node_lacked_is_dropped_here():
     assert spec.cap_add == ["CHOWN"] and spec.cap_drop == ["ALL"]
 
 
+def test_a_bind_mount_the_profile_does_not_declare_is_named_with_its_state():
+    bundle = files({"Binds": ["/srv/agent/data:/var/lib/agent", "/etc/agent:/app/config:ro"]})
+    bundle["mounts.tsv"] = "/srv/agent/data\tmissing\n/etc/agent\tdirectory\t4096\t755\t0\t0\n"
+    cannot = [c for c in rep.infer(bundle, load_profile("reference")).cannot if c.startswith("bind mount")]
+    assert cannot == ["bind mount /srv/agent/data at /var/lib/agent (missing on the node): the profile declares no "
+                      "such mount; startle mounts only the agent's config and the Docker socket"]
+
+
 def test_another_kernel_or_cgroup_version_is_named_as_not_reproducible():
     import platform
     here = "2" if Path("/sys/fs/cgroup/cgroup.controllers").exists() else "1"
