@@ -4,7 +4,8 @@ failure signature").
 Judged: the exit code, whether the kernel's OOM killer ended the agent, the restart-count band
 (none / a few / a loop) and — when the profile lets startle read them on both sides — the agent's
 last diagnosis (same check, same cause, matched loosely), whether it registered and whether it was
-ever ready. Shown beside them, not judged: the exact restart count, Docker's health status and the
+ever ready (startle's probes here, Docker's HEALTHCHECK on the node, the agent's own word only when
+nothing else can tell). Shown beside them, not judged: the exact restart count, Docker's health status and the
 lifetime. :func:`judge`: REPRODUCED (every judged field equal), PARTIAL, NOT REPRODUCED.
 """
 
@@ -67,12 +68,17 @@ def registered_of(kinds: list[str], profile) -> bool | None:
     return False if profile.signals.declares("registered") else None
 
 
-def ready_of(kinds: list[str], docker_actions: list[str], profile, healthcheck: bool) -> bool | None:
-    """Whether the agent was ever ready: its ``ready`` signal, or Docker's ``health_status: healthy``
-    (None when the profile declares no ready signal and the container has no HEALTHCHECK)."""
-    if "ready" in kinds or any(a.startswith("health_status") and a.endswith(": healthy") for a in docker_actions):
-        return True
-    return False if profile.signals.declares("ready") or healthcheck else None
+def ready_of(kinds: list[str], docker_actions: list[str], profile, healthcheck: bool,
+             probed: bool | None = None) -> bool | None:
+    """Whether the agent was ever ready, from the best evidence there is, never its claim when
+    there is more: startle's own probes (``probed``: a run here, the profile declares
+    ``health.ready``), else Docker's HEALTHCHECK (``health_status: healthy``), else the agent's
+    ``ready`` log signal; None when none of them can tell."""
+    if probed is not None:
+        return probed
+    if healthcheck or any(a.startswith("health_status") for a in docker_actions):
+        return any(a.startswith("health_status") and a.endswith(": healthy") for a in docker_actions)
+    return ("ready" in kinds) if profile.signals.declares("ready") else None
 
 
 def same_diagnosis(field_line: str | None, here_line: str | None) -> bool:
@@ -101,7 +107,10 @@ def here_signature(result, profile) -> Signature:
                      restart_count=int(agent.get("restart_count") or 0), health=agent.get("health"),
                      lived_s=round(dies[0] - starts[0], 2) if starts and dies and dies[0] >= starts[0] else None,
                      diagnosis=diagnosis_of(said, profile), registered=registered_of([k for k, _ in said], profile),
-                     ready=ready_of([k for k, _ in said], healthy, profile, healthcheck))
+                     ready=ready_of([k for k, _ in said], healthy, profile, healthcheck,
+                                    probed=any(e.get("source") == "probe" and (e.get("fields") or {}).get("stage") == "ready"
+                                               and (e.get("fields") or {}).get("ok") for e in result.timeline)
+                                    if profile.health.ready is not None else None))
 
 
 def judge(field_sig: Signature, here: Signature) -> tuple[str, list[str]]:

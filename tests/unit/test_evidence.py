@@ -273,4 +273,7 @@ def test_ready_is_the_ready_signal_or_dockers_healthy():
     healthy = files(events=[{"Action": "health_status: healthy", "status": "health_status: healthy"}])
     assert rep.field_signature(healthy, profile).ready is True
     assert rep.field_signature(files(), profile).ready is False  # the reference declares its ready signal
+    claimed = files(events=[{"Action": "health_status: unhealthy", "status": "health_status: unhealthy"}])
+    claimed["logs.txt"] = '2026-12-01T10:00:00.000000000Z {"event": "stage", "stage": "ready", "ts": 1}\n'
+    assert rep.field_signature(claimed, profile).ready is False  # its HEALTHCHECK said otherwise: not its word
     assert sig.judge(sig.Signature(exit_code=20, ready=False), sig.Signature(exit_code=20, ready=True))[0] == sig.PARTIAL
