@@ -109,7 +109,7 @@ def infer(files: dict[str, str], profile, source: Path | str = "bundle", said: l
     mode = host.get("NetworkMode")
     if mode in ("none", "host"):
         found.add({"type": "network_mode", "mode": mode}, f"--network {mode}")
-    dns(host, said, found)
+    dns(host, said, found, files.get("resolv.conf", ""))
     architecture(files, image, found)
     image_env = (image.get("Config") or {}).get("Env") or []
     own = set(profile.env) | {e.split("=", 1)[0] for e in image_env}  # the profile's and the image's own
@@ -262,21 +262,26 @@ def restart_policy(host: dict, profile, found: Inference) -> None:
         found.add(fault, f"--restart {name}{f':{retries}' if retries else ''} (the profile's is {ours})")
 
 
-def dns(host: dict, said: list, found: Inference) -> None:
-    """The node's own DNS servers: reproduced as a resolver that knows no name (loopback only) when
-    the agent's own words say a name did not resolve; else named as not reproducible."""
-    if not host.get("Dns"):
-        return
+def dns(host: dict, said: list, found: Inference, resolv_conf: str = "") -> None:
+    """The node's resolver: reproduced as a resolver that knows no name (loopback only) when the
+    agent's own words say a name did not resolve — whether its servers came from ``--dns`` or from
+    the node's resolv.conf; servers set with ``--dns`` and no such words: named as not reproducible."""
+    servers = list(host.get("Dns") or [])
+    origin = f"--dns {' '.join(servers)}"
+    if not servers:
+        servers = [line.split()[1] for line in resolv_conf.splitlines()
+                   if line.startswith("nameserver") and len(line.split()) > 1]
+        origin = f"the node's resolv.conf (nameserver {' '.join(servers) or 'none'})"
     words = " ".join(f"{e.get('check') or ''} {e.get('cause') or ''} {e.get('error') or ''}"
                      for e in said if e.kind in ("preflight_fail", "attempt_result")).lower()
     if "dns" in words or "resolv" in words:
         found.add({"type": "network_mode", "mode": "isolated", "dns": ["127.0.0.1"],
                    "dns_options": ["timeout:1", "attempts:1"]},
-                  f"--dns {' '.join(host['Dns'])} and the agent says a name did not resolve: a resolver "
-                  "that answers no name (startle's DNS stays on this machine)")
-    else:
-        found.cannot.append(f"--dns {' '.join(host['Dns'])}: the node's DNS servers (startle's are loopback "
-                            "only), and the agent's log names no resolver failure")
+                  f"{origin} and the agent says a name did not resolve: a resolver that answers no name "
+                  "(startle's DNS stays on this machine)")
+    elif host.get("Dns"):
+        found.cannot.append(f"{origin}: the node's DNS servers (startle's are loopback only), and the agent's "
+                            "log names no resolver failure")
 
 
 def architecture(files: dict[str, str], image: dict, found: Inference) -> None:

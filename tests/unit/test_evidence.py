@@ -111,6 +111,18 @@ def test_a_bind_mount_the_profile_does_not_declare_is_named_with_its_state():
                       "such mount; startle mounts only the agent's config and the Docker socket"]
 
 
+def test_a_resolver_failure_without_dns_flags_comes_from_the_nodes_resolv_conf():
+    bundle = files()
+    bundle["resolv.conf"] = "search lan\nnameserver 127.0.0.53\n"
+    bundle["logs.txt"] = ('2026-12-01T10:00:00.000000000Z {"event": "preflight_fail", "check": "dns", '
+                          '"cause": "center.plant: name does not resolve", "ts": 1}\n')
+    found = rep.infer(bundle, load_profile("reference"))
+    isolated = [r for f, r in zip(found.faults, found.reasons) if f.get("dns") == ["127.0.0.1"]]
+    assert isolated and "resolv.conf (nameserver 127.0.0.53)" in isolated[0], found.reasons
+    bundle["logs.txt"] = ""
+    assert not [f for f in rep.infer(bundle, load_profile("reference")).faults if f.get("dns")]
+
+
 def test_another_kernel_or_cgroup_version_is_named_as_not_reproducible():
     import platform
     here = "2" if Path("/sys/fs/cgroup/cgroup.controllers").exists() else "1"
