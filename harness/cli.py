@@ -170,9 +170,11 @@ def cmd_profile(args: argparse.Namespace) -> int:
         return EXIT_OK
     from harness.profile import load_profile
     profile = load_profile(args.profile)
-    seen, summary = profile_tools.check(profile, args.deadline_s)
+    seen, summary = profile_tools.check(profile, args.deadline_s, image=args.image)
     print(f"profile check: {profile.name}, one run with no fault ({summary['wall_s']} s): {summary['status']}"
           + (f" — {summary['error']}" if summary["error"] else ""))
+    if summary["status"] == "error":  # the harness could not run it: nothing was or was not seen
+        return EXIT_INFRA
     for item in seen:
         print(item.line())
     for verdict in summary["verdicts"]:
@@ -392,6 +394,7 @@ def parser() -> argparse.ArgumentParser:
                                 "declared signal, health stage and center route")
     check.add_argument("profile", help="profile name or YAML path")
     check.add_argument("--deadline-s", type=float, default=30.0, help="seconds the run may take (default 30)")
+    check.add_argument("--image", help="the agent's image to run instead of the profile's (a candidate build)")
     prof.set_defaults(func=cmd_profile)
     setup_cmd = sub.add_parser("setup", help="install and start what startle needs on this machine (Docker engine, "
                                "QEMU/binfmt, mmdebstrap, Toxiproxy), then build every image; idempotent")

@@ -130,8 +130,9 @@ def observations(profile: Profile, records: list[dict[str, Any]], agent_started:
     return out
 
 
-def check(profile: Profile, deadline_s: float = 30.0) -> tuple[list[Seen], dict[str, Any]]:
-    """Run the agent once with no fault (``deadline_s``) and read what it showed of ``profile``."""
+def check(profile: Profile, deadline_s: float = 30.0, image: str | None = None) -> tuple[list[Seen], dict[str, Any]]:
+    """Run the agent once with no fault (``deadline_s``; ``image``: instead of the profile's) and read
+    what it showed of ``profile``."""
     from harness.lifecycle import run_scenario
     from harness.runtime import Run
     from harness.scenario import Scenario
@@ -142,7 +143,7 @@ def check(profile: Profile, deadline_s: float = 30.0) -> tuple[list[Seen], dict[
                                         "deadline_s": deadline_s, "expect": expect,
                                         "description": "startle profile check: no fault"})
     started = time.time()
-    result = run_scenario(scenario, Run(), profile=profile)
+    result = run_scenario(scenario, Run(), profile=profile, image=image)
     summary = {"status": result.status, "error": result.error, "wall_s": round(time.time() - started, 1),
                "verdicts": [f"{v['check']}: {v['status']} — {v['message']}" for v in result.verdicts]}
     return observations(profile, result.timeline, result.agent_started), summary

@@ -51,3 +51,9 @@ def test_profile_check_names_a_declaration_the_agent_never_shows(docker, tmp_pat
     proc = startle("profile", "check", str(wrong), "--deadline-s", "12")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "never seen: health ready" in proc.stdout, proc.stdout
+
+
+def test_profile_check_of_an_image_that_is_not_there_is_an_error_not_a_list(docker):
+    proc = startle("profile", "check", "tp-mosquitto", "--image", "startle/not-built:1", "--deadline-s", "10")
+    assert proc.returncode == 3 and "startle/not-built:1 is not built" in proc.stdout, proc.stdout
+    assert "never seen" not in proc.stdout
