@@ -7,6 +7,7 @@ command; both give the same files. Containers carry the run's labels and are rem
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
@@ -88,12 +89,10 @@ def test_secrets_in_env_and_logs_never_reach_the_bundle(docker, tmp_path):
                                     capture_output=True, text=True)
         assert by_command.returncode == 0, by_command.stderr
         for bundle in (tmp_path / "a.tar.gz", tmp_path / "b.tar.gz"):
-            raw = bundle.read_bytes()
+            raw = gzip.decompress(bundle.read_bytes())  # the whole tar: every member, its name and header
             files = unpacked(bundle)
-            for name, content in files.items():
-                for secret in (TOKEN, "w0rd", "abcdefghijklmnopqrstuvwx", "k-3b1f9e77aa51", "hunter2-xq7"):
-                    assert secret.encode() not in content, f"{secret!r} in {name} of {bundle.name}"
-            assert TOKEN.encode() not in raw
+            for secret in (TOKEN, "w0rd", "abcdefghijklmnopqrstuvwx", "k-3b1f9e77aa51", "hunter2-xq7"):
+                assert secret.encode() not in raw, f"{secret!r} in {bundle.name}"
             manifest = json.loads(files["manifest.json"])
             assert manifest["redacted_env"] == ["API_TOKEN", "DB_PASSWORD"]
             assert manifest["redacted_occurrences"]["API_TOKEN"] >= 2  # the env and the log line
