@@ -83,11 +83,15 @@ class WorldPool:
         infra.remove()
 
     def close(self) -> None:
-        """Remove every infrastructure this pool built (idempotent)."""
+        """Remove every infrastructure this pool built (idempotent); every one is tried, then an
+        InfrastructureError names those that were not removed (the run's reap removes what is left)."""
         with self._lock:
             built, self._built = self._built, []
+        failed = []
         for infra in built:
             try:
                 infra.remove()
-            except Exception as exc:  # noqa: BLE001  (the run's reap removes what is left)
-                raise InfrastructureError(f"pooled world {infra.name} was not removed: {exc}") from exc
+            except Exception as exc:  # noqa: BLE001  (the next ones are still removed)
+                failed.append(f"{infra.name}: {exc}")
+        if failed:
+            raise InfrastructureError(f"pooled world(s) not removed: {'; '.join(failed)}")

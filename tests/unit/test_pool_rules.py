@@ -20,3 +20,27 @@ def test_an_own_center_image_cannot_be_reset():
     profile = load_profile("reference")
     own = profile.model_copy(update={"center": profile.center.model_copy(update={"image": object()})})
     assert "own center" in own_world_reason(load_scenario(SCENARIOS_DIR / "baseline.yaml"), own)
+
+
+def test_close_tries_every_world_before_it_names_those_left():
+    import pytest
+
+    from harness.errors import InfrastructureError
+    from harness.pool import WorldPool
+
+    class Infra:
+        def __init__(self, name, fails):
+            self.name, self.fails, self.removed = name, fails, False
+
+        def remove(self):
+            self.removed = True
+            if self.fails:
+                raise RuntimeError("engine said no")
+
+    pool = WorldPool(run=None)
+    worlds = [Infra("pool-a", True), Infra("pool-b", False), Infra("pool-c", True)]
+    pool._built = list(worlds)
+    with pytest.raises(InfrastructureError, match="pool-a: engine said no; pool-c: engine said no"):
+        pool.close()
+    assert all(w.removed for w in worlds)
+    pool.close()  # idempotent: nothing left to try
