@@ -19,12 +19,12 @@ are collected and everything is reaped, a state file in the scenario's temp fold
      but it never reaches its center: startle cuts the agent's link to the center (its Toxiproxy
      proxy) just before the upgrade and restores it when the v2 container's process ends (its
      Docker ``die`` event: the launcher removing or stopping it), so that v1, started again,
-     reaches it. Whatever the agent's protocol, the
-     center is never answered, so the launcher's readiness (the reference's: ``/ready`` =
-     registered; mosquitto's: its bridge connected) never says yes. The cut is the fault's window
-     on the timeline (``fault``/``applied`` and ``cleared``). An image cannot do this by itself
-     (with ``/bin/sh`` as the other two): only the agent's own program answers its probes, and no
-     unprivileged entrypoint can keep it from its center.
+     reaches it. Whatever the agent's protocol, the center is never answered, so the launcher's
+     readiness (the reference's: ``/ready`` = registered; mosquitto's: its bridge connected)
+     never says yes. The cut is the fault's window on the timeline (``fault``/``applied`` and
+     ``cleared``). An image cannot do this by itself (with ``/bin/sh`` as the other two): only
+     the agent's own program answers its probes, and no unprivileged entrypoint can keep it from
+     its center.
 
    ``bad`` and ``hangs`` run ``/bin/sh`` of the image: an image without one skips the scenario.
 
@@ -115,6 +115,7 @@ class LauncherUpgrade(Fault):
     _cut: threading.Thread | None = PrivateAttr(None)
     """Restores the center link once the never-ready v2 is gone (None: the link was not cut)."""
     _timeline: Any = PrivateAttr(None)
+    """The scenario's timeline (woken on stop: the restoring thread waits on it)."""
 
     def local_only(self) -> str | None:
         return ("launcher_upgrade: the host launcher bind-mounts a config folder of this machine (-v) and "
