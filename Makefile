@@ -40,7 +40,7 @@ run: setup
 PARALLEL := tests/integration/test_installed.py tests/integration/test_thirdparty.py \
 	tests/integration/test_candidate_image.py tests/integration/test_reproduce.py scenarios \
 	tests/integration/test_mutants.py tests/integration/test_shards.py tests/integration/test_pool.py \
-	tests/integration/test_profile_tools.py
+	tests/integration/test_profile_tools.py tests/integration/test_rollback_variants.py
 test: setup mutants
 	$(PYTEST) tests/unit tests/integration $(addprefix --ignore=,$(PARALLEL))
 	$(PYTEST) -n 3 $(PARALLEL)

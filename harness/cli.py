@@ -1,12 +1,16 @@
 """The ``startle`` command.
 
-    startle doctor [--json]          host prerequisites, OK/FAIL with fixes; exit 1 if a required one fails
+    startle doctor [--profile P] [--json]   host prerequisites and the profile's images, OK/FAIL with
+                                     fixes; exit 1 if a required one fails
     startle run [SCENARIO ...]       run scenarios (files, folders or names; default: scenarios/);
                                      --shard K/N: only this runner's part of them (harness/shard.py)
     startle clean [--all|--check]    remove what dead runs left behind (--all: every startle object;
                                      --check: remove nothing, exit 1 if any startle object exists)
     startle setup                    install what startle needs here (engine, QEMU, Toxiproxy), build images
-    startle build [--mutants]        build every image locally (content-hash tags)
+    startle build [NAME ...] [--mutants] [--json]   build (or reuse) every image, or NAMEs and their
+                                     parents, locally (content-hash tags); then, with DOCKER_HOST naming
+                                     another engine, stream there what the profile needs (--profile P)
+    startle build --tags | --hash | --prune   images present / the tags the inputs give / untag old ones
     startle init [--image IMAGE]     write startle.yaml and a starter profile into this repository
     startle profile init --image IMAGE [--out FILE]   draft a profile from what the image says
     startle profile check PROFILE    run the agent once, no fault: which declarations were really seen
@@ -46,12 +50,22 @@ def _raise_interrupt(signum, frame):  # noqa: ARG001
     raise KeyboardInterrupt
 
 
+def chosen_profile(explicit: str | None):
+    """(the profile, where the choice came from) of a command with ``--profile``
+    (harness/project.py :func:`~harness.project.chosen_profile`)."""
+    from harness.profile import load_profile
+    from harness.project import chosen_profile as choose
+    ref, source = choose(explicit)
+    return load_profile(ref), source
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from harness.doctor import run_doctor
-    findings = run_doctor()
+    profile, source = chosen_profile(args.profile)
+    findings = run_doctor(profile=profile, profile_source=source)
     if args.json:
         from dataclasses import asdict
-        print(json.dumps({"ok": all(f.ok for f in findings if f.required),
+        print(json.dumps({"ok": all(f.ok for f in findings if f.required), "profile": profile.name,
                           "findings": [asdict(f) for f in findings]}, indent=2))
     else:
         for finding in findings:
@@ -128,10 +142,60 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
+    """The one image command: build (or reuse), list, hash or prune startle's images
+    (harness/images.py); after a build, stream what the profile needs to another engine."""
     from harness import images
-    images.build_all(mutants=args.mutants)
-    images.ship_if_elsewhere()  # DOCKER_HOST names another engine: what `startle run` needs, sent there
+    if args.names and (args.tags or args.hash or args.prune):
+        raise InputError(" ".join(args.names), "startle build NAME", "names only go with a build",
+                         "drop the names, or --tags/--hash/--prune")
+    if args.tags:
+        tags = images.image_tags()
+        if args.json:
+            print(json.dumps(tags, indent=2))
+        else:
+            for name, names in tags.items():
+                print(f"{name:<20} {' '.join(names)}")
+        return EXIT_OK
+    if args.hash:
+        for name, tag in images.expected_tags(mutants=args.mutants).items():
+            print(f"{name:<20} {tag}")
+        return EXIT_OK
+    if args.prune:
+        images.prune()
+        return EXIT_OK
+    mutants = args.mutants or any(name.startswith("mutant-") for name in args.names)
+    known = [spec.name for spec in images.image_specs(mutants=True)]
+    for name in args.names:
+        if name not in known:
+            raise InputError(name, "startle build NAME", "no such image",
+                             f"name one of: {', '.join(known)} (or none: every image)")
+    started = time.monotonic()
+    emit = (lambda line: print(line, file=sys.stderr, flush=True)) if args.json else (lambda line: print(line, flush=True))
+    results = images.build(mutants=mutants, names=args.names or None, log=emit)
+    emit(f"images: {len(results)} images in {time.monotonic() - started:.1f}s "
+         f"({sum(r.status == 'built' for r in results)} built)")
+    from harness.engine import points_elsewhere
+    if points_elsewhere():  # DOCKER_HOST names another engine: what `startle run` needs there, sent
+        profile, _ = chosen_profile(args.profile)
+        images.ship_to_engine(images.docker_client(local=False), profiles=[profile], log=emit)
+    if args.json:
+        print(json.dumps({r.name: {"tag": r.tag, "aliases": r.aliases, "status": r.status,
+                                   "seconds": round(r.seconds, 2), "size_bytes": r.size_bytes,
+                                   "architecture": r.architecture} for r in results}, indent=2))
     return EXIT_OK
+
+
+def image_attrs(image: str) -> dict:
+    """``docker image inspect`` of a local image the user named with ``--image``; an InputError
+    naming it and the fix when the engine does not have it."""
+    from docker.errors import ImageNotFound
+    from harness.runtime import docker_client
+    try:
+        return docker_client().images.get(image).attrs
+    except ImageNotFound:
+        raise InputError(image, "--image", "no such image on this engine",
+                         f"build or load it first (`docker build -t {image} DIR` or `docker load`; "
+                         "`docker images` lists what is there)") from None
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -139,8 +203,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     from harness.project import STARTER, write_new
     profile_path = Path(args.profile_out)
     if args.image:
-        from harness.runtime import docker_client
-        text = profile_tools.draft(args.image, docker_client().images.get(args.image).attrs)
+        text = profile_tools.draft(args.image, image_attrs(args.image))
     else:
         text = profile_tools.STARTER_PROFILE
     written = [write_new(Path("startle.yaml"), STARTER.format(profile=profile_path)), write_new(profile_path, text)]
@@ -154,14 +217,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_profile(args: argparse.Namespace) -> int:
     from harness import profile_tools
     if args.profile_command == "init":
-        from harness.runtime import docker_client
-        from docker.errors import ImageNotFound
-        try:
-            attrs = docker_client().images.get(args.image).attrs
-        except ImageNotFound:
-            raise InputError(args.image, "--image", "no such image on this engine",
-                             "build or load it first (`docker images` lists what is there)") from None
-        text = profile_tools.draft(args.image, attrs)
+        text = profile_tools.draft(args.image, image_attrs(args.image))
         if args.out:
             profile_tools.write_draft(Path(args.out), text)
             print(f"profile: drafted {args.out}; replace its TODOs, then `startle profile check {args.out}`")
@@ -262,14 +318,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         shard = shard_record(part, [s.name for s in scenarios], profiles, args.image, REPORTS_DIR)
         scenarios = [s for s in scenarios if s.name in shard["names"]]
     client = docker_client()
-    if args.image and points_elsewhere():  # an image under test built here is sent to the engine first
-        images.ship_to_engine(client, refs=[args.image], log=lambda line: print(f"startle: {line}"))
+    if points_elsewhere():  # the images the run needs are built here: sent to the engine first
+        from harness.engine import target_arch
+        profiles = [profile] if profile else [load_profile(name) for name in sorted({s.profile for s in scenarios})]
+        refs = images.engine_image_set(target_arch(), profiles, agent=not args.image)
+        if args.image:  # the image under test replaces the profile's agent image
+            refs.append(args.image)
+        images.ship_to_engine(client, refs=refs, log=lambda line: print(f"startle: {line}"))
     stale = reap_stale(client)
     if stale["runs"]:
         print(f"startle: reaped {stale['runs']} stale run(s): {stale['containers']} containers, "
               f"{stale['networks']} networks")
     run = Run()
-    host = host_facts()
+    host = host_facts(profile=profile)
     part_of = f" (shard {shard['k']}/{shard['n']} of {shard['of']})" if shard else ""
     print(f"startle: run {run.run_id}, {len(scenarios)} scenario(s){part_of}, reports in {run.dir}")
     results: list[ScenarioResult] = []
@@ -334,8 +395,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="startle", description=__doc__.split("\n\n")[0])
     sub = top.add_subparsers(dest="command", required=True)
-    doctor = sub.add_parser("doctor", help="check host prerequisites")
+    doctor = sub.add_parser("doctor", help="check host prerequisites and the images the profile needs")
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
+    doctor.add_argument("--profile", help="agent profile name or YAML path whose images are checked "
+                        "(default: startle.yaml's, else reference)")
     doctor.set_defaults(func=cmd_doctor)
     run = sub.add_parser("run", help="run scenarios and write reports")
     run.add_argument("scenarios", nargs="*", help="scenario files, folders or names (default: scenarios/)")
@@ -400,8 +463,25 @@ def parser() -> argparse.ArgumentParser:
                                "QEMU/binfmt, mmdebstrap, Toxiproxy), then build every image; idempotent")
     setup_cmd.add_argument("--installed", action="store_true", help=argparse.SUPPRESS)
     setup_cmd.set_defaults(func=cmd_setup)
-    build = sub.add_parser("build", help="build every image locally")
-    build.add_argument("--mutants", action="store_true", help="also build the mutant agents under tests/")
+    build = sub.add_parser("build", help="build (or reuse) startle's images locally; list, hash or prune them",
+                           description="Build every image startle runs (content-hash tags: unchanged inputs "
+                           "are not rebuilt; nothing is pulled), or only NAMEs and their parents. With "
+                           "DOCKER_HOST naming another engine, then stream there the images `startle run` "
+                           "needs for the profile (docs/remote-engine.md). Exit 3 when a build fails.")
+    build.add_argument("names", nargs="*", metavar="NAME",
+                       help="logical image names (agent-amd64, center, tp-mosquitto-amd64, mutant-...; "
+                       "`startle build --hash` lists them); default: every image")
+    build.add_argument("--mutants", action="store_true", help="also the mutant agents under tests/mutants/")
+    build.add_argument("--json", action="store_true",
+                       help="print a JSON object on stdout (the build's lines go to stderr); with --tags, the tags")
+    build.add_argument("--profile", help="the profile whose images are streamed to another engine "
+                       "(default: startle.yaml's, else reference)")
+    mode = build.add_mutually_exclusive_group()
+    mode.add_argument("--tags", action="store_true", help="build nothing: list startle's images present here")
+    mode.add_argument("--hash", action="store_true",
+                      help="build nothing: the hash tag the current inputs give each image (no Docker needed)")
+    mode.add_argument("--prune", action="store_true",
+                      help="build nothing: untag hash tags the current inputs no longer give")
     build.set_defaults(func=cmd_build)
     from harness.storm.cli import add_arguments as storm_arguments
     from harness.evidence.cli import add_capture_arguments, add_reproduce_arguments, cmd_capture, cmd_reproduce

@@ -1,5 +1,11 @@
 """``startle doctor``: every host prerequisite, OK or FAIL, with the fix.
 
+It knows the profile (``--profile``, else ``startle.yaml``'s, else the reference agent's): every
+image that profile needs must be on the build engine — its agent image per architecture
+(``images.<arch>``), its own center image (``center.image.image``), startle's center and Toxiproxy
+— and a missing one is named with the profile field and the fix (``startle build NAME`` for an
+image startle builds, ``docker build -t IMAGE ...`` for the user's own).
+
 With ``DOCKER_HOST`` naming another engine (a board: docs/remote-engine.md), ``docker engine`` is
 that engine (address, version, architecture, cgroup version, whether it is this host), this
 machine's own engine is the ``build engine``, and the target is checked for what ``startle run``
@@ -16,12 +22,15 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from harness.config import ROOT
 from harness.engine import docker_arch, engine_address, on_this_host, points_elsewhere
 
+if TYPE_CHECKING:
+    from harness.profile import Profile
+
 BINFMT = Path("/proc/sys/fs/binfmt_misc")
-IMAGES = ("startle/base:amd64", "startle/base:arm64", "startle/agent:amd64", "startle/agent:arm64",
-          "startle/center:latest", "startle/toxiproxy:latest")
 
 
 @dataclass
@@ -95,16 +104,50 @@ def check_tools() -> list[Finding]:
     return found
 
 
-def check_images(client) -> list[Finding]:
+def needed_images(profile: "Profile") -> dict[str, str]:
+    """Image → what needs it (the profile field that names it, or startle's world) for a run of
+    ``profile`` on this machine's engine: its agent image per architecture, its own center image,
+    startle's center and Toxiproxy."""
+    from harness.runtime import CENTER_IMAGE, TOXIPROXY_IMAGE
+    needed = {image: f"profile {profile.name}: images.{arch}" for arch, image in sorted(profile.images.items())}
+    if profile.center.image is not None:
+        needed.setdefault(profile.center.image.image, f"profile {profile.name}: center.image.image")
+    needed.setdefault(CENTER_IMAGE, "startle's center")
+    needed.setdefault(TOXIPROXY_IMAGE, "startle's Toxiproxy")
+    return needed
+
+
+def build_fix(image: str, needed_by: str, startle_images: dict[str, str]) -> str:
+    """How to get ``image``: ``startle build NAME`` when startle builds it (``startle_images``: alias
+    tag → logical name), else the user builds or loads it, or names another in the profile field
+    ``needed_by`` says."""
+    if image in startle_images:
+        return f"startle build {startle_images[image]}"
+    field = needed_by.split(": ", 1)[-1]
+    return f"docker build -t {image} <its build folder> (or docker load it), or name an image you have in {field}"
+
+
+def startle_image_names() -> dict[str, str]:
+    """Alias tag → logical name of every image ``startle build`` builds (mutants excluded; no Docker)."""
+    from harness.images import image_specs
+    return {f"{spec.repo}:{alias}": spec.name for spec in image_specs()
+            for alias in (spec.alias, *spec.extra_aliases)}
+
+
+def check_images(client, profile: "Profile") -> list[Finding]:
+    """Every image of :func:`needed_images` on the engine of ``client`` (this machine's)."""
     from docker.errors import NotFound
     found = []
-    for image in IMAGES:
+    startle_images = startle_image_names()
+    for image, needed_by in needed_images(profile).items():
         try:
             attrs = client.images.get(image).attrs
-            size = attrs.get("Size", 0) / 1e6
-            found.append(Finding(f"image {image}", True, f"{attrs.get('Architecture')}, {size:.0f} MB"))
         except NotFound:
-            found.append(Finding(f"image {image}", False, "not built", "make setup (builds every image locally)"))
+            found.append(Finding(f"image {image} ({needed_by})", False, "not on this engine",
+                                 build_fix(image, needed_by, startle_images)))
+            continue
+        size = attrs.get("Size", 0) / 1e6
+        found.append(Finding(f"image {image} ({needed_by})", True, f"{attrs.get('Architecture')}, {size:.0f} MB"))
     return found
 
 
@@ -114,22 +157,29 @@ def check_disk() -> Finding:
     return Finding("disk space", free_gb > 5, f"{free_gb:.1f} GB free under {ROOT}", "free some disk space")
 
 
-BUILD_HINT = "startle build with DOCKER_HOST set (streams the images built on this machine; docs/remote-engine.md)"
+BUILD_HINT = ("`startle build` (or `startle run`) with DOCKER_HOST set: it streams the images of the profile built or "
+              "loaded on this machine (docs/remote-engine.md)")
 
 
-def check_target(client, probe: bool = True) -> list[Finding]:
-    """What ``startle run`` needs on an engine that is not this machine's: an architecture startle
-    builds images for, those images (of that architecture), a clock close to this machine's, and
-    (``probe``) the rights to create, run and remove a labelled network and container."""
+def check_target(client, probe: bool = True, profile: "Profile | None" = None) -> list[Finding]:
+    """What ``startle run`` of ``profile`` (None: the reference agent's) needs on an engine that is
+    not this machine's: an architecture startle builds images for, the profile's images of that
+    architecture and startle's (:func:`harness.images.engine_image_set`), a clock close to this
+    machine's, and (``probe``) the rights to create, run and remove a labelled network and container."""
     from docker.errors import NotFound
     from harness.images import engine_image_set
+    from harness.runtime import CENTER_IMAGE
     machine = client.info().get("Architecture", "?")
     arch = docker_arch(machine)
     known = arch in ("amd64", "arm64")
     found = [Finding("target architecture", known, f"{arch} ({machine})" + ("" if known else ": startle builds "
                      "images for amd64 and arm64 only"), "use a profile whose images are built for it")]
+    if profile is not None and not profile.images.get(arch):
+        found.append(Finding(f"target agent image (profile {profile.name})", False,
+                             f"the profile names no image for {arch} (images.{arch})",
+                             f"add images.{arch}: an image of the agent built for {arch}"))
     usable = None
-    for ref in engine_image_set(arch):
+    for ref in engine_image_set(arch, [profile] if profile else ()):
         try:
             attrs = client.images.get(ref).attrs
         except NotFound:
@@ -141,7 +191,8 @@ def check_target(client, probe: bool = True) -> list[Finding]:
                                  "build it for that architecture (docs/remote-engine.md)"))
             continue
         found.append(Finding(f"target image {ref}", True, f"{image_arch}, {attrs.get('Size', 0) / 1e6:.0f} MB"))
-        usable = usable or (ref if ref != "startle/toxiproxy:latest" else None)  # FROM scratch: no `true` in it
+        if ref == CENTER_IMAGE:  # startle's own, with `true` in it (Toxiproxy's is FROM scratch; an agent's may be too)
+            usable = ref
     found.append(check_target_clock(client))
     if probe:
         found.append(check_target_lifecycle(client, usable))
@@ -199,11 +250,16 @@ def check_target_lifecycle(client, image: str | None) -> Finding:
         reap(client, {LABEL_RUN: run.run_id})
 
 
-def run_doctor(probe_target: bool = True) -> list[Finding]:
-    """Every finding; with ``DOCKER_HOST`` elsewhere, the target's too (``probe_target``: also run a
-    container there)."""
+def run_doctor(probe_target: bool = True, profile: "Profile | None" = None,
+               profile_source: str = "default") -> list[Finding]:
+    """Every finding for a run of ``profile`` (None: the reference agent's; ``profile_source``: where
+    that choice came from, for its line); with ``DOCKER_HOST`` elsewhere, the target's too
+    (``probe_target``: also run a container there)."""
+    from harness.profile import load_profile
+    from harness.project import DEFAULT_PROFILE
+    profile = profile or load_profile(DEFAULT_PROFILE)
     engine, client = check_engine()
-    findings = [engine]
+    findings = [engine, Finding("profile", True, f"{profile.name} ({profile.path}; from {profile_source})")]
     build_client = client
     elsewhere = points_elsewhere()
     if elsewhere:
@@ -211,15 +267,16 @@ def run_doctor(probe_target: bool = True) -> list[Finding]:
         findings.append(build)
     findings += [check_binfmt(), *check_tools(), check_disk()]
     if build_client is not None:
-        findings.extend(check_images(build_client))
+        findings.extend(check_images(build_client, profile))
     if elsewhere and client is not None:
-        findings.extend(check_target(client, probe=probe_target))
+        findings.extend(check_target(client, probe=probe_target, profile=profile))
     return findings
 
 
-def host_facts(findings: list[Finding] | None = None) -> dict:
-    """Facts about the host for the journal (results.json)."""
-    findings = findings if findings is not None else run_doctor(probe_target=False)
+def host_facts(findings: list[Finding] | None = None, profile: "Profile | None" = None) -> dict:
+    """Facts about the host for the journal (results.json): :func:`run_doctor`'s findings for
+    ``profile`` (None: the reference agent's)."""
+    findings = findings if findings is not None else run_doctor(probe_target=False, profile=profile)
     return {"hostname": platform.node(), "machine": platform.machine(), "kernel": platform.release(),
             "cpus": os.cpu_count(), "python": platform.python_version(),
             "prerequisites": [asdict(f) for f in findings]}

@@ -54,21 +54,18 @@ Build logs go to ``.cache/logs/images/<name>-<hash12>.log``.
 
 Images are always built on this machine's engine (:data:`harness.engine.LOCAL_ENGINE`). When
 ``DOCKER_HOST`` names another engine (a board, a second engine: :func:`harness.engine.points_elsewhere`),
-``build`` then streams the images ``startle run`` needs there (:func:`engine_image_set`) with
-:func:`ship_to_engine`: ``docker save`` here piped into ``docker load`` there, chunk by chunk, only
-the images built for the engine's architecture, and none the engine already has (same image id).
+``startle build`` and ``startle run`` then stream the images a profile needs there
+(:func:`engine_image_set`) with :func:`ship_to_engine`: ``docker save`` here piped into ``docker
+load`` there, chunk by chunk, only the images built for the engine's architecture, and none the
+engine already has (same image id).
 
-Command line::
-
-    python -m harness.images build [--mutants] [--json] [NAME ...]   # build (or reuse) images
-    python -m harness.images tags [--json]                           # what is present
-    python -m harness.images hash [--mutants]                        # expected tags, no build
-    python -m harness.images prune                                   # drop superseded hash tags
+The command line is ``startle build`` (harness/cli.py): ``startle build [NAME ...] [--mutants]
+[--json]`` builds, ``--tags`` lists what is present, ``--hash`` the tags the inputs give (no
+Docker), ``--prune`` untags superseded hash tags.
 """
 
 from __future__ import annotations
 
-import argparse
 import collections
 import contextlib
 import fcntl
@@ -79,7 +76,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tarfile
 import time
 import tomllib
@@ -864,10 +860,25 @@ SHIP_CHUNK_BYTES = 2 << 20
 """Bytes per chunk of an image streamed from the build engine to the target engine."""
 
 
-def engine_image_set(arch: str) -> list[str]:
-    """The images ``startle run`` needs on an engine of architecture ``arch`` (``amd64``, ``arm64``):
-    the reference agent's for that architecture, the center and Toxiproxy."""
-    return [f"startle/agent:{arch}", "startle/center:latest", "startle/toxiproxy:latest"]
+def engine_image_set(arch: str, profiles: Iterable[Any] = (), agent: bool = True) -> list[str]:
+    """The images ``startle run`` needs on an engine of architecture ``arch`` (``amd64``, ``arm64``)
+    to run ``profiles`` (:class:`harness.profile.Profile`; none: the reference agent's): each
+    profile's agent image for ``arch`` (``images.<arch>``; left out with ``agent=False``, when an
+    image under test replaces it), its own center image (``center.image.image``), then startle's
+    center (the recording center, and the helper that fills config volumes there) and Toxiproxy.
+    In that order, without repeats. Not the rollback family's v2 images: ``launcher_upgrade`` runs a
+    launcher on this machine and is skipped on another engine (docs/remote-engine.md)."""
+    from harness.profile import load_profile  # here: the hash functions need no profile
+    from harness.runtime import CENTER_IMAGE, TOXIPROXY_IMAGE
+
+    refs: list[str] = []
+    for profile in list(profiles) or [load_profile("reference")]:
+        if agent and profile.images.get(arch):
+            refs.append(profile.images[arch])
+        if profile.center.image is not None:
+            refs.append(profile.center.image.image)
+    refs += [CENTER_IMAGE, TOXIPROXY_IMAGE]
+    return list(dict.fromkeys(refs))
 
 
 @dataclass
@@ -923,18 +934,19 @@ def _counted(chunks: Iterable[bytes], sent: list[int]) -> Iterator[bytes]:
 
 
 def ship_to_engine(target, refs: Iterable[str] | None = None, source=None,
-                   log: Callable[[str], Any] = print) -> list[Shipped]:
+                   log: Callable[[str], Any] = print, profiles: Iterable[Any] = ()) -> list[Shipped]:
     """Make images built on the build engine (``source``, default this machine's) available on the
     engine of ``target`` (a Docker client): each one whose architecture is the target's and whose
     image id the target lacks is streamed (``docker save`` → ``docker load``, in chunks of
     :data:`SHIP_CHUNK_BYTES`, no temporary file); each one present or shipped is tagged ``ref``
-    there. ``refs`` default: :func:`engine_image_set` of the target's architecture. One
-    :meth:`Shipped.line` per image to ``log``. Raises ImageBuildError when a load fails."""
+    there. ``refs`` default: :func:`engine_image_set` of the target's architecture for
+    ``profiles`` (none: the reference agent's). One :meth:`Shipped.line` per image to ``log``.
+    Raises ImageBuildError when a load fails."""
     from harness.engine import docker_arch
 
     source = source or docker_client(local=True)
     target_arch = docker_arch(target.info().get("Architecture", ""))
-    refs = list(refs) if refs is not None else engine_image_set(target_arch)
+    refs = list(refs) if refs is not None else engine_image_set(target_arch, profiles)
     images = {ref: _image(source, ref) for ref in refs}
     local = {ref: (image.id, image.attrs.get("Architecture", "")) if image else None for ref, image in images.items()}
     present = {built[0] for built in local.values() if built and _image(target, built[0]) is not None}
@@ -960,15 +972,6 @@ def ship_to_engine(target, refs: Iterable[str] | None = None, source=None,
         results.append(result)
         log(result.line(where))
     return results
-
-
-def ship_if_elsewhere(log: Callable[[str], Any] = print) -> list[Shipped]:
-    """After a build: when ``DOCKER_HOST`` names another engine, :func:`ship_to_engine` to it."""
-    from harness.engine import points_elsewhere
-
-    if not points_elsewhere():
-        return []
-    return ship_to_engine(docker_client(local=False), log=log)
 
 
 def image_tags(client=None) -> dict[str, list[str]]:
@@ -1001,55 +1004,3 @@ def prune(client=None, root: Path = ROOT, log: Callable[[str], Any] = print) -> 
                 except Exception as exc:
                     log(f"images: kept {tag} ({exc})")
     return removed
-
-
-# --------------------------------------------------------------------------------------------
-# command line
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.images", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    p_build = sub.add_parser("build", help="build (or reuse) images; one line per image")
-    p_build.add_argument("--mutants", action="store_true", help="also build tests/mutants/*/")
-    p_build.add_argument("--json", action="store_true", help="print a JSON object on stdout (lines go to stderr)")
-    p_build.add_argument("names", nargs="*", help="only these logical names (and their parents)")
-    p_tags = sub.add_parser("tags", help="startle images present in the local store")
-    p_tags.add_argument("--json", action="store_true")
-    p_hash = sub.add_parser("hash", help="the hash tags the current inputs give, without building")
-    p_hash.add_argument("--mutants", action="store_true")
-    sub.add_parser("prune", help="untag superseded hash tags")
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "build":
-            started = time.monotonic()
-            emit = (lambda line: print(line, file=sys.stderr, flush=True)) if args.json else \
-                (lambda line: print(line, flush=True))
-            results = build(mutants=args.mutants, names=args.names or None, log=emit)
-            emit(f"images: {len(results)} images in {time.monotonic() - started:.1f}s "
-                 f"({sum(r.status == 'built' for r in results)} built)")
-            ship_if_elsewhere(log=emit)
-            if args.json:
-                print(json.dumps({r.name: {"tag": r.tag, "aliases": r.aliases, "status": r.status,
-                                           "seconds": round(r.seconds, 2), "size_bytes": r.size_bytes,
-                                           "architecture": r.architecture} for r in results}, indent=2))
-        elif args.command == "tags":
-            tags = image_tags()
-            if args.json:
-                print(json.dumps(tags, indent=2))
-            else:
-                for name, names in tags.items():
-                    print(f"{name:<20} {' '.join(names)}")
-        elif args.command == "hash":
-            for name, tag in expected_tags(mutants=args.mutants).items():
-                print(f"{name:<20} {tag}")
-        elif args.command == "prune":
-            prune()
-    except ImageBuildError as exc:
-        print(f"images: ERROR {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -57,6 +57,23 @@ def load_project(path: Path = PROJECT_FILE) -> ProjectSettings | None:
     return settings
 
 
+DEFAULT_PROFILE = "reference"
+"""The profile of a command that works with one profile (``doctor``, ``build``), when neither
+``--profile`` nor ``startle.yaml`` names one: the built-in scenarios' own."""
+
+
+def chosen_profile(explicit: str | None) -> tuple[str, str]:
+    """(the profile as ``load_profile`` takes it, where that choice came from) for a command with
+    ``--profile``: ``explicit``, else this directory's ``startle.yaml``'s, else
+    :data:`DEFAULT_PROFILE` — as ``startle run`` picks it (whose scenarios default to that one)."""
+    if explicit:
+        return explicit, "--profile"
+    project = load_project()
+    if project is not None and project.profile:
+        return str(project.profile_ref()), f"{PROJECT_FILE}"
+    return DEFAULT_PROFILE, "default"
+
+
 def write_new(path: Path, text: str) -> Path:
     """Write ``text`` to a new file; never over an existing one (nothing the user wrote is lost)."""
     if path.exists():

@@ -6,7 +6,7 @@
 #   binfmt     mount binfmt_misc, enable qemu-aarch64 (arm64 images run under QEMU)
 #   toxiproxy  static toxiproxy-server/-cli from the Go module proxy, into .cache/toxiproxy/<version>/
 #   venv       .venv with `pip install -e .` (again only when pyproject.toml changed)
-#   images     python -m harness.images build: base, agent, center, Toxiproxy and the third-party
+#   images     startle build (python -m harness.cli build): base, agent, center, Toxiproxy and the third-party
 #              package images of fixtures/thirdparty/ (mosquitto, prometheus; content-hash tags,
 #              cached; nothing is pulled, their Debian packages come through mmdebstrap)
 # Idempotent: a warm run only checks (target < 5 s). Prints one line per step:
@@ -228,8 +228,10 @@ if [ "${STARTLE_SKIP_IMAGES:-0}" = 1 ]; then
     echo "setup: images: skipped (STARTLE_SKIP_IMAGES=1)"
 else
     step_start
-    (cd "$ROOT" && STARTLE_CACHE_DIR="$CACHE" "$VENV_PY" -m harness.images build </dev/null) | tee "$CACHE/logs/images.out" \
-        || die images "python -m harness.images build failed (its error is above)" \
+    # `startle build` through the interpreter that has startle (the venv made above, or the one an
+    # installed startle runs in), from $ROOT: a checkout's own harness/ is imported before any other.
+    (cd "$ROOT" && STARTLE_CACHE_DIR="$CACHE" "$VENV_PY" -m harness.cli build </dev/null) | tee "$CACHE/logs/images.out" \
+        || die images "startle build failed (its error is above)" \
             "fix the named image's inputs, then run bash scripts/setup.sh again"
     built=$(grep -c ' built (' "$CACHE/logs/images.out" || true)
     if [ "$built" -gt 0 ]; then report images installed "$built built"; else report images ok; fi

@@ -7,9 +7,26 @@ are collected and everything is reaped, a state file in the scenario's temp fold
 
 1. ``install``: v1 = the agent image under test, version 1.0.0; the launcher records it as last
    known good.
-2. ``upgrade`` (``to: good|bad``): v2 built on demand from ``fixtures/upgrades/<to>-v2/`` on top
-   of v1, version 2.0.0. ``bad`` exits at once with "v2 bug" (its entrypoint is ``/bin/sh``: an
-   image without a shell skips the scenario): the launcher must roll back to v1.
+2. ``upgrade`` (``to:``): v2 built on demand from ``fixtures/upgrades/<to>-v2/`` on top of v1,
+   version 2.0.0. ``good`` is the same agent. The bad ones, which the launcher must roll back to v1:
+
+   - ``bad`` exits at once with "v2 bug" (a restart loop);
+   - ``hangs`` starts and then neither answers anything nor exits (a ``/bin/sh`` waiting on a
+     child that stopped itself; SIGTERM ignored, as by any PID 1 without a handler);
+   - ``never-ready`` is the agent's own program, unchanged: it runs, never exits, and answers
+     whatever it answers without its center (the reference agent its startup probe — its
+     liveness comes after readiness —, mosquitto its broker: live and the profile's ``ready``),
+     but it never reaches its center: startle cuts the agent's link to the center (its Toxiproxy
+     proxy) just before the upgrade and restores it when the v2 container's process ends (its
+     Docker ``die`` event: the launcher removing or stopping it), so that v1, started again,
+     reaches it. Whatever the agent's protocol, the center is never answered, so the launcher's
+     readiness (the reference's: ``/ready`` = registered; mosquitto's: its bridge connected)
+     never says yes. The cut is the fault's window on the timeline (``fault``/``applied`` and
+     ``cleared``). An image cannot do this by itself (with ``/bin/sh`` as the other two): only
+     the agent's own program answers its probes, and no unprivileged entrypoint can keep it from
+     its center.
+
+   ``bad`` and ``hangs`` run ``/bin/sh`` of the image: an image without one skips the scenario.
 
 Every launcher output line is a ``launcher``/``line`` event, its exit a ``launcher``/``exit``
 event (``step``, ``code``, ``took_s``), and after each step a ``launcher``/``state`` event
@@ -37,19 +54,26 @@ from harness.skip import ScenarioSkipped
 
 UPGRADES = ROOT / "fixtures" / "upgrades"
 V1_VERSION, V2_VERSION = "1.0.0", "2.0.0"
+SHELL_V2 = ("bad", "hangs")
+"""The v2 images whose entrypoint is the image's ``/bin/sh``."""
+CENTER_PROXY = "center"
+"""The Toxiproxy proxy in front of the center (harness/runtime.py), cut for the never-ready v2."""
 
 
 def build_upgrade(client, base_image: str, kind: str) -> str:
-    """Build (or reuse: COPY/ENV only, Docker's cache) the v2 image ``kind`` on top of ``base_image``."""
+    """Build (or reuse) the v2 image ``kind`` on top of ``base_image``, tagged
+    ``startle/agent-upgrade-<kind>:<base image id>-<content hash of its folder>`` (no RUN: seconds)."""
+    from harness.images import HASH_LEN, hash_inputs
+    folder = UPGRADES / f"{kind}-v2"
     base_id = client.images.get(base_image).id.split(":")[-1][:12]
-    tag = f"startle/agent-upgrade-{kind}:{base_id}"
+    tag = f"startle/agent-upgrade-{kind}:{base_id}-{hash_inputs({}, folder)[:HASH_LEN]}"
     try:
         client.images.get(tag)
         return tag
     except NotFound:
         pass
     try:
-        client.images.build(path=str(UPGRADES / f"{kind}-v2"), tag=tag, buildargs={"AGENT_IMAGE": base_image},
+        client.images.build(path=str(folder), tag=tag, buildargs={"AGENT_IMAGE": base_image},
                             rm=True, forcerm=True, pull=False)
     except Exception as exc:  # noqa: BLE001
         raise InfrastructureError(f"could not build the {kind} v2 image on {base_image}: {exc}") from None
@@ -81,25 +105,33 @@ class LauncherUpgrade(Fault):
 
     type: Literal["launcher_upgrade"] = "launcher_upgrade"
     profile_needs: ClassVar[tuple[str, ...]] = ("launcher",)
-    to: Literal["good", "bad", "none"] = "bad"
-
-    def local_only(self) -> str | None:
-        return ("launcher_upgrade: the host launcher bind-mounts a config folder of this machine (-v) and "
-                "keeps its state file here")
-    """the v2 the launcher upgrades to (``none``: install v1 only)"""
+    to: Literal["good", "bad", "hangs", "never-ready", "none"] = "bad"
+    """the v2 the launcher upgrades to (``none``: install v1 only); see the module's docstring"""
     ready_timeout_s: int = Field(12, ge=1, description="the launcher's --ready-timeout, seconds")
     _thread: threading.Thread | None = PrivateAttr(None)
     _proc: subprocess.Popen | None = PrivateAttr(None)
     _stopping: threading.Event = PrivateAttr(default_factory=threading.Event)
     _node_id: str = PrivateAttr("")
+    _cut: threading.Thread | None = PrivateAttr(None)
+    """Restores the center link once the never-ready v2 is gone (None: the link was not cut)."""
+    _timeline: Any = PrivateAttr(None)
+    """The scenario's timeline (woken on stop: the restoring thread waits on it)."""
+
+    def local_only(self) -> str | None:
+        return ("launcher_upgrade: the host launcher bind-mounts a config folder of this machine (-v) and "
+                "keeps its state file here")
 
     # ---- the lifecycle's start hook -------------------------------------------------------
     def launch(self, world, spec, node_id: str) -> None:
         """Start the install/upgrade sequence in the background (returns at once)."""
         images = {"v1": spec.image}
-        if self.to == "bad" and not has_shell(world, spec.image):
-            raise ScenarioSkipped(f"the bad v2 is built on {spec.image} with /bin/sh as its entrypoint, and that "
-                                  "image has no /bin/sh")
+        self._stopping.clear()  # a scenario object run again reuses its faults
+        self._timeline, self._cut = world.timeline, None
+        if self.to in SHELL_V2 and not has_shell(world, spec.image):
+            raise ScenarioSkipped(f"the {self.to} v2 is built on {spec.image} with /bin/sh as its entrypoint, and "
+                                  "that image has no /bin/sh")
+        if self.to == "never-ready" and world.toxiproxy is None:
+            raise InfrastructureError("the never-ready v2 needs the center behind Toxiproxy (a world with via_proxy)")
         if self.to != "none":
             images["v2"] = build_upgrade(world.client, spec.image, self.to)
         self._thread = threading.Thread(target=self._sequence, args=(world, spec, node_id, images),
@@ -113,9 +145,36 @@ class LauncherUpgrade(Fault):
             proc.kill()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self._cut is not None:
+            self._timeline.wake()  # its wait re-reads _stopping
+            self._cut.join(timeout=10)
 
     def describe(self) -> str:
         return f"launcher_upgrade(v1 → {self.to} v2, ready_timeout_s={self.ready_timeout_s})"
+
+    # ---- the never-ready v2's center link ----------------------------------------------------
+    def _cut_center_link(self, world, v2_image: str) -> None:
+        """Disable the center's proxy now; a thread enables it again when a container of
+        ``v2_image`` dies (the launcher removing or stopping it: it never exits by itself), or
+        when the scenario stops."""
+        tl = world.timeline
+        world.toxiproxy.set_enabled(CENTER_PROXY, False)
+        tl.record("fault", "applied", fault=self.type, description=f"center link cut: the {self.to} v2 cannot reach it")
+
+        def v2_ended() -> bool:
+            return tl.first("docker", "die", lambda e: e.container == "agent" and e.get("image") == v2_image) \
+                is not None
+
+        def restore_when_v2_ends() -> None:
+            tl.wait(lambda: v2_ended() or self._stopping.is_set() or tl.closed, float("inf"))
+            try:
+                world.toxiproxy.set_enabled(CENTER_PROXY, True)
+                tl.record("fault", "cleared", fault=self.type)
+            except Exception as exc:  # noqa: BLE001  (the world is going: a pooled one is reset anyway)
+                tl.record("harness", "launcher_error", error=f"restoring the center link: {exc!r}")
+
+        self._cut = threading.Thread(target=restore_when_v2_ends, name="center-link", daemon=True)
+        self._cut.start()
 
     # ---- the sequence ------------------------------------------------------------------------
     def _args(self, world, spec, node_id: str, image: str, version: str) -> list[str]:
@@ -173,6 +232,8 @@ class LauncherUpgrade(Fault):
             code = self._run_step(world, "install", self._args(world, spec, node_id, images["v1"], V1_VERSION),
                                   images["v1"], V1_VERSION)
             if code == 0 and "v2" in images and not self._stopping.is_set():
+                if self.to == "never-ready":
+                    self._cut_center_link(world, images["v2"])
                 self._run_step(world, "upgrade", self._args(world, spec, node_id, images["v2"], V2_VERSION),
                                images["v2"], V2_VERSION)
         except Exception as exc:  # noqa: BLE001

@@ -66,7 +66,9 @@ def test_the_wheel_alone_runs_a_third_party_agent_from_another_folder(docker, tm
     setup = sh([startle, "setup"], project, timeout=900).stdout  # what a user does first (idempotent)
     rebuilt = [line for line in setup.splitlines() if " built (" in line]
     assert not [line for line in rebuilt if "startle/base:" in line or "startle/agent:" in line], rebuilt
-    sh([startle, "doctor"], project)
+    doctor = sh([startle, "doctor"], project).stdout  # it checks the profile startle.yaml names
+    assert f"OK   profile: {written['name']}" in doctor, doctor
+    assert f"(profile {written['name']}: center.image.image)" in doctor, doctor
     run = sh([startle, "run", "--no-pairs"], project, timeout=900, ok=False)
     assert run.returncode in (0, 1), f"exit {run.returncode}:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
     journal = json.loads((project / "reports" / "latest" / "results.json").read_text())

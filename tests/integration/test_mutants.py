@@ -1,8 +1,9 @@
 """Every verdict can fail: each mutant agent is flagged by the scenario and check it breaks.
 
 Each folder under tests/mutants/ with a ``mutant.yaml`` (``scenario``, ``check``, ``description``)
-is one test case; ``make mutants`` builds it as ``startle/mutant-<name>:amd64`` (``:arm64`` with
-``arch: arm64``). A mutant of another agent
+is one test case, and one more per scenario of its optional ``also_scenarios`` (the same check must
+fail there too: ``<name>@<scenario>``); ``make mutants`` builds it as ``startle/mutant-<name>:amd64``
+(``:arm64`` with ``arch: arm64``). A mutant of another agent
 than the reference names its profile (``profile: tp-mosquitto``): it is built FROM that
 profile's image and the scenario runs with that profile. A launcher mutant
 has no Dockerfile but a ``launcher_edit:`` (``replace``/``with``): the scenario runs the profile's
@@ -25,13 +26,25 @@ MUTANTS = sorted(p.parent for p in MUTANTS_DIR.glob("*/mutant.yaml"))
 REFERENCE_LAUNCHER = Path(__file__).resolve().parents[2] / "fixtures" / "agent" / "launcher.sh"
 
 
+def scenarios_of(folder: Path) -> list[str]:
+    """The scenario of a mutant, then those of its ``also_scenarios``."""
+    spec = yaml.safe_load((folder / "mutant.yaml").read_text())
+    return [spec["scenario"], *spec.get("also_scenarios", [])]
+
+
+CASES = [(folder, name) for folder in MUTANTS for name in scenarios_of(folder)]
+
+
 def test_every_mutant_folder_declares_what_catches_it():
     assert MUTANTS, "no mutants found"
     for folder in MUTANTS_DIR.iterdir():
         if folder.is_dir() and (folder / "mutant.yaml").exists():
             spec = yaml.safe_load((folder / "mutant.yaml").read_text())
             assert {"scenario", "check", "description"} <= set(spec), folder
-            assert (SCENARIOS_DIR / f"{spec['scenario']}.yaml").exists(), folder
+            assert set(spec) <= {"scenario", "also_scenarios", "check", "description", "profile", "arch",
+                                 "launcher_edit"}, folder
+            for name in scenarios_of(folder):
+                assert (SCENARIOS_DIR / f"{name}.yaml").exists(), (folder, name)
             if spec.get("profile"):
                 assert load_profile(spec["profile"]).images.get("amd64"), folder
 
@@ -46,10 +59,11 @@ def mutant_launcher(edit: dict, original: Path, out: Path) -> Path:
 
 
 @pytest.mark.docker
-@pytest.mark.parametrize("folder", MUTANTS, ids=[p.name for p in MUTANTS])
-def test_mutant_is_flagged(docker, world_pool, folder, tmp_path):
+@pytest.mark.parametrize("folder,scenario_name", CASES,
+                         ids=[f.name if name == scenarios_of(f)[0] else f"{f.name}@{name}" for f, name in CASES])
+def test_mutant_is_flagged(docker, world_pool, folder, scenario_name, tmp_path):
     spec = yaml.safe_load((folder / "mutant.yaml").read_text())
-    scenario = load_scenario(SCENARIOS_DIR / f"{spec['scenario']}.yaml")
+    scenario = load_scenario(SCENARIOS_DIR / f"{scenario_name}.yaml")
     profile = load_profile(spec["profile"]) if spec.get("profile") else None
     if spec.get("launcher_edit"):
         original = profile.resolve(profile.launcher.script) if profile else REFERENCE_LAUNCHER

@@ -19,7 +19,9 @@ from harness import second_engine
 from harness.doctor import check_target_clock
 from harness.engine import LOCAL_ENGINE, docker_arch, engine_address, on_this_host, points_elsewhere
 from harness.errors import InputError
+from harness import images
 from harness.images import Shipped, engine_image_set, transfer_plan
+from harness.profile import load_profile
 from harness.tls import TlsFiles, write_tls_material
 
 # --------------------------------------------------------------------------------------------
@@ -160,6 +162,73 @@ def test_transfer_plan_ships_only_what_the_target_lacks_in_its_architecture():
 
 def test_engine_image_set_is_the_native_agent_and_the_world():
     assert engine_image_set("arm64") == ["startle/agent:arm64", "startle/center:latest", "startle/toxiproxy:latest"]
+
+
+def test_engine_image_set_is_the_profiles_agent_and_own_center_then_the_world():
+    mosquitto, prometheus = load_profile("tp-mosquitto"), load_profile("tp-prometheus")
+    assert engine_image_set("amd64", [mosquitto]) == [
+        "startle/tp-mosquitto:amd64", "startle/tp-mosquitto-center:amd64", "startle/center:latest",
+        "startle/toxiproxy:latest"]
+    # its own center is built for amd64 only: sent to an arm64 board it is reported wrong-arch, not left out
+    assert engine_image_set("arm64", [mosquitto])[:2] == ["startle/tp-mosquitto:arm64", "startle/tp-mosquitto-center:amd64"]
+    assert engine_image_set("amd64", [mosquitto], agent=False) == [
+        "startle/tp-mosquitto-center:amd64", "startle/center:latest", "startle/toxiproxy:latest"]
+    assert engine_image_set("amd64", [prometheus, mosquitto, prometheus]) == [
+        "startle/tp-prometheus:amd64", "startle/tp-mosquitto:amd64", "startle/tp-mosquitto-center:amd64",
+        "startle/center:latest", "startle/toxiproxy:latest"]
+    no_arm = prometheus.model_copy(update={"images": {"amd64": "acme/agent:1"}})
+    assert engine_image_set("arm64", [no_arm]) == ["startle/center:latest", "startle/toxiproxy:latest"]
+
+
+class FakeImage:
+    def __init__(self, ref, arch):
+        self.id, self.tags, self.attrs = f"sha256:{ref}", [ref], {"Architecture": arch}
+
+    def save(self, chunk_size, named):
+        yield f"layers of {named}".encode()
+
+
+class FakeEngine:
+    """The images of an engine (ref → architecture): what ship_to_engine reads and loads (no Docker)."""
+
+    def __init__(self, images, machine="x86_64"):
+        self.held = {ref: FakeImage(ref, arch) for ref, arch in images.items()}
+        self.machine, self.loaded = machine, []
+        self.images = type("Images", (), {"get": self._get})()
+        self.api = type("Api", (), {"base_url": "https://board:2376", "load_image": self._load, "tag": self._tag})()
+
+    def info(self):
+        return {"Architecture": self.machine}
+
+    def _get(self, ref):
+        from docker.errors import ImageNotFound
+        for image in self.held.values():
+            if ref in (image.id, *image.tags):
+                return image
+        raise ImageNotFound(ref)
+
+    def _load(self, chunks):
+        name = b"".join(chunks).decode().removeprefix("layers of ")
+        self.loaded.append(name)
+        self.held[name] = FakeImage(name, self.machine)
+        return []
+
+    def _tag(self, image_id, repo, tag, force):
+        self._get(image_id).tags.append(f"{repo}:{tag}")
+
+
+def test_ship_to_engine_sends_the_profiles_images_a_third_party_run_needs():
+    built_here = FakeEngine({"startle/tp-mosquitto:amd64": "amd64", "startle/tp-mosquitto:arm64": "arm64",
+                             "startle/tp-mosquitto-center:amd64": "amd64", "startle/agent:amd64": "amd64",
+                             "startle/center:latest": "amd64", "startle/toxiproxy:latest": "amd64"})
+    board = FakeEngine({"startle/toxiproxy:latest": "amd64"})  # the same image id as the one built here
+    shipped = images.ship_to_engine(board, source=built_here, profiles=[load_profile("tp-mosquitto")], log=lambda line: None)
+    assert {s.ref: s.action for s in shipped} == {
+        "startle/tp-mosquitto:amd64": "shipped", "startle/tp-mosquitto-center:amd64": "shipped",
+        "startle/center:latest": "shipped", "startle/toxiproxy:latest": "present"}
+    assert board.loaded == ["startle/tp-mosquitto:amd64", "startle/tp-mosquitto-center:amd64", "startle/center:latest"]
+    again = images.ship_to_engine(board, source=built_here, profiles=[load_profile("tp-mosquitto")], log=lambda line: None)
+    assert {s.action for s in again} == {"present"}
 
 
 def test_shipped_lines():
