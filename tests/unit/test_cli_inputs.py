@@ -49,7 +49,8 @@ def startle_calls() -> list[list[str]]:
     calls = [line.split("$(STARTLE)", 1)[1] for line in (ROOT / "Makefile").read_text().splitlines()
              if "$(STARTLE)" in line and not line.startswith("STARTLE")]
     calls += re.findall(r"-m harness\.cli ([^<|)]*)", (ROOT / "scripts" / "setup.sh").read_text())
-    return [[word for word in shlex.split(call.split("#")[0]) if "$" not in word] for call in calls]
+    commands = [call.split("#")[0].split(";")[0].rstrip("\\ ") for call in calls]  # a shell loop's line
+    return [[word for word in shlex.split(command) if "$" not in word] for command in commands]
 
 
 def test_setup_and_the_makefile_call_only_startle_commands_that_exist():
