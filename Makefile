@@ -101,7 +101,7 @@ bench-fleet: setup
 # (exit 3) or bad input (exit 2) fails the target: every scenario must be judged or skipped.
 bench-thirdparty: setup mutants
 	@rc=0; for profile in tp-mosquitto tp-prometheus; do \
-		$(STARTLE) run -j 3 --profile $$profile; code=$$?; \
+		$(STARTLE) run -j 3 --profile "$$profile"; code=$$?; \
 		echo "bench-thirdparty: $$profile exit $$code"; [ $$code -le 1 ] || rc=$$code; \
 	done; exit $$rc
 
