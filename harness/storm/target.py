@@ -69,20 +69,19 @@ def target_of(profile) -> StormTarget:
     center, where = profile.center, profile.path or profile.name
     also = []
     if center.protocol != "http":
-        also.append(f"center.protocol is {center.protocol}")
+        also.append(f"center.protocol: {center.protocol}")
     if center.image is not None:
-        also.append(f"it brings a center of its own (center.image: {center.image.image})")
+        also.append(f"a center image of its own, center.image: {center.image.image}")
+    fix = ("the storm needs an HTTP agent of startle's recording center: declare `center.register: METHOD /path`, "
+           "`center.protocol: http` and no center.image (an agent seen only on the wire cannot be stormed)")
     if center.register is None:
-        why = "declares no HTTP register route" + (f" ({'; '.join(also)})" if also else "")
-        raise InputError(where, "center.register", f"the storm counts registration attempts in the recording "
-                         f"center's request log, and this profile {why}",
-                         "storm an HTTP agent: declare `center.register: METHOD /path` (e.g. the route it "
-                         "writes to) and no center.image; an agent seen only on the wire cannot be stormed")
+        raise InputError(where, "center.register", "the storm counts registration attempts in the recording "
+                         "center's request log, and this profile declares no HTTP register route"
+                         + (f" ({'; '.join(also)})" if also else ""), fix)
     if also:
         field_name = "center.protocol" if center.protocol != "http" else "center.image"
-        raise InputError(where, field_name, f"the storm drives startle's recording center over HTTP, and "
-                         f"{'; '.join(also)}", "storm an HTTP agent of the recording center: `center.protocol: "
-                         "http` and no center.image (declare its answers as center.routes)")
+        raise InputError(where, field_name, "the storm drives startle's recording center over HTTP, and this "
+                         f"profile declares {'; '.join(also)}", fix)
     return StormTarget(Route.parse(center.register),
                        tuple(r.model_dump(exclude_none=True) for r in center.routes))
 
