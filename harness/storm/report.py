@@ -40,7 +40,7 @@ TABLE_COLUMNS = {
     "attempts_per_agent_p95": "p95", "attempts_per_agent_max": "max", "center_peak_rps": "peak req/s",
     "t50_s": "t50 s", "t95_s": "t95 s", "t100_s": "t100 s", "status_429": "429", "status_409": "409",
     "no_answer": "no answer", "listen_overflows": "listen overflows", "wasted_pct": "wasted %",
-    "never_registered": "never reg.", "center_ok": "center 200s",
+    "never_registered": "never reg.", "center_ok": "center 2xx",
 }
 UNKNOWN_COLUMNS = ("listen_overflows",)
 """Columns whose NaN means "not measured" (e.g. the real fleet's center has its own network), not "never"."""
