@@ -211,6 +211,7 @@ def _run(args: argparse.Namespace) -> int:
     what = (f"{args.containers} real agent containers restarted during a center outage of at least "
             f"{settings.mode.outage_s:g} s, then the simulation replaying it" if args.containers
             else settings.mode.describe())
+    what += f"; registering on {settings.target.register}"
     if settings.hop_delay is not None:
         what += f"; network delay {settings.hop_delay.describe()}"
     if net is not None:

@@ -229,7 +229,7 @@ def summary_json(result, run_id: str, folder: Path) -> dict[str, Any]:
     return {"run_id": run_id, "folder": str(folder), "mode": s.mode.to_dict(), "agents": s.agents,
             "workers": s.workers, "timeout_s": s.timeout_s, "seed": s.seed, "repeat": s.repeat,
             "hop_delay": s.hop_delay.to_dict() if s.hop_delay is not None else None,
-            "worker_netns": s.worker_netns,
+            "worker_netns": s.worker_netns, "target": s.target.to_dict(),
             "seeds": result.seeds, "policies": [p.to_dict() for p in s.policies],
             "reference": s.mode.reference_event, "summary": _rows(summary), "medians": _rows(over_repeats(summary)),
             "cross_check": result.cross_check.to_dict() if result.cross_check is not None else None}
