@@ -6,7 +6,8 @@ Both talk to ports published on the engine's address (127.0.0.1 for this machine
 from __future__ import annotations
 
 import threading
-from typing import Any
+import time
+from typing import Any, Callable
 
 import requests
 from toxiproxy import Toxiproxy
@@ -41,6 +42,10 @@ class CenterAdmin:
         body = answer.json()
         return int(body["next"]), list(body["requests"])
 
+    def request_log(self, since: int = 0, keep: bool = False) -> "RequestLog":
+        """The one follower of the request log from record ``since`` on (see :class:`RequestLog`)."""
+        return RequestLog(self, since, keep)
+
     def behaviour(self, **changes: Any) -> dict[str, Any]:
         """Script the center (fail_next, status, retry_after_s, delay_ms, down, ...)."""
         answer = self.session.post(self._url("/admin/behaviour"), json=changes, timeout=self.timeout_s)
@@ -74,6 +79,50 @@ class CenterAdmin:
         answer = self.session.get(self._url("/admin/logs"), params=params, timeout=self.timeout_s)
         answer.raise_for_status()
         return list(answer.json()["lines"])
+
+
+class RequestLog:
+    """The center's request log (``GET /admin/requests``) followed from one record index on: what
+    scenarios (harness/collectors.py), the storm and its real fleet read it with.
+
+    ``next`` is the index of the next record to read. With ``keep`` every record read stays in
+    ``records`` (for :meth:`wait_for`'s condition); else the caller keeps what it needs.
+    """
+
+    PAGE = 10_000
+    """Records per page when draining (the center caps its pages too)."""
+
+    def __init__(self, admin: CenterAdmin, since: int = 0, keep: bool = False) -> None:
+        self.admin, self.next, self.keep = admin, since, keep
+        self.records: list[dict[str, Any]] = []
+
+    def read(self, wait_s: float = 0.0, limit: int | None = None) -> list[dict[str, Any]]:
+        """The records after the last read; waits up to ``wait_s`` (a long poll: it returns as soon
+        as one is recorded) when there is none yet."""
+        self.next, new = self.admin.requests_since(self.next, wait_s=wait_s, limit=limit)
+        if self.keep:
+            self.records.extend(new)
+        return new
+
+    def drain(self) -> list[dict[str, Any]]:
+        """Every record recorded so far that was not read yet, page by page, without waiting."""
+        out: list[dict[str, Any]] = []
+        while page := self.read(0.0, limit=self.PAGE):
+            out.extend(page)
+        return out
+
+    def wait_for(self, done: Callable[[list[dict[str, Any]]], bool], timeout_s: float,
+                 poll_s: float = 2.0) -> bool:
+        """Long polls (at most ``poll_s`` each) until ``done(records)`` (``keep`` must be set) or
+        ``timeout_s`` passed; returns whether it is done."""
+        assert self.keep, "wait_for() judges the records kept: RequestLog(keep=True)"
+        deadline = time.monotonic() + timeout_s
+        while not done(self.records):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.read(min(poll_s, left))
+        return True
 
 
 class ToxiproxyAdmin:

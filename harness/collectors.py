@@ -179,27 +179,34 @@ class AgentLog(Collector):
 
 
 class CenterRequests(Collector):
-    """The center's request records, by long poll: each arrives as soon as the center records it.
-    ``since``: the first record index to read (a pooled center holds older scenarios' records)."""
+    """The center's request records, by long poll (:class:`harness.clients.RequestLog`): each
+    arrives as soon as the center records it. ``since``: the first record index to read (a pooled
+    center holds older scenarios' records)."""
 
     name = "center-requests"
 
     def __init__(self, timeline: Timeline, admin: CenterAdmin, wait_s: float = 1.0, since: int = 0) -> None:
         super().__init__(timeline)
-        self.admin = admin
+        self.log = admin.request_log(since)
         self.wait_s = wait_s
-        self.next_index = since
+
+    @property
+    def next_index(self) -> int:
+        return self.log.next
 
     def run(self) -> None:
         while not self.stopping.is_set():
             try:
-                self.next_index, records = self.admin.requests_since(self.next_index, self.wait_s)
+                records = self.log.read(self.wait_s)
             except requests.RequestException:
                 if self.stopping.is_set():
                     return
                 raise
-            for record in records:
-                self.timeline.add(Event("center", "request", float(record["ts"]), "center", record))
+            self._add(records)
+
+    def _add(self, records: list[dict[str, Any]]) -> None:
+        for record in records:
+            self.timeline.add(Event("center", "request", float(record["ts"]), "center", record))
 
     def stop(self, join_s: float = 5.0) -> None:
         """Stop without waiting for the long poll in flight (up to ``wait_s``): its answer is
@@ -209,11 +216,9 @@ class CenterRequests(Collector):
     def drain(self) -> None:
         """Fetch whatever the center recorded since the last poll (call before final verdicts)."""
         try:
-            self.next_index, records = self.admin.requests_since(self.next_index, 0)
+            self._add(self.log.drain())
         except requests.RequestException:
             return
-        for record in records:
-            self.timeline.add(Event("center", "request", float(record["ts"]), "center", record))
 
 
 class LaunchedAgentLogs(Collector):
@@ -270,10 +275,9 @@ class CenterLogs(Collector):
 
     def __init__(self, timeline: Timeline, base_url: str, node_id: str, signals: SignalSpec) -> None:
         super().__init__(timeline)
-        self.base_url, self.node_id, self.signals = base_url.rstrip("/"), node_id, signals
+        self.admin, self.node_id, self.signals = CenterAdmin(base_url), node_id, signals
         self.seen = 0
         self.lock = threading.Lock()
-        self.session = requests.Session()
 
     def start(self) -> "CenterLogs":
         return self  # runs in the thread that records the agent's log_export events
@@ -291,9 +295,7 @@ class CenterLogs(Collector):
     def fetch(self) -> None:
         with self.lock:
             try:
-                answer = self.session.get(f"{self.base_url}/admin/logs", params={"node_id": self.node_id}, timeout=5)
-                answer.raise_for_status()
-                lines = list(answer.json()["lines"])
+                lines = self.admin.logs(self.node_id)
             except (requests.RequestException, ValueError, KeyError):
                 return
             for line in lines[self.seen:]:

@@ -240,7 +240,7 @@ class CenterSpec(Strict):
     @classmethod
     def _method_path(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"[A-Z*]+ /\S*", value):
-            raise ValueError("write the method and the path, e.g. `POST /v1/register`; fix: `register: POST /path`")
+            raise ValueError("write the method and the path, e.g. `POST /api/register`; fix: `register: POST /path`")
         return value
 
     @property

@@ -35,6 +35,33 @@ UNANSWERED = ("refused", "reset", "closed", "abandoned", "timed_out")
 """Wire outcomes of a connection that carried no answer from the center."""
 
 
+def accepted(status: int | None) -> bool:
+    """Whether an HTTP answer means the attempt succeeded: any 2xx (a 204 of a write route too)."""
+    return status is not None and 200 <= status < 300
+
+
+@dataclass(frozen=True)
+class Route:
+    """A declared ``METHOD /path`` route of the center (``method`` ``*``: any method)."""
+
+    method: str
+    path: str
+
+    @classmethod
+    def parse(cls, declared: str | None) -> "Route | None":
+        if declared is None:
+            return None
+        method, path = declared.split(" ", 1)
+        return cls(method, path)
+
+    def matches(self, method: str | None, path: str | None) -> bool:
+        """Whether a request record (its method may be unknown: None) is on this route."""
+        return path == self.path and (self.method == "*" or method in (None, self.method))
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
 @dataclass(frozen=True)
 class Attempt:
     """One attempt: Unix time ``t``, its number (when the agent logs it), HTTP ``status`` (None when
@@ -177,11 +204,11 @@ class View:
         """The center's records of the declared ``register`` route (empty when none is declared)."""
         return self._route_requests(self.profile.center.register)
 
-    def _route_requests(self, route: str | None) -> list[Event]:
+    def _route_requests(self, declared: str | None) -> list[Event]:
+        route = Route.parse(declared)
         if route is None:
             return []
-        method, path = route.split(" ", 1)
-        return [e for e in self.center_requests(path) if method == "*" or e.get("method") in (None, method)]
+        return [e for e in self.center_requests(route.path) if route.matches(e.get("method"), route.path)]
 
     def heartbeat_requests(self) -> list[Event]:
         """The center's records of the declared ``heartbeat`` route."""
@@ -250,14 +277,14 @@ class View:
             status = _int(result.get("status")) if result is not None else None
             won = any(e.t <= r.t < until and (number is None or _int(r.get("attempt")) in (None, number))
                       for r in registered)
-            outcome = "ok" if won or (status is not None and 200 <= status < 300) else \
+            outcome = "ok" if won or accepted(status) else \
                 "failed" if result is not None or until != float("inf") else "unknown"
             items.append(Attempt(e.t, number, status, outcome, e))
         return items
 
     def _center_attempts(self) -> list[Attempt]:
         return [Attempt(e.t, _int(e.get("attempt")), _int(e.get("status")),
-                        "ok" if (_int(e.get("status")) or 0) // 100 == 2 else "failed", e)
+                        "ok" if accepted(_int(e.get("status"))) else "failed", e)
                 for e in self.register_requests()]
 
     def _wire_attempts(self, unanswered: bool) -> list[Attempt]:

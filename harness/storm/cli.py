@@ -37,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The storm's options (also used when ``startle storm`` is a subcommand of harness/cli.py)."""
     from harness.storm.modes import MODES
     from harness.storm.policies import POLICY_NAMES
+    from harness.storm.target import DEFAULT_PROFILE
     parser.add_argument("--mode", choices=MODES, default="boot",
                         help="outage: center down for --outage-s, then up; boot: every agent at once; capacity: "
                         "center admits --capacity-per-s; contention: optimistic-concurrency writes (default boot)")
@@ -65,8 +66,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--capacity-per-s", type=float, help="capacity mode: registrations/s the center admits")
     parser.add_argument("--capacity-burst", type=float,
                         help="capacity mode: token bucket size (default: one second's worth)")
-    parser.add_argument("--profile", default="reference",
-                        help="agent profile (name or YAML): its retry_policy is `profile`, its retry_module runs")
+    parser.add_argument("--profile", default=DEFAULT_PROFILE,
+                        help="agent profile (name or YAML): its retry_policy is `profile` (what it retries, "
+                        "whether it honours Retry-After), its center.register route is where the agents register "
+                        "(any 2xx registers), its retry_module runs (default %(default)s)")
     parser.add_argument("--retry-module", help="the retry module to run instead of the profile's (path)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="locust worker processes (default: one per core; 0: one local process)")
@@ -113,12 +116,14 @@ def settings_from(args: argparse.Namespace):
     from harness.storm.modes import ModeParams
     from harness.storm.policies import POLICY_NAMES, make_policies
     from harness.storm.runner import StormSettings
+    from harness.storm.target import target_of
 
     profile = load_profile(args.profile)
     rp = profile.retry_policy
     if rp is None:
         raise InputError(profile.path or args.profile, "retry_policy", "the profile declares no retry policy",
                          "declare its schedule (family, jitter, base_ms, factor, cap_ms) as docs/profiles.md shows")
+    target = target_of(profile)
     if args.containers is not None:
         if args.containers < 1 or args.mode != "outage":
             raise InputError("--containers", "N", "the container fleet needs N >= 1 and --mode outage",
@@ -170,7 +175,8 @@ def settings_from(args: argparse.Namespace):
                          "pass --master-port PORT (and --master-bind-host 0.0.0.0)")
     return StormSettings(mode, policies, agents, workers=args.workers, timeout_s=args.timeout_s, seed=args.seed,
                          repeat=args.repeat, remote_workers=args.remote_workers, master_bind_host=args.master_bind_host,
-                         master_port=args.master_port, hop_delay=hop_delay, worker_netns=args.worker_netns)
+                         master_port=args.master_port, hop_delay=hop_delay, worker_netns=args.worker_netns,
+                         target=target)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -205,6 +211,7 @@ def _run(args: argparse.Namespace) -> int:
     what = (f"{args.containers} real agent containers restarted during a center outage of at least "
             f"{settings.mode.outage_s:g} s, then the simulation replaying it" if args.containers
             else settings.mode.describe())
+    what += f"; registering on {settings.target.register}"
     if settings.hop_delay is not None:
         what += f"; network delay {settings.hop_delay.describe()}"
     if net is not None:

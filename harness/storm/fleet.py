@@ -1,4 +1,4 @@
-"""The real-container cross-check: N reference-agent containers restarted together after a center outage.
+"""The real-container cross-check: N agent containers of a profile restarted together after a center outage.
 
 What the simulation claims, checked against the agent itself. :func:`cross_check`:
 
@@ -12,13 +12,17 @@ What the simulation claims, checked against the agent itself. :func:`cross_check
    the count does not matter there. The agents reach the center directly (no proxy: the
    simulation's ``--outage-switch center``) — or, with a hop delay (``--hop-delay-ms``), through
    Toxiproxy whose ``latency`` toxics delay each request and answer (the center's ``down`` is
-   still the outage) — their region comes from the env (no metadata
-   fetch), Docker's health check is off (N containers × one ``exec`` every 2 s would cost these
-   two cores more than the agents do);
-2. the fleet comes up and registers (waited on in the center's log);
+   still the outage). Each agent's env is the profile's with its node id filled in (and its config
+   copy too when the config names the node); when the profile declares a region variable
+   (``knobs.region``) it is set and the variables holding ``{metadata_url}`` are dropped (no
+   metadata fetch). Docker's health check is off (N containers × one ``exec`` every 2 s would cost
+   these two cores more than the agents do);
+2. the fleet comes up and registers (a 2xx on the profile's ``center.register`` route, waited on
+   in the center's log; who sent each request: :class:`Senders`);
 3. the center goes down (its ``down`` behaviour: it reads each request, records it and closes the
    connection unanswered) and every agent is restarted at once (``docker restart`` from a pool
    of threads: "at once" is as fast as the engine restarts containers, the spread is reported);
+   from here on only what each agent sent after its restart counts;
 4. when every agent has knocked at least once after its restart (the center's log), and
    ``outage_s`` after the center went down, the center comes back (``center_up``, the reference
    time, as in the simulation's outage mode);
@@ -32,17 +36,21 @@ the outage's real length and each agent's first knock after the center went down
 (``start_offsets_s``) — and the simulation beside it replays exactly that (cli.py runs the fleet
 first). :func:`agreement` then judges the fleet against the simulation of its declared policy.
 
-The figures count registration traffic (``/v1/register``); the agents' other requests
-(heartbeats, log shipping) are counted apart (``meta["other_requests"]``).
+The figures count registration attempts: each agent's requests on the register route up to its
+first 2xx (:func:`until_registered`); the agents' other requests (heartbeats, log shipping, writes
+after registering) are counted apart (``meta["other_requests"]``). A profile the storm cannot
+count (no HTTP register route, an own center image) is refused (harness/storm/target.py).
 """
 
 from __future__ import annotations
 
 import copy
+import shutil
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
+from datetime import datetime
 from typing import Any, Callable
 
 import numpy as np
@@ -52,13 +60,14 @@ from harness.storm import metrics
 from harness.storm.delay import HopDelay
 from harness.storm.modes import ModeParams
 from harness.storm.policies import PolicySpec
+from harness.storm.target import StormTarget, target_of
+from harness.view import accepted
 
 FLEET_SCENARIO = "storm-fleet"
 POLICY_NAME = "containers"
 """The name of the real fleet's row in the storm's tables (its policy is the profile's)."""
 RESTART_THREADS = 16
 """Concurrent ``docker restart`` / ``start`` calls (the engine serialises much of the work anyway)."""
-REGISTER_PATH = "/v1/register"
 TEMPLATE_ID = "fleet-template-node"
 DEFAULT_BRIDGE = "bridge"
 """Docker's own network, where the fleet's agents live (see the module's docstring, step 1)."""
@@ -82,6 +91,7 @@ class FleetWorld:
         self.world = World(run, FLEET_SCENARIO, profile, Timeline(), client=client, via_proxy=hop_delay is not None)
         self.size = agents
         self.agents: list[Any] = []
+        self.senders = Senders([node_id(i) for i in range(agents)])
         self.center_hosts: dict[str, str] = {}
         """``extra_hosts`` of every agent: the center's host name → its address on the default bridge."""
 
@@ -111,18 +121,25 @@ class FleetWorld:
             self.world.remove()
 
     def _specs(self) -> list:
-        """One spec per agent: the profile's, node id filled in, one shared read-only config copy."""
+        """One spec per agent: the profile's, node id filled in; one shared read-only config copy,
+        or one per agent when the rendered config names the node."""
+        from harness.faults.env import holding
         template = self.world.agent_spec(TEMPLATE_ID)
-        template.env.pop("METADATA_URL", None)
-        template.env["EDGE_REGION"] = "fleet"
+        if "region" in template.knobs:  # its region from the env: no metadata fetch by N agents at once
+            for name in holding(self.world.profile.env, "metadata_url"):
+                template.env.pop(name, None)
+            template.set_knob("region", "fleet")
         template.publish_health = False
         template.extra["healthcheck"] = {"test": ["NONE"]}
         template.network_mode = "bridge"
         template.extra["extra_hosts"] = self.center_hosts
+        per_agent_config = template.config is not None and _names(template.config.folder, TEMPLATE_ID)
         specs = []
         for i in range(self.size):
             spec = copy.deepcopy(template)
             spec.env = {key: value.replace(TEMPLATE_ID, node_id(i)) for key, value in template.env.items()}
+            if per_agent_config:
+                _own_config(spec, node_id(i))
             specs.append(spec)
         return specs
 
@@ -160,19 +177,50 @@ class FleetWorld:
             agent = AgentContainer(specs[i], f"{self.world.prefix}-agent-{i + 1:04d}", self.world.labels,
                                    self.world.network)
             agent.start()
-            return agent.get_wrapped_container()
+            container = agent.get_wrapped_container()
+            self.senders.record_start(node_id(i), container)
+            return container
 
         self.agents = _in_parallel(start, range(self.size))
         return time.monotonic() - started
 
     def restart_agents(self, stop_timeout_s: int = 5) -> tuple[float, float]:
         """``docker restart`` every agent at once; returns (first, last) return time, Unix s."""
-        def restart(container) -> float:
-            container.restart(timeout=stop_timeout_s)
-            return time.time()
+        def restart(i: int) -> float:
+            self.agents[i].restart(timeout=stop_timeout_s)
+            returned = time.time()
+            self.senders.record_start(node_id(i), self.agents[i])
+            return returned
 
-        done = _in_parallel(restart, self.agents)
+        done = _in_parallel(restart, range(len(self.agents)))
         return min(done), max(done)
+
+
+def _names(folder, text: str) -> bool:
+    """Whether any text file under ``folder`` holds ``text``."""
+    for path in folder.rglob("*"):
+        try:
+            if path.is_file() and text in path.read_text(encoding="utf-8"):
+                return True
+        except (UnicodeDecodeError, OSError):
+            continue
+    return False
+
+
+def _own_config(spec, node: str) -> None:
+    """Give ``spec`` a config copy of its own, :data:`TEMPLATE_ID` replaced by ``node`` (bind mount)."""
+    shared = spec.config
+    folder = shared.folder.with_name(f"config-{node}")
+    shutil.copytree(shared.folder, folder)
+    for path in folder.rglob("*"):
+        try:
+            if path.is_file():
+                path.write_text(path.read_text(encoding="utf-8").replace(TEMPLATE_ID, node), encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+    bind = spec.volumes.pop(shared.source)
+    spec.volumes[str(folder)] = bind
+    spec.config = replace(shared, folder=folder, source=str(folder))
 
 
 def _in_parallel(fn: Callable[[Any], Any], items) -> list:
@@ -185,35 +233,98 @@ def _in_parallel(fn: Callable[[Any], Any], items) -> list:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-class CenterLog:
-    """The center's request log from one index on, followed with long polls."""
+class Senders:
+    """Which fleet agent sent each request of the center's log.
 
-    def __init__(self, admin, since: int) -> None:
-        self.admin, self.next = admin, since
-        self.records: list[dict[str, Any]] = []
+    The node id the request names (its JSON body, ``?node_id=`` or the route's ``node_id_header``)
+    when it is one of the fleet's; else the agent container that had the request's source address
+    on the default bridge at that time (an agent that names no node — Prometheus 2.42 never sends
+    the header its profile declares — is still told apart: each container has its own address,
+    recorded after every start, since the engine may hand a restarted container another one). A
+    request through Toxiproxy (``--hop-delay-ms``) comes from Toxiproxy's address: only its node
+    id can name its sender. Per agent, :meth:`started` is the engine's ``StartedAt`` of its
+    latest recorded start (Unix s): its requests before that belong to the previous process."""
 
-    def follow_until(self, done: Callable[[list[dict[str, Any]]], bool], timeout_s: float, what: str,
-                     strict: bool = True) -> bool:
-        """Poll until ``done(records)``; at the deadline raise (``strict``) or return False."""
-        deadline = time.monotonic() + timeout_s
-        while not done(self.records):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                if strict:
-                    raise InfrastructureError(f"storm fleet: {what} within {timeout_s:g} s")
-                return False
-            self.next, new = self.admin.requests_since(self.next, wait_s=min(2.0, left))
-            self.records.extend(new)
-        return True
+    def __init__(self, node_ids: list[str]) -> None:
+        self.known = set(node_ids)
+        self.leases: dict[str, list[tuple[float, str]]] = {}
+        self.starts: dict[str, float] = {}
+        self.lock = threading.Lock()
+
+    def record_start(self, node: str, container) -> float:
+        """After a (re)start: the container's ``StartedAt`` and its address on the default bridge."""
+        container.reload()
+        started = datetime.fromisoformat(container.attrs["State"]["StartedAt"].replace("Z", "+00:00")).timestamp()
+        address = (container.attrs["NetworkSettings"]["Networks"].get(DEFAULT_BRIDGE) or {}).get("IPAddress")
+        with self.lock:
+            self.starts[node] = started
+            if address:
+                self.leases.setdefault(address, []).append((started, node))
+                self.leases[address].sort()
+        return started
+
+    def started(self, node: str) -> float:
+        return self.starts.get(node, 0.0)
+
+    def of(self, record: dict[str, Any]) -> str | None:
+        """The sender's node id, None when no fleet agent can be named."""
+        named = record.get("node_id")
+        if named in self.known:
+            return named
+        holder = None
+        for since, node in self.leases.get(str(record.get("remote")), []):
+            if since <= record["ts"]:
+                holder = node
+        return holder
+
+    def attributed(self, records: list[dict[str, Any]], since_start: bool = False) -> list[dict[str, Any]]:
+        """The records a fleet agent sent, each with ``node_id`` = that agent; ``since_start``: only
+        those of each agent's latest recorded start on."""
+        out = []
+        for record in records:
+            node = self.of(record)
+            if node is not None and (not since_start or record["ts"] >= self.started(node)):
+                out.append({**record, "node_id": node})
+        return out
 
 
-def _registered(records: list[dict[str, Any]], after: float = 0.0) -> set[str]:
-    return {r["node_id"] for r in records
-            if r.get("path") == REGISTER_PATH and r.get("status") == 200 and r["ts"] >= after}
+def _registered(records: list[dict[str, Any]], target: StormTarget) -> set[str]:
+    return {r["node_id"] for r in records if target.register.matches(r.get("method"), r.get("path"))
+            and accepted(r.get("status"))}
 
 
-def _knocked(records: list[dict[str, Any]], after: float) -> set[str]:
-    return {r["node_id"] for r in records if r.get("path") == REGISTER_PATH and r["ts"] >= after}
+def _knocked(records: list[dict[str, Any]], target: StormTarget) -> set[str]:
+    return {r["node_id"] for r in records if target.register.matches(r.get("method"), r.get("path"))}
+
+
+def until_registered(records: list[dict[str, Any]], target: StormTarget) -> list[dict[str, Any]]:
+    """Each agent's requests on the register route up to its first accepted one: its registration
+    attempts (an agent that goes on writing on that route after registering, like Prometheus'
+    remote_write, is not retrying)."""
+    done: set[str] = set()
+    out = []
+    for r in sorted(records, key=lambda r: r["ts"]):
+        if r["node_id"] in done or not target.register.matches(r.get("method"), r.get("path")):
+            continue
+        out.append(r)
+        if accepted(r.get("status")):
+            done.add(r["node_id"])
+    return out
+
+
+def _wait(log, done: Callable[[list[dict[str, Any]]], bool], timeout_s: float, what: str,
+          senders: Senders, target: StormTarget) -> None:
+    """Follow the center's log until ``done``; an InfrastructureError saying what was missing."""
+    if log.wait_for(done, timeout_s):
+        return
+    on_route = [r for r in log.records if target.register.matches(r.get("method"), r.get("path"))]
+    unnamed = sum(senders.of(r) is None for r in on_route)
+    hint = (f"; {unnamed} of the {len(on_route)} requests on {target.register} came from no agent of the fleet "
+            "(they name no node id and came from an address that is no agent's: through Toxiproxy with "
+            "--hop-delay-ms only a node id names the sender)" if unnamed else
+            f"; {len(on_route)} requests on {target.register} seen" if on_route else
+            f"; none on {target.register} (does the agent send there? the profile's center.register)")
+    raise InfrastructureError(f"storm fleet: {what} within {timeout_s:g} s{hint}")
 
 
 def cross_check(run, profile, agents: int, mode: ModeParams, policy: PolicySpec,
@@ -222,40 +333,44 @@ def cross_check(run, profile, agents: int, mode: ModeParams, policy: PolicySpec,
     """Run N real agent containers through an outage (module docstring); returns a
     :class:`harness.storm.runner.PolicyRun` named :data:`POLICY_NAME` (its records are the
     center's log). ``policy``: the profile's policy, as the simulation ran it (for the report).
-    ``hop_delay``: the network's delay on each hop, as Toxiproxy latency toxics in front of the center."""
+    ``hop_delay``: the network's delay on each hop, as Toxiproxy latency toxics in front of the center.
+    A profile the storm cannot count (:func:`harness.storm.target.target_of`): InputError."""
     from harness.storm.runner import PolicyRun
     if mode.mode != "outage":
         raise ValueError("the container fleet runs in outage mode only (agents restarted during a center outage)")
+    target = target_of(profile)
     deadline_s = policy.deadline_s
     start_timeout_s = start_timeout_s or 60.0 + agents * 1.0
     wall = time.monotonic()
     with FleetWorld(run, profile, agents, client=client, hop_delay=hop_delay) as fleet:
-        log = CenterLog(fleet.center, 0)
+        senders = fleet.senders
+        log = fleet.center.request_log(0, keep=True)
         took = fleet.start_agents()
-        progress(f"storm: fleet: {agents} agent containers started in {took:.1f} s; waiting for them to register")
-        log.follow_until(lambda recs: len(_registered(recs)) >= agents, start_timeout_s,
-                         f"not every one of {agents} agent containers registered")
+        progress(f"storm: fleet: {agents} agent containers started in {took:.1f} s; waiting for them to register "
+                 f"(a 2xx on {target.register})")
+        _wait(log, lambda recs: len(_registered(senders.attributed(recs), target)) >= agents, start_timeout_s,
+              f"not every one of {agents} agent containers registered", senders, target)
         fleet.center.behaviour(down=True)
         t_down = time.time()
-        log = CenterLog(fleet.center, log.next)
+        log = fleet.center.request_log(log.next, keep=True)
         first, last = fleet.restart_agents()
         progress(f"storm: fleet: center down; {agents} agents restarted within {last - t_down:.1f} s "
                  f"(restart calls returned {first - t_down:.1f}–{last - t_down:.1f} s after the center went down)")
-        log.follow_until(lambda recs: len(_knocked(recs, t_down)) >= agents, start_timeout_s,
-                         "not every restarted agent tried to register")
+        _wait(log, lambda recs: len(_knocked(senders.attributed(recs, since_start=True), target)) >= agents,
+              start_timeout_s, "not every restarted agent tried to register", senders, target)
         window_left_s = t_down + mode.outage_s - time.time()
         if window_left_s > 0:  # the rest of the outage: a fault's duration, not a synchronisation
             threading.Event().wait(window_left_s)
         fleet.center.behaviour(down=False)
         t_up = time.time()
-        # a 200 since the center went down is a registration after the restart; not "since t_up": a
-        # request that arrived just before the switch returned is answered 200 with an earlier ts
-        complete = log.follow_until(lambda recs: len(_registered(recs, t_down)) >= agents, deadline_s + 10.0,
-                                    "every agent registered again", strict=False)
-        records = [r for r in log.records if r["ts"] >= t_down]
-    reg_records = [r for r in records if r.get("path") == REGISTER_PATH]
-    frame = metrics.records_from_center_log(reg_records)
-    missing = agents - len(_registered(records, t_down))
+        # a 2xx since the agent's restart is a registration after it; not "since t_up": a request
+        # that arrived just before the switch returned is answered with an earlier ts
+        complete = log.wait_for(lambda recs: len(_registered(senders.attributed(recs, since_start=True), target))
+                                >= agents, deadline_s + 10.0)
+        records = senders.attributed(log.records, since_start=True)
+    reg_records = until_registered(records, target)
+    frame = metrics.records_from_center_log(reg_records, target)
+    missing = agents - len(_registered(records, target))
     first_knock = frame.groupby("agent")["t_start"].min() - t_down
     measured = replace(mode, outage_s=round(t_up - t_down, 3),
                        start_offsets_s=tuple(round(float(t), 3) for t in first_knock.sort_values()))

@@ -4,8 +4,9 @@ A records frame has one row per request, the columns :data:`COLUMNS` (:mod:`harn
 
 =============  ===============================================================================
 ``agent``      node id
-``kind``       ``register`` (a registration attempt), ``read`` (contention: the version read),
-               anything else for other paths (ignored by the figures except ``requests``)
+``kind``       ``register`` (a registration attempt: the profile's register route), ``read``
+               (contention: the version read), else the path (ignored by the figures except
+               ``requests``)
 ``attempt``    1-based attempt number of the agent (0 for reads)
 ``t_planned``  when the agent meant to send (Unix s; NaN when unknown, e.g. from a center log)
 ``t_start``    request sent (simulation) or arrived (center log), Unix s
@@ -27,11 +28,11 @@ outage mode; times are seconds since ``t_ref``):
 - ``center_requests``: the requests that reached the center (the center's log when given, else
   the records with an HTTP status); ``center_peak_rps``: the largest count of them in one
   1-second bin aligned on ``t_ref``; ``offered_peak_rps`` the same over every request sent;
-  ``center_ok``: registrations the center answered 200 (its view: more than ``registered`` when
+  ``center_ok``: registrations the center answered with a 2xx (its view: more than ``registered`` when
   answers arrived after the agent had timed out and left — work the center did for nobody);
 - ``t50_s``/``t95_s``/``t100_s``: time until 50 / 95 / 100 % of the ``agents`` were registered
-  (an agent is registered at the ``t_end`` of its first 200); NaN if that share never registered;
-- ``registered``/``never_registered``: agents with / without a 200;
+  (an agent is registered at the ``t_end`` of its first 2xx); NaN if that share never registered;
+- ``registered``/``never_registered``: agents with / without a 2xx;
 - ``status_429``, ``status_409``, ``no_answer``: attempts answered 429 / 409 / not at all;
 - ``wasted``: attempts that did not register their agent = ``attempts - registered`` (each
   registered agent has exactly one successful attempt; every other attempt — refused, dropped,
@@ -60,6 +61,7 @@ import numpy as np
 import pandas as pd
 
 from harness.storm.simagent import COLUMNS
+from harness.storm.target import StormTarget, default_target
 
 SUMMARY_COLUMNS = ("mode", "policy", "agents", "attempts", "attempts_per_agent_mean", "attempts_per_agent_p95",
                    "attempts_per_agent_max", "requests", "center_requests", "center_peak_rps", "offered_peak_rps",
@@ -81,18 +83,22 @@ def records_frame(rows: Iterable[Iterable[Any]], columns: Iterable[str] = COLUMN
     return frame
 
 
-_KINDS = {"/v1/register": "register", "/v1/registry": "read"}
+def _ok(status: pd.Series) -> pd.Series:
+    """Answers that register (any 2xx, :func:`harness.view.accepted`)."""
+    return (status >= 200) & (status < 300)
 
 
-def records_from_center_log(log: Iterable[dict]) -> pd.DataFrame:
-    """The center's request records (``GET /admin/requests``) as a records frame: ``t_start`` =
-    arrival, ``t_end`` = arrival + latency, ``error`` = the center's note for unanswered ones."""
+def records_from_center_log(log: Iterable[dict], target: StormTarget | None = None) -> pd.DataFrame:
+    """The center's request records (``GET /admin/requests``) as a records frame: ``kind`` from
+    ``target``'s route (default: the default profile's), ``t_start`` = arrival, ``t_end`` =
+    arrival + latency, ``error`` = the center's note for unanswered ones."""
+    target = target or default_target()
     rows = []
     for rec in log:
         ts = float(rec["ts"])
         latency = rec.get("latency_ms")
         status = rec.get("status")
-        rows.append((rec.get("node_id"), _KINDS.get(rec.get("path"), rec.get("path")), rec.get("attempt") or 0,
+        rows.append((rec.get("node_id"), target.kind(rec.get("method"), rec.get("path")), rec.get("attempt") or 0,
                      math.nan, ts, ts + (float(latency) / 1000.0 if latency is not None else 0.0),
                      status, rec.get("note") if status is None else None, math.nan))
     return records_frame(rows)
@@ -109,7 +115,7 @@ def _first_requests(records: pd.DataFrame, reg: pd.DataFrame) -> pd.DataFrame:
 
 def registration_times(records: pd.DataFrame, t_ref: float) -> pd.Series:
     """Per registered agent, seconds from ``t_ref`` to the end of its first successful attempt (sorted)."""
-    reg = records[(records["kind"] == "register") & (records["status"] == 200)]
+    reg = records[(records["kind"] == "register") & _ok(records["status"])]
     return (reg.groupby("agent")["t_end"].min() - t_ref).sort_values()
 
 
@@ -164,7 +170,7 @@ def summarise(records: pd.DataFrame, agents: int, t_ref: float, center: pd.DataF
         "t95_s": time_to_share(done, agents, 0.95),
         "t100_s": time_to_share(done, agents, 1.00),
         "registered": registered,
-        "center_ok": int(((side["kind"] == "register") & (side["status"] == 200)).sum()),
+        "center_ok": int(((side["kind"] == "register") & _ok(side["status"])).sum()),
         "never_registered": int(agents - registered),
         "status_429": int((reg["status"] == 429).sum()),
         "status_409": int((reg["status"] == 409).sum()),

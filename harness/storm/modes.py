@@ -8,11 +8,14 @@ outage     the center is unreachable when the agents start and comes back ``outa
            Times are measured from the moment the center is back (``center_up``).
 boot       every agent starts at once against a healthy center (a region booting).
 capacity   as boot, but the center admits at most ``capacity_per_s`` registrations/s (token
-           bucket, ``capacity_burst``) and answers 429 with Retry-After beyond it.
+           bucket, ``capacity_burst``) on the profile's register route and answers 429 with
+           Retry-After beyond it.
 contention as boot, but a registration is a conditional write on the registry version
            (optimistic concurrency, the model of the classic backoff-and-jitter studies):
-           agents read the version, write with it, and on 409 retry with the version the
-           answer tells; of concurrent writers with the same version exactly one wins.
+           agents read the version (the center's own ``GET /v1/registry``), write it to the
+           profile's register route (made the center's conditional write), and on 409 retry
+           with the version the answer tells; of concurrent writers with the same version
+           exactly one wins.
 ========== ==================================================================================
 
 The locust master runs this module: :func:`prepare` before the agents are released,
@@ -117,11 +120,17 @@ def center_switch(ep: Endpoints, up: bool) -> None:
         ep.center_admin().behaviour(down=not up)
 
 
-def prepare(ep: Endpoints, params: ModeParams) -> int:
-    """A fresh center (records, nodes, behaviour, registry version) scripted for the mode.
-    Returns the index of the center's first request record from now on."""
+def prepare(ep: Endpoints, params: ModeParams, target=None) -> int:
+    """A fresh center (records, nodes, behaviour, registry version) answering the profile's routes
+    (``target``: a :class:`harness.storm.target.StormTarget`; None: the default profile's), its
+    scripted failures and capacity on the register route, scripted for the mode. Returns the index
+    of the center's first request record from now on."""
+    from harness.storm.target import default_target
+    target = target or default_target()
     center = ep.center_admin()
     first = center.reset()
+    center.set_routes(target.center_routes(contention=params.contention))
+    center.behaviour(paths=[target.register.path])
     if ep.toxiproxy and ep.proxy:
         ep.toxiproxy_admin().set_enabled(ep.proxy, True)
     if params.mode == "capacity":

@@ -21,13 +21,19 @@ The policies (``--policy``):
 ``equal-jitter``         RetryPolicy, jitter ``equal``
 ``decorrelated-jitter``  RetryPolicy, jitter ``decorrelated``
 ``profile``              the profile's declared ``retry_policy`` (base, cap, factor, jitter), its
-                         circuit breaker when it declares one and the module has one, and the
-                         reference agent's Retry-After rule (below)
+                         circuit breaker when it declares one and the module has one, and its
+                         declared Retry-After rule (below)
 =======================  ==========================================================================
 
-Retry-After on 429: every policy waits at least Retry-After; the first five wait
-``max(Retry-After, policy delay)``, ``profile`` waits ``Retry-After + uniform(0, base)`` as the
-reference agent does (fixtures/agent/agent.py ``register``).
+What every policy retries is the profile's: the answers in ``retry_policy.retry_statuses`` (and
+no answer at all); any 2xx registers; any other answer is final (``rejected``).
+
+Retry-After (read on a 429, as the center's capacity mode sends it): the first five policies wait
+``max(Retry-After, policy delay)`` (``retry_after="max"``). ``profile`` follows the declaration:
+with ``honours_retry_after`` it waits Retry-After instead of its backoff, plus ``uniform(0, base)``
+unless its jitter is ``none`` (a jittered agent spreads a fleet out: the reference agent does
+exactly this), and with its breaker open the longer of that and the cooldown
+(``retry_after="agent"``); without it, its ordinary backoff (``retry_after="ignore"``).
 """
 
 from __future__ import annotations
@@ -42,10 +48,14 @@ from types import ModuleType
 from typing import Any
 
 from harness.config import ROOT
+from harness.profile import RetryPolicySpec
 
 POLICY_NAMES = ("none", "exponential", "full-jitter", "equal-jitter", "decorrelated-jitter", "profile")
 JITTER_OF = {"exponential": "none", "full-jitter": "full", "equal-jitter": "equal",
              "decorrelated-jitter": "decorrelated"}
+RETRY_AFTER_RULES = ("max", "agent", "ignore")
+DEFAULT_RETRY_STATUSES = tuple(RetryPolicySpec.model_fields["retry_statuses"].default)
+"""What a policy retries when no profile says (a profile's ``retry_policy.retry_statuses`` default)."""
 DEFAULT_MODULE = str(Path(__file__).resolve().parent / "declared.py")
 """The retry module made from a declaration (harness/storm/declared.py), used when none is named."""
 
@@ -83,8 +93,8 @@ class PolicySpec:
     """Everything a simulated agent needs to rebuild a policy in any process (plain JSON).
 
     ``jitter`` None means no backoff (``none``). Units: ``base_ms``/``cap_ms`` milliseconds,
-    ``deadline_s``/``breaker_cooldown_s`` seconds. ``retry_after``: ``"max"`` or ``"agent"``
-    (see the module docstring). ``module``: path of the retry module (relative to the project
+    ``deadline_s``/``breaker_cooldown_s`` seconds. ``retry_after``: one of :data:`RETRY_AFTER_RULES`
+    (see the module docstring). ``retry_statuses``: the HTTP answers retried (other non-2xx are final). ``module``: path of the retry module (relative to the project
     or absolute; a worker on another machine needs the same checkout).
     """
 
@@ -99,6 +109,12 @@ class PolicySpec:
     breaker_cooldown_s: float | None = None
     retry_after: str = "max"
     module: str = DEFAULT_MODULE
+    retry_statuses: tuple[int, ...] = DEFAULT_RETRY_STATUSES
+
+    def __post_init__(self) -> None:
+        if self.retry_after not in RETRY_AFTER_RULES:
+            raise ValueError(f"retry_after must be one of {', '.join(RETRY_AFTER_RULES)}, got {self.retry_after!r}")
+        object.__setattr__(self, "retry_statuses", tuple(int(s) for s in self.retry_statuses))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -106,6 +122,10 @@ class PolicySpec:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "PolicySpec":
         return cls(**data)
+
+    def retries(self, status: int | None) -> bool:
+        """Whether an answer that did not register is retried: no answer, or a declared status."""
+        return status is None or status in self.retry_statuses
 
     def describe(self) -> str:
         """One line for tables and logs."""
@@ -181,20 +201,24 @@ class Backoff:
 def make_policies(names: list[str], *, base_ms: float, cap_ms: float, factor: float, deadline_s: float,
                   max_attempts: int | None = None, profile=None, module: str | None = None) -> list[PolicySpec]:
     """The named policies, in the given order. ``profile``: a :class:`harness.profile.Profile`
-    (its ``retry_policy`` for ``profile``, its ``retry_module`` for all); ``module`` overrides
-    the module. The five generic policies take ``base_ms``/``cap_ms``/``factor``; all share
-    ``deadline_s`` and ``max_attempts`` (a fair comparison gives every policy the same budget)."""
+    (its ``retry_policy`` for ``profile`` and its ``retry_statuses`` for all, its ``retry_module``
+    for all); ``module`` overrides the module. The five generic policies take
+    ``base_ms``/``cap_ms``/``factor``; all share ``deadline_s``, ``max_attempts`` and what is
+    retried (a fair comparison gives every policy the same budget and the same agent)."""
     if module is None and profile is not None and profile.retry_module:
         module = str(profile.resolve(profile.retry_module))
     module = module or DEFAULT_MODULE
     load_retry_module(module)  # fail early on a bad module
+    declared = profile.retry_policy if profile is not None else None
+    statuses = tuple(declared.retry_statuses) if declared is not None else DEFAULT_RETRY_STATUSES
     out = []
     for name in names:
         if name == "none":
-            out.append(PolicySpec(name, base_ms, cap_ms, factor, None, deadline_s, max_attempts, module=module))
+            out.append(PolicySpec(name, base_ms, cap_ms, factor, None, deadline_s, max_attempts, module=module,
+                                  retry_statuses=statuses))
         elif name in JITTER_OF:
             out.append(PolicySpec(name, base_ms, cap_ms, factor, JITTER_OF[name], deadline_s, max_attempts,
-                                  module=module))
+                                  module=module, retry_statuses=statuses))
         elif name == "profile":
             if profile is None:
                 raise ValueError("policy `profile` needs an agent profile")
@@ -203,8 +227,9 @@ def make_policies(names: list[str], *, base_ms: float, cap_ms: float, factor: fl
                 raise ValueError(f"policy `profile` needs the profile's retry_policy ({profile.name} declares none)")
             factor = 1.0 if rp.family == "constant" else rp.factor
             out.append(PolicySpec(name, rp.base_ms, rp.cap_ms, factor, rp.jitter, deadline_s, max_attempts,
-                                  rp.breaker_threshold, rp.breaker_cooldown_s, retry_after="agent",
-                                  module=module))
+                                  rp.breaker_threshold, rp.breaker_cooldown_s,
+                                  retry_after="agent" if rp.honours_retry_after else "ignore",
+                                  module=module, retry_statuses=statuses))
         else:
             raise ValueError(f"unknown policy {name!r} (known: {', '.join(POLICY_NAMES)})")
     return out

@@ -40,7 +40,7 @@ TABLE_COLUMNS = {
     "attempts_per_agent_p95": "p95", "attempts_per_agent_max": "max", "center_peak_rps": "peak req/s",
     "t50_s": "t50 s", "t95_s": "t95 s", "t100_s": "t100 s", "status_429": "429", "status_409": "409",
     "no_answer": "no answer", "listen_overflows": "listen overflows", "wasted_pct": "wasted %",
-    "never_registered": "never reg.", "center_ok": "center 200s",
+    "never_registered": "never reg.", "center_ok": "center 2xx",
 }
 UNKNOWN_COLUMNS = ("listen_overflows",)
 """Columns whose NaN means "not measured" (e.g. the real fleet's center has its own network), not "never"."""
@@ -229,7 +229,7 @@ def summary_json(result, run_id: str, folder: Path) -> dict[str, Any]:
     return {"run_id": run_id, "folder": str(folder), "mode": s.mode.to_dict(), "agents": s.agents,
             "workers": s.workers, "timeout_s": s.timeout_s, "seed": s.seed, "repeat": s.repeat,
             "hop_delay": s.hop_delay.to_dict() if s.hop_delay is not None else None,
-            "worker_netns": s.worker_netns,
+            "worker_netns": s.worker_netns, "target": s.target.to_dict(),
             "seeds": result.seeds, "policies": [p.to_dict() for p in s.policies],
             "reference": s.mode.reference_event, "summary": _rows(summary), "medians": _rows(over_repeats(summary)),
             "cross_check": result.cross_check.to_dict() if result.cross_check is not None else None}

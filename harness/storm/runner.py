@@ -41,6 +41,7 @@ from harness.reaper import die_with_parent
 from harness.storm import metrics, modes
 from harness.storm.delay import HopDelay
 from harness.storm.policies import PolicySpec
+from harness.storm.target import StormTarget, default_target
 
 USERS_FILE = Path(__file__).with_name("users.py")
 SCENARIO_LABEL = "storm"
@@ -205,6 +206,8 @@ class StormSettings:
     (``master_bind_host``/``master_port`` must then be reachable from them; see docs/storm.md).
     ``hop_delay``: the network's delay on each hop between a simulated agent and the center
     (:class:`harness.storm.delay.HopDelay`), None = none added (loopback's own).
+    ``target``: the profile's register route and center routes (:mod:`harness.storm.target`;
+    default: the default profile's).
     """
 
     mode: modes.ModeParams
@@ -220,6 +223,7 @@ class StormSettings:
     hop_delay: HopDelay | None = None
     worker_netns: bool = False
     """Each local worker in a network namespace of its own (:mod:`harness.storm.netns`)."""
+    target: StormTarget = field(default_factory=default_target)
 
     def limit_s(self, policy: PolicySpec) -> float:
         """Watchdog of one locust run, seconds from go: every agent has stopped by its deadline
@@ -295,14 +299,8 @@ def listen_overflows(netstat: Path = Path("/proc/net/netstat")) -> int | None:
 
 
 def center_log(endpoints: modes.Endpoints, since: int) -> list[dict[str, Any]]:
-    """Every request record of the center from index ``since`` (pages of 10,000)."""
-    admin = endpoints.center_admin()
-    out: list[dict[str, Any]] = []
-    while True:
-        since, page = admin.requests_since(since, wait_s=0, limit=10_000)
-        if not page:
-            return out
-        out.extend(page)
+    """Every request record of the center from index ``since`` (harness/clients.py ``RequestLog``)."""
+    return endpoints.center_admin().request_log(since).drain()
 
 
 def _stop(proc: subprocess.Popen, grace_s: float = 5.0) -> None:
@@ -516,6 +514,7 @@ def _run_one(settings: StormSettings, endpoints: modes.Endpoints, folder: Path, 
               "endpoints": endpoints.to_dict(), "agents": agents, "timeout_s": settings.timeout_s,
               "seed": seed, "repeat": repeat, "limit_s": settings.limit_s(policy),
               "hop_delay": settings.hop_delay.to_dict() if settings.hop_delay is not None else None,
+              "target": settings.target.to_dict(),
               "output": str(folder / "locust" / f"{name}.json")}
     progress(f"storm: {tag}: {agents} agents, {policy.describe()}, seed {seed}, "
              f"{settings.workers or 'no'} worker process(es)")
@@ -546,7 +545,7 @@ def _run_one(settings: StormSettings, endpoints: modes.Endpoints, folder: Path, 
     records = metrics.records_frame(data["rows"], data["columns"])
     log = center_log(endpoints, int(meta["first_index"]))
     meta["center_remotes"] = dict(Counter(str(r.get("remote")) for r in log))
-    center = metrics.records_from_center_log(log)
+    center = metrics.records_from_center_log(log, settings.target)
     run = PolicyRun(policy, agents, meta, records, center, wall, repeat=repeat, seed=seed)
     s = run.summary()
     progress(f"storm: {tag}: {s['attempts']} attempts, {s['registered']}/{agents} registered, "

@@ -49,6 +49,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from harness.storm import delay, modes, wire
 from harness.storm.policies import Backoff, PolicySpec
 from harness.storm.simagent import COLUMNS, SimulatedAgent
+from harness.storm.target import StormTarget
 
 locust.runners.HEARTBEAT_LIVENESS = 60
 FLUSH_S = 0.5
@@ -75,6 +76,7 @@ class WorkerSide:
         self.backoff: Backoff | None = None
         self.target: tuple[str, int] | None = None
         self.hop_delay: delay.HopDelay | None = None
+        self.storm_target: StormTarget | None = None
         runner = environment.runner
         runner.register_message("storm_go", self.on_go)
         runner.register_message("storm_stop", self.on_stop)
@@ -89,6 +91,7 @@ class WorkerSide:
         self.backoff = Backoff(PolicySpec.from_dict(self.config["policy"]))
         self.target = wire.split_url(self.config["endpoints"]["target"])
         self.hop_delay = delay.HopDelay.from_dict(self.config.get("hop_delay"))
+        self.storm_target = StormTarget.from_dict(self.config["target"])
         self.flusher = gevent.spawn(self._flush_loop)
         self.go.set()
 
@@ -139,7 +142,7 @@ class MasterSide:
     def on_test_start(self, **_kw) -> None:
         self.events["test_start"] = time.time()
         try:
-            self.first_index = modes.prepare(self.endpoints, self.params)
+            self.first_index = modes.prepare(self.endpoints, self.params, StormTarget.from_dict(self.config["target"]))
         except Exception as exc:  # noqa: BLE001  (reported in the output, the run stops)
             self.errors.append(f"prepare: {exc}")
             gevent.spawn(self.finish, False)
@@ -281,7 +284,8 @@ class StormAgent(User):
             node_id, side.backoff, send=send,
             sleep=gevent.sleep, clock=time.time,
             rng=random.Random(f"{seed}-{node_id}") if seed is not None else random.Random(),
-            contention=bool(cfg["mode"]["mode"] == "contention"), records=side, start=start)
+            contention=bool(cfg["mode"]["mode"] == "contention"), records=side, start=start,
+            target=side.storm_target)
         try:
             outcome = agent.run()
         except gevent.GreenletExit:

@@ -2,8 +2,9 @@
 beside the simulation of their declared policy at the same N (`startle storm --containers 30`).
 
 The reference agent must agree with its simulation; the ``fixed-interval`` mutant (retries every
-0.5 s while its profile declares full-jitter exponential backoff) must be flagged. Nothing may be
-left behind.
+0.5 s while its profile declares full-jitter exponential backoff) must be flagged; a third-party
+agent (Prometheus, whose writes name no node and are answered 204) is counted on its own route.
+Nothing may be left behind.
 """
 
 from __future__ import annotations
@@ -44,6 +45,29 @@ def test_reference_fleet_agrees_with_its_simulation(docker, tmp_path):
     check = data["cross_check"]
     assert check["agrees"], check["reasons"]
     assert code == cli.EXIT_OK
+
+
+@pytest.mark.docker
+def test_a_prometheus_fleet_registers_every_container_on_its_own_route(docker, tmp_path):
+    """tp-prometheus: remote_write to POST /api/v1/write (answered 204), no node id sent (2.42 never
+    sends the header its profile declares): the containers are told apart by their addresses. The
+    fleet alone (the simulation beside it and the CLI are the reference tests' and the unit tests')."""
+    from harness.profile import load_profile
+    from harness.runtime import Run
+    from harness.storm.modes import ModeParams
+    from harness.storm.policies import make_policies
+    profile = load_profile("tp-prometheus")
+    (policy,) = make_policies(["profile"], base_ms=100, cap_ms=2000, factor=2, deadline_s=60, profile=profile)
+    run = Run(reports_root=tmp_path)
+    try:
+        result = fleet.cross_check(run, profile, 3, ModeParams("outage", outage_s=2.0), policy, client=docker)
+    finally:
+        assert leftovers(docker, {LABEL_RUN: run.run_id}) == []
+    s = result.summary()
+    assert s["registered"] == 3 and s["center_ok"] == 3 and result.meta["complete"], s
+    assert s["attempts"] > 3  # writes into the outage before the one accepted, none counted after it
+    assert set(result.records["agent"]) == {fleet.node_id(i) for i in range(3)}
+    assert len(result.meta["config"]["mode"]["start_offsets_s"]) == 3
 
 
 @pytest.mark.docker

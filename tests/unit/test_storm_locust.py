@@ -77,3 +77,18 @@ def test_outage_storm_local_process_center_down_switch(center_url, tmp_path):
         assert s["t100_s"] > 0  # nobody registered before the center came back
         series = run.timeseries()
         assert series["t"].min() < 0 and series.loc[series["t"] < 0, "registrations"].sum() == 0
+
+
+def test_a_third_party_http_agent_is_stormed_on_its_own_route(center_url, tmp_path, capsys):
+    """tp-prometheus: its writes (POST /api/v1/write, answered 204 as its profile declares) are the
+    registrations, the center's capacity applies to that route, and its 429s' Retry-After is honoured."""
+    out = tmp_path / "storm.json"
+    code = cli.main(["--center-url", center_url, "--profile", "tp-prometheus", "--mode", "capacity",
+                     "--capacity-per-s", "10", "--agents", "20", "--policy", "profile", "--workers", "0",
+                     "--deadline-s", "20", "--seed", "2", "--reports", str(tmp_path), "--json", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    (row,) = json.loads(out.read_text())["summary"]
+    assert row["registered"] == 20 and row["center_ok"] == 20 and row["complete"], row
+    assert row["status_429"] > 0  # over capacity on its own route, not on the reference's
+    assert row["attempts"] == 20 + row["status_429"] and row["center_requests"] == row["attempts"]
