@@ -26,11 +26,12 @@ def test_round_trip_grows_by_the_two_hops(docker, tmp_path):
         s = only.summary()
         assert s["registered"] == 30 and s["hop_delay_ms"] == f"{HOP_MS:g}"
         round_trip_ms = (only.records["t_end"] - only.records["t_start"]).median() * 1000
-        assert 2 * HOP_MS <= round_trip_ms <= 2 * HOP_MS + 25, round_trip_ms  # loopback itself: ~1 ms
+        # loopback itself is ~1 ms, a loaded machine adds tens: the bounds tell two hops from one or three
+        assert 2 * HOP_MS <= round_trip_ms < 3 * HOP_MS, round_trip_ms
         # the center received each request one hop after the agent sent it
         sent = only.records.set_index(["agent", "attempt"])["t_start"]
         seen = only.center.set_index(["agent", "attempt"])["t_start"]
         one_way_ms = ((seen - sent.reindex(seen.index)).median()) * 1000
-        assert HOP_MS <= one_way_ms <= HOP_MS + 20, one_way_ms
+        assert HOP_MS <= one_way_ms < 1.5 * HOP_MS, one_way_ms
     finally:
         assert leftovers(docker, {LABEL_RUN: run.run_id}) == []
