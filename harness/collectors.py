@@ -16,7 +16,7 @@ from typing import Any
 
 import docker
 import requests
-from docker.errors import NotFound
+from docker.errors import APIError, NotFound
 
 from harness.clients import CenterAdmin
 from harness.config import LABEL_EXECUTION, LABEL_ROLE, LABEL_WORLD
@@ -152,6 +152,10 @@ class AgentLog(Collector):
                         self._add(line)
             except NotFound:
                 return
+            except APIError as exc:
+                if exc.status_code == 409:  # "removal of container … is already in progress": gone
+                    return
+                raise
             self._add(buffer)
             # The container stopped. Follow again once Docker starts it again (restart policy).
             starts_seen = max(starts_seen, 1)

@@ -39,6 +39,7 @@ def test_mosquittos_launcher_rolls_back_a_v2_that_hangs_or_is_never_ready(docker
     rolling_back = timeline.first("launcher", "line", lambda e: "rolling back" in e.get("line", ""))
     assert rolling_back is not None and died >= rolling_back.t, "v2 ended before the launcher gave up on it"
     assert len(timeline.select("docker", "start", lambda e: e.get("image") == v2)) == 1  # never exited, no restart
+    assert not timeline.select("harness", "collector_error"), "a collector failed on a container the launcher removed"
     if name == "rollback-hung-upgrade":
         assert not answered(timeline, "live", started, died), "the hung v2 answered its live probe"
     else:
