@@ -384,6 +384,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     for result in results:
         if result.status in ("skip", "error"):
             print(f"startle: {'skipped' if result.status == 'skip' else 'error in'} {result.name}: {result.error}")
+        for verdict in result.skipped_checks if result.status in ("pass", "fail") else []:
+            print(f"startle: {result.name}: check {verdict['check']} not judged: {verdict['message']}")
     print(f"startle: {headline(folder, args.weights)}\nstartle: report {folder / 'report.html'}")
     if interrupted:
         return EXIT_INTERRUPTED

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from harness.checks import Check, CheckContext, Verdict
+from harness.checks.base import overall
 from harness.collectors import AgentLog, CenterLogs, CenterRequests, Collector, DockerEvents, LaunchedAgentLogs
 from harness.engine import remote_limit
 from harness.errors import InfrastructureError
@@ -40,7 +41,9 @@ class ScenarioCancelled(Exception):
 @dataclass
 class ScenarioResult:
     """The journal of one scenario. ``status``: pass, fail (the agent's fault), error (the harness's)
-    or skip (this host lacks a requirement; ``error`` holds the reason)."""
+    or skip (this host lacks a requirement, the profile a field the scenario needs, or none of its
+    checks could be judged; ``error`` holds the reason). A check that alone cannot be judged has a
+    ``skip`` verdict with its reason, and counts neither way (:func:`harness.checks.base.overall`)."""
 
     name: str
     family: str
@@ -73,17 +76,24 @@ class ScenarioResult:
 
     @property
     def failed_checks(self) -> list[dict[str, Any]]:
-        return [v for v in self.verdicts if v["status"] != "pass"]
+        return [v for v in self.verdicts if v["status"] == "fail"]
+
+    @property
+    def skipped_checks(self) -> list[dict[str, Any]]:
+        """Verdicts of the checks that could not be judged (their ``message`` says why)."""
+        return [v for v in self.verdicts if v["status"] == "skip"]
 
     def summary_line(self) -> str:
         if self.status == "error":
             return f"{self.name}: ERROR {self.error}"
         if self.status == "skip":
             return f"{self.name}: skip ({self.error})"
+        skipped = ", ".join(v["check"] for v in self.skipped_checks)
+        skipped = f"; not judged: {skipped}" if skipped else ""
         if self.status == "pass":
-            return f"{self.name}: pass ({self.wall_s:.1f} s)"
+            return f"{self.name}: pass ({self.wall_s:.1f} s{skipped})"
         reasons = "; ".join(f"{v['check']}: {v['message']}" for v in self.failed_checks)
-        return f"{self.name}: FAIL ({self.wall_s:.1f} s) {reasons}"
+        return f"{self.name}: FAIL ({self.wall_s:.1f} s{skipped}) {reasons}"
 
     def to_dict(self, with_timeline: bool = False) -> dict[str, Any]:
         data = asdict(self)
@@ -120,10 +130,14 @@ def plan_actions(faults: list[Fault], agent_start: float) -> list[Action]:
 
 
 def decide(checks: list[Check], ctx: CheckContext, verdicts: dict[int, Verdict], final: bool) -> None:
-    """Evaluate every undecided check once; store the decided ones in ``verdicts`` by index."""
+    """Evaluate every undecided check once; store the decided ones in ``verdicts`` by index. A check
+    that raises :class:`ScenarioSkipped` is that check's skip, never the whole scenario's."""
     for index, check in enumerate(checks):
         if index not in verdicts:
-            verdict = check.evaluate(ctx, final)
+            try:
+                verdict = check.evaluate(ctx, final)
+            except ScenarioSkipped as exc:
+                verdict = check.skip(str(exc))
             if verdict is None and final:
                 verdict = check.verdict("fail", "undecided when the scenario ended")
             if verdict is not None:
@@ -178,6 +192,8 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
     launcher script used by faults that start the agent through it (a fault with ``launch``);
     ``pool`` lends the worker's pooled world (harness/pool.py; None: a world of its own).
     A fault may raise :class:`~harness.skip.ScenarioSkipped`: the result is ``skip`` with the reason.
+    A check that cannot be judged (its profile fields missing, or it says so) is skipped alone; the
+    result is ``skip`` only when every check is.
     """
     profile = profile or load_profile(scenario.profile)
     result = ScenarioResult(scenario.name, scenario.family, started=time.time(), profile=profile.name,
@@ -202,7 +218,7 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
     starter: Any = None
     try:
         # What the profile must declare, then host requirements (a fault's ``preflight``): a skip
-        # costs no container.
+        # costs no container. A check that lacks a field is skipped alone, naming it.
         missing = scenario.missing(profile)
         if missing:
             raise ScenarioSkipped(f"profile {profile.name} does not declare " + "; ".join(missing))
@@ -275,8 +291,10 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
 
         phase(scenario.name, "observe")
         deadline = started + scenario.deadline_s
-        verdicts: dict[int, Verdict] = {}
         checks = scenario.checks
+        verdicts: dict[int, Verdict] = {
+            i: checks[i].skip(f"profile {profile.name} does not declare {'; '.join(lacking)}")
+            for i, lacking in scenario.unjudged(profile).items()}
         while True:
             seen = len(timeline)
             now = time.time()
@@ -305,8 +323,12 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
         decide(checks, ctx, verdicts, final=True)
         result.verdicts = [{**verdicts[i].to_dict(), "expected": checks[i].model_dump(exclude={"type"})}
                            for i in range(len(checks))]
-        result.status = "pass" if all(v.passed for v in verdicts.values()) else "fail"
+        result.status = overall([v.status for v in verdicts.values()])
         result.agent_started = ctx.agent_started
+        if result.status == "skip":
+            result.error = "no check could be judged: " + "; ".join(f"{v.check}: {v.message}"
+                                                                    for v in verdicts.values())
+            timeline.record("harness", "skip", reason=result.error)
     except ScenarioCancelled as exc:
         result.status, result.error = "error", str(exc)
     except ScenarioSkipped as exc:

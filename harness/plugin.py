@@ -120,8 +120,10 @@ class ScenarioItem(pytest.Item):
                               profile=load_profile(profile_name) if profile_name else None,
                               image=config.getoption("--startle-image"), pool=session_pool(config))
         config.stash[_RESULTS_KEY].append(result)
+        for verdict in result.skipped_checks:  # judged without these: said in junit's properties
+            self.user_properties.append((f"skipped check {verdict['check']}", verdict["message"]))
         if result.status == "skip":
-            pytest.skip(f"{result.name}: {result.error}")  # a missing host requirement, never a silent pass
+            pytest.skip(f"{result.name}: {result.error}")  # nothing could be judged, never a silent pass
         if result.status != "pass":
             raise ScenarioFailed(result)
 
@@ -133,6 +135,8 @@ class ScenarioItem(pytest.Item):
             lines = [f"scenario {result.name} failed:"]
             for verdict in result.failed_checks:
                 lines.append(f"  {verdict['check']}: {verdict['message']}")
+            for verdict in result.skipped_checks:
+                lines.append(f"  (not judged) {verdict['check']}: {verdict['message']}")
             lines.append("agent log (tail):")
             lines.extend(f"  {line}" for line in result.agent_log_tail[-15:])
             return "\n".join(lines)

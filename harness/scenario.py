@@ -95,16 +95,25 @@ class Scenario(BaseModel):
         return list(self.expect)
 
     def missing(self, profile: "Profile") -> list[str]:
-        """What this scenario needs of ``profile`` and it does not declare, each with who needs it."""
+        """What this scenario cannot run without and ``profile`` does not declare, each with who needs
+        it: its own ``needs``, its architecture's image and its faults' fields, plus its checks' fields
+        when none of its checks can be judged (a check that lacks a field is otherwise skipped alone:
+        :meth:`unjudged`)."""
         out: list[str] = [f"{field} (needed by {self.name})" for field in self.needs if profile.lacks(field)]
         if self.arch != "native" and self.arch not in profile.images:
             out.append(f"images.{self.arch} (needed by arch: {self.arch})")
-        for item in [*self.typed_faults, *self.checks]:
+        unjudged = self.unjudged(profile)
+        needs = [*self.typed_faults, *(self.checks if len(unjudged) == len(self.checks) else [])]
+        for item in needs:
             for field in item.missing(profile):
                 entry = f"{field} (needed by {item.type})"
                 if entry not in out:
                     out.append(entry)
         return out
+
+    def unjudged(self, profile: "Profile") -> dict[int, list[str]]:
+        """Index of each check that cannot be judged with ``profile`` → the fields it lacks."""
+        return {i: lacking for i, check in enumerate(self.checks) if (lacking := check.missing(profile))}
 
 
 def load_scenario(path: Path | str) -> Scenario:

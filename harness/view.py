@@ -100,9 +100,7 @@ class Attempts:
         return [a for a in self.items if a.ok]
 
     def describe(self) -> str:
-        return {"agent": "the agent's attempt log signal", "center": "the center's request log",
-                "center+wire": "the center's request log and unanswered connections on the wire",
-                "wire": "TCP connections on the wire", None: "no source"}[self.source]
+        return describe_source(self.source)
 
 
 @dataclass(frozen=True)
@@ -228,15 +226,8 @@ class View:
 
     # --- attempts ----------------------------------------------------------------------------
     def sources(self) -> list[Source]:
-        """The attempt sources this profile and this timeline can give, best first."""
-        found: list[Source] = []
-        if self.declares("attempt"):
-            found.append("agent")
-        if self.profile.center.protocol == "http" and self.profile.center.register_path is not None:
-            found.append("center+wire")
-        if self.profile.center.protocol == "tcp":
-            found.append("wire")  # for HTTP an answered connection is no success: the center's log says
-        return found
+        """The attempt sources this profile gives, best first (:func:`attempt_sources`)."""
+        return attempt_sources(self.profile)
 
     def attempts(self, prefer: Source | None = None, fallback_when_empty: bool = False) -> Attempts:
         """Attempts from ``prefer`` when this profile has it, else from the best source it has.
@@ -341,6 +332,30 @@ class View:
 
     def docker_healthy(self) -> Event | None:
         return self.timeline.first("docker", "health_status: healthy", lambda e: e.container == "agent")
+
+
+def attempt_sources(profile: Profile) -> list[Source]:
+    """The attempt sources ``profile`` gives, best first; empty: attempts cannot be judged."""
+    found: list[Source] = []
+    if profile.signals.declares("attempt"):
+        found.append("agent")
+    if profile.center.protocol == "http" and profile.center.register_path is not None:
+        found.append("center+wire")
+    if profile.center.protocol == "tcp":
+        found.append("wire")  # for HTTP an answered connection is no success: the center's log says
+    return found
+
+
+NO_ATTEMPT_SOURCE = ("signals.match.attempt or center.register (no source of attempts: an HTTP agent's "
+                     "connections on the wire cannot be told apart)")
+"""What a profile with no :func:`attempt_sources` lacks, as a check's skip names it."""
+
+
+def describe_source(source: str | None) -> str:
+    """A source of attempts in words (``center+wire`` → the center's request log and ...)."""
+    return {"agent": "the agent's attempt log signal", "center": "the center's request log",
+            "center+wire": "the center's request log and unanswered connections on the wire",
+            "wire": "TCP connections on the wire"}.get(source or "", "no source")
 
 
 def recorded_profile(spec: dict[str, Any], name: str = "") -> Profile:

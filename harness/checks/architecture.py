@@ -10,7 +10,6 @@ from typing import Literal
 from pydantic import Field
 
 from harness.checks.base import Check, CheckContext, Verdict, register
-from harness.skip import ScenarioSkipped
 
 EXEC_FORMAT = re.compile(r"exec format error", re.I)
 
@@ -121,9 +120,9 @@ class EmulatedReady(Check):
             if took < 3 * resolution:  # both within the probes' first rounds: no slowdown to state
                 m["slowdown_x"] = None
                 if self.max_slowdown is not None:
-                    raise ScenarioSkipped(f"emulated_ready: ready {took:.3f} s after start under emulation, "
-                                          f"within 3 rounds of the probes ({resolution:g} s apart): too fast "
-                                          f"for a slowdown to be bounded by {self.max_slowdown}x")
+                    return self.skip(f"ready {took:.3f} s after start under emulation, within 3 rounds of the "
+                                     f"probes ({resolution:g} s apart): too fast for a slowdown to be bounded by "
+                                     f"{self.max_slowdown}x", **m)
                 return self.verdict("pass", f"{self.arch} under emulation ready in {took} s (native "
                                             f"{m['native_ready_s']} s): within 3 rounds of the probes "
                                             f"({resolution:g} s apart), too fast to state a slowdown", **m)

@@ -7,6 +7,11 @@ A check is a pydantic model (its parameters) with one method::
 It returns a verdict as soon as the timeline decides it (the run loop calls it after every new
 event), or ``None`` while undecided. With ``final=True`` (the scenario's deadline passed, or every
 other check is decided and the world is being torn down) it must decide.
+
+A verdict is ``pass``, ``fail`` or ``skip``: a check that cannot decide (the fault was too short
+for it, the agent too fast to measure) returns ``self.skip(reason)`` and never guesses; the
+scenario's other checks are still judged (:func:`overall`). A check whose profile fields are
+missing (:meth:`Check.missing`) is skipped naming them, before the scenario runs.
 """
 
 from __future__ import annotations
@@ -19,11 +24,11 @@ from pydantic import BaseModel, ConfigDict
 
 from harness.profile import Profile
 from harness.registry import Registry
-from harness.view import View
+from harness.view import NO_ATTEMPT_SOURCE, View, attempt_sources
 
 CHECKS = Registry("check")
 
-Status = Literal["pass", "fail"]
+Status = Literal["pass", "fail", "skip"]
 
 
 @dataclass
@@ -40,6 +45,10 @@ class Verdict:
     def passed(self) -> bool:
         return self.status == "pass"
 
+    @property
+    def skipped(self) -> bool:
+        return self.status == "skip"
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -55,13 +64,18 @@ class Check(BaseModel):
     describes: ClassVar[str] = ""
     profile_needs: ClassVar[tuple[str, ...]] = ()
     """Profile fields this check cannot judge without (``signals.match.region``...)."""
+    needs_attempts: ClassVar[bool] = False
+    """True for a check that judges registration attempts: skipped when the profile gives no
+    source of them (:func:`harness.view.attempt_sources`)."""
 
     def missing(self, profile: Profile) -> list[str]:
-        """The profile fields this check needs and the profile leaves undeclared (→ skip)."""
+        """The profile fields this check needs and the profile leaves undeclared (→ this check skips)."""
         reason = getattr(self, "reason", None)
         lacking = [f for f in self.profile_needs if profile.lacks(f)]
         if isinstance(reason, str) and reason not in profile.exit_codes:
             lacking.append(f"exit_codes.{reason}")
+        if self.needs_attempts and not attempt_sources(profile):
+            lacking.append(NO_ATTEMPT_SOURCE)
         return lacking
 
     @staticmethod
@@ -76,6 +90,11 @@ class Check(BaseModel):
     def verdict(self, status: Status, message: str, **measured: Any) -> Verdict:
         return Verdict(self.type, status, message, measured)
 
+    def skip(self, reason: str, **measured: Any) -> Verdict:
+        """This check cannot be judged here (``reason`` says why, with the figures); the scenario's
+        other checks still are."""
+        return Verdict(self.type, "skip", reason, measured)
+
     def deadline_from(self, start: float | None, within_s: float, ctx: CheckContext, final: bool) -> bool:
         """True when ``within_s`` seconds after ``start`` have passed (or the run is final)."""
         return final or (start is not None and ctx.clock() > start + within_s)
@@ -89,6 +108,14 @@ class Check(BaseModel):
         within = getattr(self, "within_s", None)
         anchor = self.anchor(ctx)
         return None if within is None or anchor is None else anchor + within + 0.01
+
+
+def overall(statuses: list[str]) -> str:
+    """A scenario's status from its checks' verdicts: ``fail`` if any failed, else ``pass`` if any
+    passed, else ``skip`` (no check could be judged). A skipped check counts neither way."""
+    if "fail" in statuses:
+        return "fail"
+    return "pass" if "pass" in statuses else "skip"
 
 
 def ok_status(status) -> bool:

@@ -1,6 +1,7 @@
 """The circuit breaker opens after its threshold and half-opens after its cooldown — as the center saw it.
 
-From the center's request log: in the first run of consecutive failed registrations, the first
+From the center's request log (else the best source of attempts the profile gives; the verdict's
+``measured.source`` says which): in the first run of consecutive failed registrations, the first
 ``breaker_threshold`` attempts come at backoff pace (every gap shorter than 90 % of the cooldown:
 the breaker did not open early); after failure number ``threshold`` there is a pause of
 ``breaker_cooldown_s`` (no attempt before ``cooldown − early_tolerance_s``, and one by
@@ -29,25 +30,28 @@ class BreakerOpens(Check):
     late_tolerance_s: float = Field(1.0, ge=0, description="a pause may be this much longer than the cooldown")
 
     profile_needs: ClassVar[tuple[str, ...]] = ("retry_policy.breaker_threshold", "retry_policy.breaker_cooldown_s")
+    needs_attempts: ClassVar[bool] = True
 
     def settings(self, ctx: CheckContext) -> tuple[int | None, float | None]:
         policy = ctx.profile.retry_policy
         return (self.threshold or (policy.breaker_threshold if policy else None),
                 self.cooldown_s or (policy.breaker_cooldown_s if policy else None))
 
-    def records(self, ctx: CheckContext) -> list[tuple[float, int | None]]:
-        """(time, status; a success without status counts as 200) of each attempt, the center's first."""
-        return [(a.t, a.status if a.status is not None else 200 if a.ok else None)
-                for a in ctx.attempts("center")]
+    def records(self, ctx: CheckContext) -> tuple[list[tuple[float, int | None]], str | None]:
+        """(time, status; a success without status counts as 200) of each attempt, the center's first,
+        and the source they were read from."""
+        found = ctx.attempts("center")
+        return [(a.t, a.status if a.status is not None else 200 if a.ok else None) for a in found], found.source
 
     def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
         threshold, cooldown = self.settings(ctx)
         if not threshold or not cooldown:
             return self.verdict("fail", "the profile declares no circuit breaker (breaker_threshold, breaker_cooldown_s)")
-        records = self.records(ctx)
+        records, source = self.records(ctx)
         transitions = [f"{e.get('state')}@{e.t - (ctx.agent_started or e.t):.2f}s"
                        for e in ctx.signal("breaker")]
-        measured: dict = {"threshold": threshold, "cooldown_s": cooldown, "agent_breaker_events": transitions}
+        measured: dict = {"threshold": threshold, "cooldown_s": cooldown, "agent_breaker_events": transitions,
+                          "source": source}
         failures, pauses = 0, []
         for i, (t0, s0) in enumerate(records):
             if ok_status(s0):
@@ -92,7 +96,7 @@ class BreakerOpens(Check):
 
     def wake_at(self, ctx: CheckContext) -> float | None:
         _, cooldown = self.settings(ctx)
-        records = self.records(ctx)
+        records, _ = self.records(ctx)
         if not records or not cooldown:
             return None
         return records[-1][0] + cooldown + self.late_tolerance_s + 0.05

@@ -8,7 +8,6 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from harness.checks.base import Check, CheckContext, Verdict, register
-from harness.skip import ScenarioSkipped
 
 
 @register
@@ -18,13 +17,11 @@ class Registered(Check):
 
     type: Literal["registered"] = "registered"
     within_s: float = Field(gt=0, description="seconds after the agent container started")
+    needs_attempts: ClassVar[bool] = True
 
     def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
         start = ctx.agent_started
         found = ctx.registrations()
-        if found.source is None:
-            return self.verdict("fail", "no source of attempts: the profile declares no attempt signal and no "
-                                        "register route, and nothing was seen on the wire") if final else None
         if start is not None and found.items:
             took = found.items[0].t - start
             measured = {"registered_after_s": round(took, 3), "attempt": found.items[0].number,
@@ -87,6 +84,7 @@ class ReadyNotBeforeRegistered(Check):
 
     type: Literal["ready_not_before_registered"] = "ready_not_before_registered"
     profile_needs: ClassVar[tuple[str, ...]] = ("health.ready",)
+    needs_attempts: ClassVar[bool] = True
 
     def missing(self, profile) -> list[str]:
         lacking = super().missing(profile)
@@ -209,9 +207,9 @@ class SlowerInit(Check):
             measured = {"ready_s": took}
             resolution = ctx.probe_resolution("ready")
             if took < 3 * resolution:
-                raise ScenarioSkipped(f"slower_init: the agent was ready {took:.3f} s after start under the limit, "
-                                      f"within 3 rounds of the probes ({resolution:g} s apart): too fast for a "
-                                      "slowdown to be measured")
+                return self.skip(f"the agent was ready {took:.3f} s after start under the limit, within 3 rounds "
+                                 f"of the probes ({resolution:g} s apart): too fast for a slowdown to be measured",
+                                 **measured)
             if took > self.within_s:
                 return self.verdict("fail", f"ready only {took} s after start; the deadline is {self.within_s} s",
                                     **measured)

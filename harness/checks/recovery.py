@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from harness.checks.base import Check, CheckContext, Verdict, register
-from harness.skip import ScenarioSkipped
 
 
 @register
@@ -22,6 +21,7 @@ class Recovers(Check):
 
     type: Literal["recovers"] = "recovers"
     within_s: float = Field(gt=0, description="seconds after the last fault cleared")
+    needs_attempts: ClassVar[bool] = True
 
     def bound(self, ctx: CheckContext) -> float:
         """``within_s``, or longer when the agent's declared policy may itself wait longer between two
@@ -60,8 +60,8 @@ class Recovers(Check):
                                         f"{bound:g} s bound{widened} (from {found.describe()})",
                                 recovery_s=round(took, 3), source=found.source, bound_s=bound)
         if final and ctx.clock() < cleared + bound:
-            raise ScenarioSkipped(f"recovers: the scenario ended {ctx.clock() - cleared:.1f} s after the fault "
-                                  f"cleared, before the {bound:g} s the agent's declared policy may take")
+            return self.skip(f"the scenario ended {ctx.clock() - cleared:.1f} s after the fault cleared, before "
+                             f"the {bound:g} s the agent's declared policy may take", source=found.source)
         if self.deadline_from(cleared, bound, ctx, final):
             return self.verdict("fail", f"no registration within {bound:g} s after the fault cleared{widened}")
         return None

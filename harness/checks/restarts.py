@@ -19,7 +19,7 @@ Docker's restart policy brings it back with growing delays (from Docker's own ev
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -53,6 +53,7 @@ class GivesUp(Check):
     deadline_s: float | None = Field(None, gt=0, description="its registration deadline; default the profile's")
     early_s: float = Field(0.2, ge=0, description="it may give up this much before the deadline")
     late_s: float = Field(2.0, ge=0, description="and exit this much after it")
+    needs_attempts: ClassVar[bool] = True
 
     def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
         deadline = self.deadline(ctx)

@@ -19,19 +19,18 @@ says "the gaps grow"; whether they follow the declared policy is a separate stat
 
 Decorrelated jitter (declared) stops growing on average once it nears its cap, so for it "backs
 off" means: every gap within the declared [base, cap], and not one fixed interval. A fault too
-short to hold ``min_gaps`` gaps of the declared policy (each at its mean) is not judged: the
-scenario is skipped with that reason.
+short to hold ``min_gaps`` gaps of the declared policy (each at its mean) is not judged: this
+check is skipped with that reason (the scenario's other checks still are).
 """
 
 from __future__ import annotations
 
 from statistics import mean
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from harness.checks.base import Check, CheckContext, Verdict, register
-from harness.skip import ScenarioSkipped
 
 
 def expected_gaps(ctx: CheckContext, window_s: float) -> int:
@@ -81,6 +80,7 @@ class GapsGrow(Check):
     min_gaps: int = Field(4, ge=2, description="fewer gaps than this during the fault is a failure")
     min_ratio: float = Field(1.5, gt=1, description="mean(later half) / mean(earlier half) at least this")
     tolerance_s: float = Field(0.25, ge=0, description="decorrelated jitter: a gap may leave [base, cap] by this")
+    needs_attempts: ClassVar[bool] = True
 
     def _decorrelated(self, gaps: list[float], policy, measured: dict) -> Verdict:
         """Decorrelated jitter does not grow on average once it reaches its cap (each gap is drawn
@@ -115,9 +115,9 @@ class GapsGrow(Check):
         measured = {"gaps_s": [round(g, 3) for g in gaps], "attempts": len(times), "source": tried.source,
                     "breaker_pauses_s": [round(p, 3) for p in pauses]}
         if len(gaps) < self.min_gaps and expected_gaps(ctx, end - window.start) < self.min_gaps:
-            raise ScenarioSkipped(f"gaps_grow: the {end - window.start:.1f} s fault holds about "
-                                  f"{expected_gaps(ctx, end - window.start)} gaps of the agent's declared policy, "
-                                  f"fewer than the {self.min_gaps} needed to judge growth")
+            return self.skip(f"the {end - window.start:.1f} s fault holds about "
+                             f"{expected_gaps(ctx, end - window.start)} gaps of the agent's declared policy, "
+                             f"fewer than the {self.min_gaps} needed to judge growth", **measured)
         if len(gaps) < self.min_gaps:
             return self.verdict("fail", f"only {len(gaps)} gaps between attempts during the fault; "
                                         f"need {self.min_gaps} to judge growth", **measured)

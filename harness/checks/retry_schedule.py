@@ -70,11 +70,12 @@ class Gap:
     kind: str  # "backoff", "breaker", "retry_after"
 
 
-def attempt_records(ctx: CheckContext, source: str) -> list[tuple[float, int | None, int | None]]:
-    """(time, attempt number, status) of each registration attempt, in time order; a success
-    without an HTTP status (seen on the wire) counts as 200."""
-    return [(a.t, a.number, a.status if a.status is not None else 200 if a.ok else None)
-            for a in ctx.attempts(source)]
+def attempt_records(ctx: CheckContext, source: str) -> tuple[list[tuple[float, int | None, int | None]], str | None]:
+    """(time, attempt number, status) of each registration attempt, in time order, and the source
+    they were read from (:class:`harness.view.Attempts`); a success without an HTTP status (seen on
+    the wire) counts as 200."""
+    found = ctx.attempts(source)
+    return [(a.t, a.number, a.status if a.status is not None else 200 if a.ok else None) for a in found], found.source
 
 
 def classify_gaps(records: list[tuple[float, int | None, int | None]], policy: RetryPolicySpec) -> list[Gap]:
@@ -158,6 +159,7 @@ class RetrySchedule(Check):
     source: Literal["center", "agent", "wire"] = Field("center", description=(
         "preferred source of attempts; the best one the profile gives is used when it lacks this one"))
     profile_needs: ClassVar[tuple[str, ...]] = ("retry_policy",)
+    needs_attempts: ClassVar[bool] = True
     min_gaps: int = Field(5, ge=1, description="fewer backoff gaps than this is a failure")
     tolerance_s: float = Field(0.25, ge=0, description="seconds a gap may exceed its ceiling (latency, scheduling)")
     overhead_s: float = Field(0.02, ge=0, description="seconds of request overhead subtracted before the shape test")
@@ -188,13 +190,13 @@ class RetrySchedule(Check):
         return last.start + ceiling + self.tolerance_s, last.attempt
 
     def wake_at(self, ctx: CheckContext) -> float | None:
-        records = attempt_records(ctx, self.source)
+        records, _ = attempt_records(ctx, self.source)
         pending = self.pending_deadline(ctx, records, self.policy(ctx))
         return None if pending is None else pending[0] + 0.01
 
     def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
         policy = self.policy(ctx)
-        records = attempt_records(ctx, self.source)
+        records, source = attempt_records(ctx, self.source)
         gaps = classify_gaps(records, policy)
         done = final or any(ok_status(status) for _, _, status in records)
         if not done:
@@ -203,7 +205,7 @@ class RetrySchedule(Check):
             status, message, measured = judge(early, policy, self.tolerance_s, self.overhead_s,
                                               self.min_envelope_s, self.alpha, 0, shape=False)
             if status == "fail":
-                return self.verdict(status, message, attempts=len(records), **measured)
+                return self.verdict(status, message, attempts=len(records), source=source, **measured)
             pending = self.pending_deadline(ctx, records, policy)
             died = ctx.agent_exited()
             if pending is not None and ctx.clock() > pending[0] and not (died and died.t < pending[0]):
@@ -211,9 +213,9 @@ class RetrySchedule(Check):
                 waited = ctx.clock() - records[-1][0]
                 return self.verdict("fail", f"no attempt {n + 1} {waited:.2f} s after attempt {n}; the policy "
                                             f"allows at most {policy.envelope_s(n):.2f} s (+{self.tolerance_s} s "
-                                            "tolerance)", attempts=len(records))
+                                            "tolerance)", attempts=len(records), source=source)
             return None
         status, message, measured = judge(gaps, policy, self.tolerance_s, self.overhead_s,
                                           self.min_envelope_s, self.alpha, self.min_gaps)
-        measured["attempts"] = len(records)
+        measured.update(attempts=len(records), source=source)
         return self.verdict(status, message, **measured)  # type: ignore[arg-type]

@@ -28,7 +28,7 @@ from harness.errors import InfrastructureError
 from harness.reports.junit import junit_document
 from harness.reports.score import load_weights, resilience_score
 from harness.reports.summary import summary_markdown, write_summary
-from harness.reports.tables import scenario_figures, write_event_tables
+from harness.reports.tables import run_summary, scenario_figures, write_event_tables
 
 
 class ResultLike(Protocol):
@@ -72,10 +72,10 @@ def headline(folder: Path | str, weights: Path | str | None = None) -> str:
         score = resilience_score(figures, load_weights(weights))
     except Exception as exc:  # noqa: BLE001  (a headline must not hide the run's exit code)
         return f"results in {folder} ({type(exc).__name__}: {exc})"
-    count = figures["status"].value_counts()
-    skipped = f", {count.get('skip', 0)} skipped" if count.get("skip", 0) else ""
-    return (f"{count.get('pass', 0)} passed, {count.get('fail', 0)} failed, {count.get('error', 0)} errors"
-            f"{skipped} · {score.line()}")
+    stats = run_summary(figures)
+    skipped = f", {stats['skip']} skipped" if stats["skip"] else ""
+    unjudged = f" ({stats['checks_skipped']} check(s) not judged)" if stats["checks_skipped"] else ""
+    return f"{stats['pass']} passed, {stats['fail']} failed, {stats['error']} errors{skipped}{unjudged} · {score.line()}"
 
 
 def run_data(run: RunLike, results: list[ResultLike], host: dict[str, Any], finished: float,

@@ -6,9 +6,12 @@ Every scenario present in either run is classified:
 outcome            statuses A → B                                  regression?
 =================  ==============================================  ===========
 new failure        pass/skip → fail/error                          yes
-fixed              fail/error → pass                               no
+fixed              fail/error → pass, every check failed in A      no
+                   judged in B
 still failing      fail/error → fail/error                         no
-skipped            skip in A or B (and not a new failure)          no
+skipped            skip in A or B (and not a new failure), or      no
+                   fail → pass with a check failed in A skipped
+                   in B (not judged is not fixed)
 added / removed    only in B / only in A                           no
 slower / more …    pass → pass, a figure grew beyond noise         yes
 faster / fewer …   pass → pass, a figure shrank beyond noise       no
@@ -21,8 +24,11 @@ Figures compared (of scenarios that pass in both runs):
   in that window** (its ``backoff`` events' ``sleep_s``);
 * ``recovery``  seconds from the last fault cleared to the first registration, less the backoff sleep
   time inside that window;
-* ``attempts``  registration attempts (``tables.attempt_count``: the most of what the center saw,
-  the agent logged and a check counted); ``restarts`` Docker restarts of the agent.
+* ``attempts``  registration attempts (``tables.attempt_count``: from the source the profile gives,
+  harness/view.py); ``restarts`` Docker restarts of the agent.
+
+A check judged in one run and skipped in the other (it could not be judged there) is listed with
+the figures not comparable; it is never a regression nor a fix.
 
 Why backoff sleeps are taken out: the reference agent retries with full jitter, so any time that
 spans a retry is dominated by random sleeps. Across 36 runs of the unchanged reference agent the raw
@@ -228,7 +234,8 @@ class Comparison:
 
     ``rows``: one row per scenario (index: name) with ``family``, ``status_a``/``status_b``,
     ``outcome``, ``a_<label>``/``b_<label>`` per compared figure (seconds or counts), ``changes``
-    (text of the figures beyond noise) and ``not_comparable`` (figures left out, and why).
+    (text of the figures beyond noise) and ``not_comparable`` (figures left out, and why; checks
+    judged in one run only).
     ``figures``: one row per (scenario, figure) of the scenarios that pass in both runs.
     """
 
@@ -365,6 +372,21 @@ def _status_outcome(status_a: str | None, status_b: str | None) -> str | None:
     return None
 
 
+def _checks(row: pd.Series | None, column: str) -> set[str]:
+    """The check types of a figures row's ``failed_checks`` / ``skipped_checks`` column."""
+    text = "" if row is None else row.get(column)
+    return set(text.split(", ")) if isinstance(text, str) and text else set()
+
+
+def _skip_changes(ra: pd.Series | None, rb: pd.Series | None) -> str:
+    """Checks that were judged in one run and skipped in the other: ``gaps_grow (skipped in B)``."""
+    if ra is None or rb is None or "skip" in (ra["status"], rb["status"]):
+        return ""
+    skipped_a, skipped_b = _checks(ra, "skipped_checks"), _checks(rb, "skipped_checks")
+    return "; ".join([f"{c} (skipped in B)" for c in sorted(skipped_b - skipped_a)]
+                     + [f"{c} (skipped in A)" for c in sorted(skipped_a - skipped_b)])
+
+
 def _status_text(outcome: str, status_a: str | None, status_b: str | None, failed_b: str) -> str:
     if outcome == "added":
         return f"added ({status_b})"
@@ -399,9 +421,14 @@ def compare_runs(a: RunData, b: RunData, noise: Noise = Noise()) -> Comparison:
             row[f"a_{figure.label}"] = np.nan if ra is None else ra[figure.column]
             row[f"b_{figure.label}"] = np.nan if rb is None else rb[figure.column]
         outcome = _status_outcome(status_a, status_b)
-        not_comparable = ""
+        not_comparable = _skip_changes(ra, rb)
+        unjudged = sorted(_checks(ra, "failed_checks") & _checks(rb, "skipped_checks"))
+        if outcome == "fixed" and unjudged:
+            outcome = "skipped"  # a check that failed in A could not be judged in B: not a fix
         if outcome is not None:
             changes = _status_text(outcome, status_a, status_b, "" if rb is None else rb["failed_checks"])
+            if unjudged:
+                changes += f": {', '.join(unjudged)} failed in A, not judged in B"
             if outcome == "new failure":
                 regressions.append(Finding(name, outcome, changes))
             elif outcome == "fixed":
@@ -414,8 +441,8 @@ def compare_runs(a: RunData, b: RunData, noise: Noise = Noise()) -> Comparison:
             better = [r for r in records if r["verdict"] == by_label[r["figure"]].better]
             texts = [_change_text(by_label[r["figure"]], r) for r in worse + better]
             changes = "; ".join(texts)
-            not_comparable = "; ".join(f"{r['figure']} ({r['why']})" for r in records
-                                       if r["verdict"] == "not comparable")
+            not_comparable = "; ".join([f"{r['figure']} ({r['why']})" for r in records
+                                        if r["verdict"] == "not comparable"] + ([not_comparable] if not_comparable else []))
             if worse:
                 outcome = worse[0]["verdict"]
                 regressions.append(Finding(name, outcome, changes))

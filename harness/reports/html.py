@@ -24,6 +24,7 @@ from harness.reports.plots import (COLOURS, FAULT_COLOURS, TOLERANCE_S, Gaps, or
                                    windows_of)
 from harness.reports.score import Score
 from harness.reports.tables import run_summary
+from harness.view import describe_source
 
 ORDER = {"fail": 0, "error": 1, "skip": 2, "pass": 3}
 """Summary and section order: what needs a look first."""
@@ -120,6 +121,7 @@ def section(scenario: ScenarioRecord, events: list[dict], svgs: tuple[str, str |
             "timeline": Markup(svgs[0]) if svgs else None,
             "gaps": Markup(svgs[1]) if svgs and svgs[1] else None, "gaps_source": gaps.source if gaps else "",
             "restarts": bool(gaps and gaps.restarts),
+            "attempts_from": describe_source(source) if isinstance(source := figures["attempts_source"], str) else "",
             "logs": logs or [(line, False) for line in scenario.agent_log_tail[-2 * LOG_AROUND:]]}
 
 
@@ -137,10 +139,11 @@ def head(data: RunData) -> dict[str, Any]:
 
 
 def render_html(data: RunData, figures: pd.DataFrame, score: Score) -> str:
-    """The whole page. Plots are drawn for pass/fail scenarios only (skip and error show the reason)."""
+    """The whole page. Plots are drawn for the scenarios whose checks ran (pass, fail, or skip with
+    verdicts: none could be judged); one skipped before it ran, or in error, shows the reason."""
     scenarios = sorted(data.record.scenarios, key=lambda s: ORDER.get(s.status, 9))
     events = {s.name: data.timelines.get(s.name, []) for s in scenarios}
-    plotted = [s for s in scenarios if s.status in ("pass", "fail")]
+    plotted = [s for s in scenarios if s.status in ("pass", "fail") or (s.status == "skip" and s.verdicts)]
     gaps = {s.name: retry_gaps(s, events[s.name]) for s in plotted}
     svgs = dict(zip((s.name for s in plotted),
                     render_all([(s, events[s.name], deciding_time(s), gaps[s.name]) for s in plotted])))

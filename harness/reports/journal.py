@@ -14,6 +14,10 @@ Version history:
   run's ``startle_version``; ``shard`` (a ``startle run --shard K/N`` run: its part of the whole
   set, harness/shard.py); ``merged`` (a ``startle merge`` run: the shard runs it joins, shards
   missing, scenarios never run; harness/reports/merge.py).
+* 3 — a verdict's ``status`` may be ``skip``: that check could not be judged (its ``message`` says
+  why: a profile field missing, a fault too short for it...), the scenario's other checks were; a
+  scenario is ``skip`` when none of its checks could be judged. Verdicts that count attempts say
+  where from in ``measured.source`` (harness/view.py). Versions 1 and 2 still load.
 
 Times are Unix seconds (float) unless a field's name ends in ``_s`` (a duration in seconds).
 The per-scenario timelines live next to it, in ``<scenario>/timeline.jsonl``.
@@ -31,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from harness.errors import InputError
 from harness.yamlfile import parse_json, read_input
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 RESULTS_FILE = "results.json"
 TIMELINE_FILE = "timeline.jsonl"
 MAX_TIMELINE_BYTES = 256 * 1024 * 1024
@@ -46,7 +50,8 @@ class Record(BaseModel):
 
 class VerdictRecord(Record):
     check: str = Field(description="check type, e.g. retry_schedule")
-    status: Literal["pass", "fail"]
+    status: Literal["pass", "fail", "skip"] = Field(description="skip: this check could not be judged (the "
+                                                    "message says why); it counts neither way")
     message: str = Field(description="why, with the numbers behind it")
     measured: dict[str, Any] = Field(default_factory=dict, description="the values measured (units in names)")
     expected: dict[str, Any] = Field(default_factory=dict, description="the check's parameters (bounds, codes)")
@@ -85,13 +90,19 @@ class ScenarioRecord(Record):
     faults: list[FaultRecord] = Field(default_factory=list)
     images: dict[str, Any] = Field(default_factory=dict, description="agent image tag and its ID")
     agent: dict[str, Any] = Field(default_factory=dict, description="the agent container's final state")
-    error: str | None = Field(None, description="harness error, or the reason of a skip")
+    error: str | None = Field(None, description="harness error, or the reason of a skip (a skipped scenario: "
+                              "a requirement or profile field missing, or every check's reason)")
     agent_log_tail: list[str] = Field(default_factory=list)
     phases: dict[str, float] = Field(default_factory=dict, description="seconds per lifecycle phase")
 
     @property
     def failed_checks(self) -> list[VerdictRecord]:
-        return [v for v in self.verdicts if v.status != "pass"]
+        return [v for v in self.verdicts if v.status == "fail"]
+
+    @property
+    def skipped_checks(self) -> list[VerdictRecord]:
+        """The checks that could not be judged (each ``message`` says why)."""
+        return [v for v in self.verdicts if v.status == "skip"]
 
 
 class ShardRecord(Record):

@@ -1,7 +1,9 @@
 """``junit.xml``: one testcase per scenario, for CI test tabs.
 
 A failure's ``message`` names every failed check with its reason and numbers; the body adds the
-measured values, the expectation and the agent's last log lines.
+measured values, the expectation and the agent's last log lines. A check that could not be judged
+is a property of its testcase (``skipped check <type>`` = its reason), whatever the scenario's
+status; a scenario none of whose checks could be judged (or that could not run) is ``<skipped>``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ def junit_document(data: RunData) -> ET.ElementTree:
     for scenario in record.scenarios:
         case = ET.SubElement(suite, "testcase", classname=f"startle.{scenario.family}", name=scenario.name,
                              time=f"{scenario.wall_s:.3f}")
+        if scenario.skipped_checks:
+            properties = ET.SubElement(case, "properties")
+            for verdict in scenario.skipped_checks:
+                ET.SubElement(properties, "property", name=f"skipped check {verdict.check}", value=verdict.message)
         if scenario.status == "fail":
             failed = scenario.failed_checks
             message = "; ".join(f"{v.check}: {v.message}" for v in failed)

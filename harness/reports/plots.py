@@ -22,10 +22,10 @@ import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from harness.profile import STAGES
+from harness.profile import STAGES, RetryPolicySpec
 from harness.reports.journal import FaultRecord, ScenarioRecord, fault_windows
 from harness.reports.tables import view_of
-from harness.view import UNANSWERED, View
+from harness.view import UNANSWERED, View, describe_source
 
 TOLERANCE_S = 0.25
 """Seconds a gap may leave its band before it is drawn red (the retry_schedule check's default)."""
@@ -74,9 +74,11 @@ class Gaps:
 
 
 def ceilings_s(policy: dict[str, Any], attempts: list[int]) -> list[float]:
-    """The policy's ceiling E_k = min(cap, base · factor^(k−1)) in s after each failed attempt k."""
-    base, factor, cap = policy["base_ms"], policy.get("factor", 2.0), policy["cap_ms"]
-    return [min(cap, base * factor ** (k - 1)) / 1000.0 for k in attempts]
+    """The declared policy's ceiling E_k in s after each failed attempt k (a journal's ``policy``,
+    which has ``base_ms`` and ``cap_ms``): :meth:`RetryPolicySpec.envelope_s`, i.e. min(cap, base ·
+    factor^(k−1)) for the exponential family, min(cap, base) for ``family: constant``."""
+    declared = RetryPolicySpec.model_construct(**{k: v for k, v in policy.items() if k in RetryPolicySpec.model_fields})
+    return [declared.envelope_s(k) for k in attempts]
 
 
 def band(ceilings: list[float], jitter: str, base_s: float = 0.0, cap_s: float | None = None) -> list[tuple[float, float]]:
@@ -109,8 +111,9 @@ def retry_gaps(scenario: ScenarioRecord, events: list[dict]) -> Gaps | None:
             return Gaps(list(range(1, len(measured["backoff_gaps_s"]) + 1)), measured["backoff_gaps_s"],
                         band(measured["ceilings_s"], jitter, policy.get("base_ms", 0) / 1000.0, cap),
                         ["backoff"] * len(measured["backoff_gaps_s"]),
-                        f"{verdict.check} backoff gaps ({excluded.get('breaker', 0)} breaker, "
-                        f"{excluded.get('retry_after', 0)} Retry-After pauses left out); {jitter} jitter")
+                        f"{verdict.check} backoff gaps from {describe_source(measured.get('source'))} "
+                        f"({excluded.get('breaker', 0)} breaker, {excluded.get('retry_after', 0)} Retry-After "
+                        f"pauses left out); {jitter} jitter")
     view = view_of(scenario, events)
     records, source = attempt_records(view)
     opened = [e.t for e in view.signal("breaker") if e.get("state") == "open"]

@@ -1,7 +1,9 @@
 """The resilience score: a weighted pass rate, 0–100, with its per-family breakdown.
 
 score = 100 × Σ w(family)·passed / Σ w(family)·judged, judged = pass + fail + error. Skipped
-scenarios are not judged (the host could not run them) and are listed. Weights per family come
+scenarios are not judged (the host or the profile could not run them, or none of their checks
+could be judged) and are listed. A check that could not be judged counts neither way: a scenario's
+status comes from the checks that were (harness/checks/base.py ``overall``). Weights per family come
 from ``weights.yaml`` (this folder) or a file given with ``--weights``.
 """
 

@@ -31,7 +31,9 @@ def summary_markdown(data: RunData, figures: pd.DataFrame, score: Score) -> str:
     verdict = "FAILED" if stats["fail"] or stats["error"] else "INCOMPLETE" if incomplete else "passed"
     lines = [f"## startle run `{record.run_id}` — {verdict}", "",
              f"**{stats['pass']} passed, {stats['fail']} failed, {stats['error']} errors, {stats['skip']} skipped** "
-             f"of {stats['scenarios']} scenarios · **{score.line()}**", "",
+             f"of {stats['scenarios']} scenarios"
+             + (f" ({stats['checks_skipped']} check(s) not judged)" if stats["checks_skipped"] else "")
+             + f" · **{score.line()}**", "",
              *([origin, ""] if origin else []), *([f"⚠️ **{incomplete}**", ""] if incomplete else []),
              "| recovery p50 | recovery p95 | ready p50 | ready p95 | attempts p50 | attempts max |",
              "|---:|---:|---:|---:|---:|---:|",
@@ -50,6 +52,10 @@ def summary_markdown(data: RunData, figures: pd.DataFrame, score: Score) -> str:
     skipped = [s for s in record.scenarios if s.status == "skip"]
     if skipped:
         lines += ["### Skipped", ""] + [f"- {s.name}: {s.error}" for s in skipped] + [""]
+    partly = [(s, v) for s in record.scenarios if s.status in ("pass", "fail") for v in s.skipped_checks]
+    if partly:
+        lines += ["### Checks not judged", "", "The scenario's other checks were judged; these count neither way.", ""]
+        lines += [f"- {s.name} › {v.check}: {v.message}" for s, v in partly] + [""]
     lines += ["<details><summary>Score by fault family</summary>", "",
               "| family | weight | passed | judged | skipped |", "|---|---:|---:|---:|---:|"]
     for row in score.families.itertuples():

@@ -2,7 +2,8 @@
 
 * :func:`events_frame`      one row per event of every scenario (``timeline.parquet`` / ``.csv``)
 * :func:`scenario_figures`  one row per scenario: status and the figures people compare
-  (time to ready, recovery time, registration attempts, restarts)
+  (time to ready, recovery time, registration attempts and their source, restarts), the checks
+  that failed and those that could not be judged
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ EVENT_COLUMNS = ["scenario", "t", "t_s", "source", "container", "kind", "fields"
 """``t``: Unix s; ``t_s``: seconds since the agent's first start (NaN if it never started);
 ``fields``: the event's own fields as a JSON object string."""
 
-FIGURE_COLUMNS = ["family", "status", "wall_s", "ready_s", "recovery_s", "attempts", "restarts",
-                  "failed_checks"]
+FIGURE_COLUMNS = ["family", "status", "wall_s", "ready_s", "recovery_s", "attempts", "attempts_source",
+                  "restarts", "failed_checks", "skipped_checks"]
+"""``attempts_source``: where ``attempts`` were read from (harness/view.py: agent, center+wire, wire...);
+``failed_checks`` / ``skipped_checks``: check types, comma-separated."""
 
 
 def events_frame(data: RunData) -> pd.DataFrame:
@@ -67,17 +70,22 @@ def view_of(scenario: ScenarioRecord, records: list[dict]) -> View:
 
 
 def attempt_times(view: View) -> list[float]:
-    """Unix s of registration attempts from every source the profile gives, whichever saw most.
-
-    During an outage most attempts never reach the center, so its log alone undercounts.
-    """
-    found = [view.attempts(source).times for source in view.sources()]
-    return max(found, key=len, default=[])
+    """Unix s of registration attempts, from the source the view chooses for the profile (the next
+    one when that saw nothing): the same source the checks judged from."""
+    return view.attempts(fallback_when_empty=True).times
 
 
-def attempt_count(scenario: ScenarioRecord, records: list[dict]) -> int:
-    """Registration attempts: the most of :func:`attempt_times` and what a check counted."""
-    return int(max(len(attempt_times(view_of(scenario, records))), measured(scenario, "attempts") or 0))
+def attempt_count(scenario: ScenarioRecord, records: list[dict]) -> tuple[int, str | None]:
+    """(registration attempts, their source) from the view's chosen source; a journal without a
+    timeline falls back on what a check counted, and its source."""
+    found = view_of(scenario, records).attempts(fallback_when_empty=True)
+    if found.items:
+        return len(found), found.source
+    for verdict in scenario.verdicts:
+        count = verdict.measured.get("attempts")
+        if isinstance(count, int) and not isinstance(count, bool) and count:
+            return count, verdict.measured.get("source")
+    return 0, None
 
 
 def ready_after_s(scenario: ScenarioRecord, records: list[dict]) -> float | None:
@@ -97,15 +105,17 @@ def scenario_figures(data: RunData) -> pd.DataFrame:
     rows = []
     for scenario in data.record.scenarios:
         records = data.timelines.get(scenario.name, [])
-        attempts = attempt_count(scenario, records)
+        attempts, source = attempt_count(scenario, records)
         rows.append({
             "name": scenario.name, "family": scenario.family, "status": scenario.status,
             "wall_s": scenario.wall_s,
             "ready_s": ready_after_s(scenario, records),
             "recovery_s": measured(scenario, "recovery_s"),
             "attempts": attempts if attempts else np.nan,
+            "attempts_source": source if attempts else None,
             "restarts": scenario.agent.get("restart_count", np.nan),
             "failed_checks": ", ".join(v.check for v in scenario.failed_checks),
+            "skipped_checks": ", ".join(v.check for v in scenario.skipped_checks),
         })
     frame = pd.DataFrame(rows, columns=["name", *FIGURE_COLUMNS]).set_index("name")
     for column in ("ready_s", "recovery_s", "attempts", "restarts"):
@@ -114,13 +124,16 @@ def scenario_figures(data: RunData) -> pd.DataFrame:
 
 
 def run_summary(figures: pd.DataFrame) -> dict[str, float | int | None]:
-    """Counts per status, recovery and time-to-ready p50/p95 (s), attempts p50/max, over the run."""
+    """Counts per status, checks not judged in judged scenarios (``checks_skipped``), recovery and
+    time-to-ready p50/p95 (s), attempts p50/max, over the run."""
     def pct(column: str, q: float) -> float | None:
         values = figures[column].dropna()
         return round(float(values.quantile(q)), 3) if len(values) else None
 
     counts = figures["status"].value_counts()
+    partly = figures[figures["status"].isin(["pass", "fail"])]["skipped_checks"]
     return {"scenarios": len(figures), **{s: int(counts.get(s, 0)) for s in ("pass", "fail", "error", "skip")},
+            "checks_skipped": int(sum(len(c.split(", ")) for c in partly if c)),
             "recovery_p50_s": pct("recovery_s", 0.5), "recovery_p95_s": pct("recovery_s", 0.95),
             "ready_p50_s": pct("ready_s", 0.5), "ready_p95_s": pct("ready_s", 0.95),
             "attempts_p50": pct("attempts", 0.5),

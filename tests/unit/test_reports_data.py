@@ -1,4 +1,4 @@
-"""The journal (schema v2), the pandas tables, the resilience score and summary.md, on synthetic runs."""
+"""The journal (schema v3), the pandas tables, the resilience score and summary.md, on synthetic runs."""
 
 import json
 
@@ -47,7 +47,7 @@ def skipped(name="arch-qemu"):
 def test_journal_v2_records_fault_windows_expectations_and_policy(tmp_path):
     folder = write_run(Run(reports_root=tmp_path, run_id="r1"), [outage_result(), skipped()], {"cpus": 2}, T0 + 20)
     journal = json.loads((folder / "results.json").read_text())
-    assert journal["schema_version"] == 2 and journal["totals"]["skip"] == 1
+    assert journal["schema_version"] == 3 and journal["totals"]["skip"] == 1
     scenario = journal["scenarios"][0]
     assert scenario["faults"][0]["windows"] == [{"start": T0 + 0.1, "end": T0 + 10.1}]
     assert scenario["verdicts"][0]["expected"] == {"within_s": 8.0}
