@@ -111,12 +111,27 @@ class Matcher(Strict):
     ``regex``  searched in the line's text; named groups become fields (``ts`` is the time).
     ``fields`` startle's field name → the line's key, for fields named otherwise by the agent.
     ``set``    constant fields of the signal (a text log that says only "cannot open config").
+    ``units``  startle's field → the unit the agent writes it in, converted to the unit the field's
+               name gives (``*_s`` seconds, ``*_ms`` milliseconds): ``s``, ``ms``, ``us``, ``ns``
+               (numbers) or ``duration`` (Go's duration text: ``2s``, ``100ms``, ``1m30s``). A value
+               that is not of that unit becomes null (never a guess).
     """
 
     where: dict[str, Any] = {}
     regex: str | None = None
     fields: dict[str, str] = {}
     set: dict[str, Any] = Field({}, description="fields given to every match (e.g. `check: config`)")
+    units: dict[str, Literal["s", "ms", "us", "ns", "duration"]] = Field(
+        {}, description="field → the unit the agent writes it in (e.g. `sleep_s: duration` for Go's `2s`)")
+
+    @field_validator("units")
+    @classmethod
+    def _unit_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        odd = sorted(k for k in value if not k.endswith(("_s", "_ms")))
+        if odd:
+            raise ValueError(f"units apply to fields named *_s or *_ms, not {', '.join(odd)}; fix: name startle's "
+                             "field (e.g. `fields: {sleep_s: duration}` then `units: {sleep_s: duration}`)")
+        return value
 
     @field_validator("regex")
     @classmethod

@@ -7,6 +7,9 @@ Fields: the parsed keys and the regex groups, renamed by the matcher's ``fields`
 
 Time: from the line (``signals.time.key``, epoch seconds / milliseconds or RFC 3339) when the line
 has it, else Docker's timestamp of the line (``docker_t``, Unix seconds).
+
+Units: a matcher's ``units`` converts a field the agent writes in another unit (``2s``, ``100ms``,
+milliseconds) to the unit its name gives (``*_s`` seconds, ``*_ms`` milliseconds): :func:`in_unit`.
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ from harness.profile import Matcher, SignalSpec, TimeSpec
 from harness.timeline import Event
 
 _LOGFMT = re.compile(r'([\w.\-/]+)=("(?:[^"\\]|\\.)*"|\S*)')
+SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ns": 1e-9}
+"""Seconds per unit: of Go's duration text (``time.ParseDuration``), and of a number's declared unit."""
+_DURATION = re.compile(r"([+-]?)((?:(?:\d+\.?\d*|\.\d+)(?:h|ms|m|s|us|µs|μs|ns))+)")
+_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(h|ms|m|s|us|µs|μs|ns)")
 
 
 def parse_logfmt(text: str) -> dict[str, Any]:
@@ -70,6 +77,33 @@ def line_time(parsed: dict[str, Any], groups: dict[str, Any], spec: TimeSpec) ->
         return None
 
 
+def parse_duration(text: str) -> float | None:
+    """Go's duration text in seconds (``"1m30s"`` → 90.0, ``"100ms"`` → 0.1, ``"0"`` → 0.0), or None."""
+    text = text.strip()
+    if text in ("0", "+0", "-0"):
+        return 0.0
+    found = _DURATION.fullmatch(text)
+    if found is None:
+        return None
+    total = sum(float(number) * SECONDS[unit] for number, unit in _DURATION_PART.findall(found.group(2)))
+    return -total if found.group(1) == "-" else total
+
+
+def in_unit(value: Any, unit: str, field: str) -> float | None:
+    """``value``, written in ``unit`` (s, ms, us, ns, or duration: Go's text), in the unit ``field``'s
+    name gives (``*_ms`` milliseconds, else seconds); None when it is not a value of that unit."""
+    if unit == "duration":
+        seconds = parse_duration(value) if isinstance(value, str) else None
+    else:
+        try:
+            seconds = None if isinstance(value, bool) else float(value) * SECONDS[unit]
+        except (TypeError, ValueError):
+            seconds = None
+    if seconds is None or seconds != seconds:  # NaN is no value
+        return None
+    return round(seconds * 1000.0 if field.endswith("_ms") else seconds, 9)
+
+
 @lru_cache(maxsize=256)
 def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
@@ -101,6 +135,9 @@ def read_line(text: str, spec: SignalSpec, docker_t: float) -> list[Event]:
         for ours, theirs in matcher.fields.items():
             if theirs in fields:
                 fields[ours] = fields[theirs]
+        for ours, unit in matcher.units.items():
+            if ours in fields:
+                fields[ours] = in_unit(fields[ours], unit, ours)
         fields["line"] = text
         events.append(_stamped(name, fields, line_time(parsed, groups, spec.time), docker_t))
     if not events:

@@ -1,5 +1,7 @@
 """Turning raw Docker events and agent log lines into timeline events (no Docker needed)."""
 
+import pytest
+
 from harness.collectors import DockerEvents, split_docker_timestamp
 from harness.profile import SignalSpec, load_profile
 from harness.signals import parse_logfmt, read_line
@@ -51,6 +53,50 @@ def test_a_line_may_be_two_signals():
                                                 "backoff": {"where": {"msg": "retry"}, "fields": {"sleep_s": "wait"}}}})
     events = read_line('{"msg": "retry", "wait": 0.5}', spec, 1.0)
     assert [e.kind for e in events] == ["attempt_result", "backoff"] and events[1].get("sleep_s") == 0.5
+
+
+def test_a_matcher_converts_a_field_from_the_agents_unit():
+    spec = SignalSpec.model_validate({"match": {"backoff": [
+        {"where": {"msg": "go"}, "fields": {"sleep_s": "duration"}, "units": {"sleep_s": "duration"}},
+        {"where": {"msg": "millis"}, "fields": {"sleep_s": "wait"}, "units": {"sleep_s": "ms"}}],
+        "attempt_result": {"where": {"msg": "took"}, "fields": {"elapsed_ms": "took"}, "units": {"elapsed_ms": "duration"}}}})
+    def field(line, name):
+        return read_line(line, spec, 0.0)[0].get(name)
+    assert field('{"msg": "go", "duration": "2s"}', "sleep_s") == 2.0
+    assert field('{"msg": "go", "duration": "100ms"}', "sleep_s") == 0.1
+    assert field('{"msg": "go", "duration": "1m30.5s"}', "sleep_s") == 90.5
+    assert field('{"msg": "millis", "wait": 250}', "sleep_s") == 0.25
+    assert field('{"msg": "millis", "wait": "1500"}', "sleep_s") == 1.5
+    assert field('{"msg": "took", "took": "1.2s"}', "elapsed_ms") == 1200.0  # to the field's own unit
+    # not a value of the declared unit: null, never a guess (the agent's own key is kept as written)
+    assert field('{"msg": "go", "duration": "2"}', "sleep_s") is None
+    assert field('{"msg": "go", "duration": "soon"}', "sleep_s") is None
+    assert field('{"msg": "millis", "wait": "n/a"}', "sleep_s") is None
+    assert field('{"msg": "go", "duration": "2s"}', "duration") == "2s"
+
+
+def test_go_durations_as_time_parse_duration_reads_them():
+    from harness.signals import parse_duration
+    cases = {"0": 0.0, "2s": 2.0, "100ms": 0.1, "1h2m3s": 3723.0, "1.5m": 90.0, "300us": 3e-4, "-3s": -3.0,
+             "5µs": 5e-6, "": None, "s": None, "2": None, "1.2.3s": None, "2 s": None, "2d": None}
+    for text, seconds in cases.items():
+        got = parse_duration(text)
+        assert (got is None and seconds is None) or abs(got - seconds) < 1e-12, (text, got)
+
+
+def test_units_apply_only_to_fields_that_name_theirs():
+    with pytest.raises(ValueError, match="units apply to fields named"):
+        SignalSpec.model_validate({"match": {"backoff": {"where": {"a": 1}, "units": {"sleep": "ms"}}}})
+    with pytest.raises(ValueError, match="units"):
+        SignalSpec.model_validate({"match": {"backoff": {"where": {"a": 1}, "units": {"sleep_s": "minutes"}}}})
+
+
+def test_prometheus_retry_after_wait_is_read_in_seconds():
+    """tp-prometheus logs its Retry-After wait as Go's duration text (a line seen in a real run)."""
+    line = ('{"caller":"dedupe.go:112","component":"remote","duration":"2s","level":"info","msg":"Retrying after '
+            'duration specified by Retry-After header","remote_name":"center","ts":"2026-12-01T21:30:24.624Z"}')
+    [event] = read_line(line, load_profile("tp-prometheus").signals, 0.0)
+    assert (event.kind, event.get("sleep_s"), event.get("reason")) == ("backoff", 2.0, "retry_after")
 
 
 def test_logfmt_values_with_quotes():

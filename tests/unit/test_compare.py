@@ -161,6 +161,19 @@ def test_work_time_counts_only_the_part_of_a_sleep_inside_the_window():
     assert work_time(10.0, 4.0, view) == (2.0, 2.0, "")  # window 10 → 14
 
 
+def test_an_agent_that_logs_its_waits_as_go_durations_is_comparable():
+    """tp-prometheus says "duration":"2s": read in seconds (its matcher's units), the sleep is taken out."""
+    from harness.profile import load_profile
+    from harness.signals import read_line
+    line = ('{"duration":"2s","level":"info","msg":"Retrying after duration specified by Retry-After header",'
+            '"ts":"1970-01-01T00:00:09Z"}')
+    [event] = read_line(line, load_profile("tp-prometheus").signals, 9.0)
+    records = [{"source": event.source, "kind": event.kind, "t": event.t, "container": "agent", "fields": event.fields}]
+    view = View.of_journal(records, {}, "tp-prometheus")
+    assert view.backoffs() == [(9.0, 2.0)]
+    assert work_time(8.0, 4.0, view) == (2.0, 2.0, "")
+
+
 def test_retries_without_logged_sleeps_are_not_comparable(tmp_path):
     a = matrix(tmp_path, "a", baseline=scenario("baseline", ready=5.0, attempts=4))
     b = matrix(tmp_path, "b", baseline=scenario("baseline", ready=9.0, attempts=4))
