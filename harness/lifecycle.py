@@ -144,6 +144,24 @@ def decide(checks: list[Check], ctx: CheckContext, verdicts: dict[int, Verdict],
                 verdicts[index] = verdict
 
 
+def unjudged_verdicts(scenario: Scenario, profile: Profile) -> dict[int, Verdict]:
+    """A ``skip`` verdict, naming the fields, for each check ``profile`` lacks fields for (by index)."""
+    return {i: scenario.checks[i].skip(f"profile {profile.name} does not declare {'; '.join(lacking)}")
+            for i, lacking in scenario.unjudged(profile).items()}
+
+
+def conclude(result: ScenarioResult, checks: list[Check], verdicts: dict[int, Verdict]) -> None:
+    """Record every check's verdict (with its parameters) and the scenario's status from them
+    (:func:`overall`); a scenario none of whose checks could be judged is ``skip``, every reason in
+    ``error``."""
+    result.verdicts = [{**verdicts[i].to_dict(), "expected": checks[i].model_dump(exclude={"type"})}
+                       for i in range(len(checks))]
+    result.status = overall([verdicts[i].status for i in range(len(checks))])
+    if result.status == "skip":
+        result.error = "no check could be judged: " + "; ".join(f"{verdicts[i].check}: {verdicts[i].message}"
+                                                                for i in range(len(checks)))
+
+
 def remote_skip_reason(scenario: Scenario, profile: Profile) -> str | None:
     """Why ``scenario`` cannot be judged on a remote engine (None: it can, or the engine is this
     machine's): what it needs of the engine's host is only reachable on this one
@@ -292,9 +310,7 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
         phase(scenario.name, "observe")
         deadline = started + scenario.deadline_s
         checks = scenario.checks
-        verdicts: dict[int, Verdict] = {
-            i: checks[i].skip(f"profile {profile.name} does not declare {'; '.join(lacking)}")
-            for i, lacking in scenario.unjudged(profile).items()}
+        verdicts = unjudged_verdicts(scenario, profile)
         while True:
             seen = len(timeline)
             now = time.time()
@@ -321,13 +337,9 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
         if (reason := broken(timeline)) is not None:
             raise InfrastructureError(reason)
         decide(checks, ctx, verdicts, final=True)
-        result.verdicts = [{**verdicts[i].to_dict(), "expected": checks[i].model_dump(exclude={"type"})}
-                           for i in range(len(checks))]
-        result.status = overall([v.status for v in verdicts.values()])
+        conclude(result, checks, verdicts)
         result.agent_started = ctx.agent_started
         if result.status == "skip":
-            result.error = "no check could be judged: " + "; ".join(f"{v.check}: {v.message}"
-                                                                    for v in verdicts.values())
             timeline.record("harness", "skip", reason=result.error)
     except ScenarioCancelled as exc:
         result.status, result.error = "error", str(exc)

@@ -101,6 +101,20 @@ def test_band_of_full_equal_and_no_jitter():
     assert band(ceilings[:2], "decorrelated", base_s=0.1, cap_s=4.0) == [(0.1, 4.0), (0.1, 4.0)]
 
 
+def test_band_of_a_constant_policy_stays_at_its_base():
+    constant = {"family": "constant", "base_ms": 1000, "factor": 2, "cap_ms": 5000, "jitter": "none"}
+    assert ceilings_s(constant, [1, 2, 3, 4]) == [1.0, 1.0, 1.0, 1.0]  # not 1, 2, 4, 5
+    assert band(ceilings_s(constant, [1, 2]), "none") == [(1.0, 1.0), (1.0, 1.0)]
+    assert ceilings_s({**constant, "cap_ms": 500}, [3]) == [0.5]  # the cap still bounds it
+
+
+def test_a_constant_policy_agent_is_drawn_inside_its_band():
+    constant = {"family": "constant", "base_ms": 1000, "cap_ms": 5000, "jitter": "none"}
+    timeline = [register(100.0 + k, k + 1, 503) for k in range(5)]
+    gaps = retry_gaps(scenario(timeline, policy=constant), timeline)
+    assert gaps.band == [(1.0, 1.0)] * 4 and not any(gaps.outside())
+
+
 def scenario(timeline, verdicts=(), policy=POLICY):
     result = ScenarioResult("s", "network", status="pass", started=99.0, finished=140.0, agent_started=100.0,
                             profile="reference",
@@ -131,6 +145,14 @@ def test_retry_gaps_prefer_the_retry_schedule_measurement():
     gaps = retry_gaps(scenario([], [verdict]), [])
     assert gaps.gaps_s == [0.05, 0.15] and gaps.band == [(0.05, 0.1), (0.1, 0.2)]
     assert "1 breaker" in gaps.source
+    verdict["measured"]["source"] = "center+wire"
+    label = retry_gaps(scenario([], [verdict]), []).source
+    assert "from the center's request log and unanswered connections on the wire" in label  # where they came from
+
+
+def test_retry_gaps_from_the_timeline_say_their_source():
+    timeline = [register(100.0, 1, 503), register(100.05, 2, 503), register(100.2, 3, 200)]
+    assert "(the center's request log" in retry_gaps(scenario(timeline), timeline).source
 
 
 def agent_event(t, kind, **fields):

@@ -78,10 +78,20 @@ def test_figures_read_ready_recovery_and_attempts_and_the_summary_takes_percenti
     figures = scenario_figures(data)
     assert figures.loc["center-outage", "ready_s"] == pytest.approx(14.4)
     assert figures.loc["center-outage", "attempts"] == 4
+    assert figures.loc["center-outage", "attempts_source"] == "center+wire"  # reference, no attempt lines here
     assert pd.isna(figures.loc["arch-qemu", "ready_s"])
     stats = run_summary(figures)
     assert stats["pass"] == 2 and stats["skip"] == 1 and stats["attempts_max"] == 4
     assert stats["recovery_p50_s"] == pytest.approx(2.65)
+
+
+def test_attempts_come_from_the_source_the_profile_gives_and_say_so():
+    """The agent's attempt log (the reference's first source) counts, not whichever source saw most."""
+    result = outage_result()
+    result.timeline += [event("agent", "attempt", t, "agent", attempt=i + 1) for i, t in enumerate((0.2, 14.3))]
+    result.timeline += [event("wire", "connect", t, "agent", outcome="refused") for t in (3.0, 5.0, 7.0)]
+    figures = scenario_figures(run_data(Run(run_id="r"), [result], {}, T0 + 20))
+    assert figures.loc["center-outage", "attempts"] == 2 and figures.loc["center-outage", "attempts_source"] == "agent"
 
 
 def test_score_weighs_families_and_leaves_skips_out():

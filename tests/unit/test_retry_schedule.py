@@ -119,8 +119,9 @@ def test_retry_schedule_passes_a_reference_schedule_and_names_numbers_on_failure
     check = RetrySchedule(min_gaps=7)
     verdict = check.evaluate(context(schedule(reference_delays(rng, 8))), final=False)
     assert verdict is not None and verdict.passed, verdict
+    assert verdict.measured["source"] == "center"  # the journal says where the gaps came from
     fixed = check.evaluate(context(schedule([0.5] * 8)), final=False)
-    assert fixed is not None and not fixed.passed
+    assert fixed is not None and not fixed.passed and fixed.measured["source"] == "center"
     assert "came 0.51 s after attempt 1" in fixed.message and "at most 0.10 s" in fixed.message
 
 
@@ -137,6 +138,7 @@ def test_retry_schedule_decides_early_when_the_next_attempt_is_overdue():
     assert check.evaluate(context(events, now_s=0.9), final=False) is None  # 0.3 + ceiling 0.4 + 0.25
     verdict = check.evaluate(context(events, now_s=1.0), final=False)
     assert verdict is not None and not verdict.passed and "no attempt 4" in verdict.message
+    assert verdict.measured["source"] == "center"
 
 
 def test_retry_schedule_leaves_breaker_pauses_and_retry_after_out():
@@ -154,6 +156,7 @@ def test_breaker_opens_after_threshold_and_half_opens_after_cooldown():
     good = schedule(reference_delays(rng, 9) + [5.02, 5.01])
     verdict = BreakerOpens().evaluate(context(good), final=False)
     assert verdict is not None and verdict.passed, verdict
+    assert verdict.measured["source"] == "center"
     no_breaker = schedule(reference_delays(rng, 9) + [3.0, 3.0])
     verdict = BreakerOpens().evaluate(context(no_breaker), final=False)
     assert verdict is not None and not verdict.passed and "allows none for 5.0 s" in verdict.message
