@@ -96,16 +96,17 @@ class Scenario(BaseModel):
 
     def missing(self, profile: "Profile") -> list[str]:
         """What this scenario cannot run without and ``profile`` does not declare, each with who needs
-        it: its own ``needs``, its architecture's image and its faults' fields, plus its checks' fields
-        when none of its checks can be judged (a check that lacks a field is otherwise skipped alone:
-        :meth:`unjudged`)."""
+        it: its own ``needs``, its architecture's image, its faults' fields, the promises its checks test
+        (:meth:`Check.unpromised`: its other checks presume them), and its checks' fields when none of
+        them can be judged (a check that cannot see the agent is otherwise skipped alone: :meth:`unjudged`)."""
         out: list[str] = [f"{field} (needed by {self.name})" for field in self.needs if profile.lacks(field)]
         if self.arch != "native" and self.arch not in profile.images:
             out.append(f"images.{self.arch} (needed by arch: {self.arch})")
-        unjudged = self.unjudged(profile)
-        needs = [*self.typed_faults, *(self.checks if len(unjudged) == len(self.checks) else [])]
-        for item in needs:
-            for field in item.missing(profile):
+        none_judged = len(self.unjudged(profile)) == len(self.checks)
+        needs = [(f, f.missing(profile)) for f in self.typed_faults]
+        needs += [(c, c.unpromised(profile) + (c.missing(profile) if none_judged else [])) for c in self.checks]
+        for item, fields in needs:
+            for field in fields:
                 entry = f"{field} (needed by {item.type})"
                 if entry not in out:
                     out.append(entry)

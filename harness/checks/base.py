@@ -63,19 +63,31 @@ class Check(BaseModel):
     type: str
     describes: ClassVar[str] = ""
     profile_needs: ClassVar[tuple[str, ...]] = ()
-    """Profile fields this check cannot judge without (``signals.match.region``...)."""
+    """Profile fields this check cannot see the agent without (``signals.match.region``,
+    ``health.ready``...): without one, this check is skipped and the scenario's others judged."""
+    promise_needs: ClassVar[tuple[str, ...]] = ()
+    """Profile fields that declare the promise this check tests (``retry_policy.breaker_threshold``,
+    ``health.ready_after_registered``...): without one the agent makes no such promise, and the
+    whole scenario, whose other checks presume it, is skipped."""
     needs_attempts: ClassVar[bool] = False
     """True for a check that judges registration attempts: skipped when the profile gives no
     source of them (:func:`harness.view.attempt_sources`)."""
 
     def missing(self, profile: Profile) -> list[str]:
-        """The profile fields this check needs and the profile leaves undeclared (→ this check skips)."""
-        reason = getattr(self, "reason", None)
+        """The profile fields this check needs to see the agent and the profile leaves undeclared
+        (→ this check is skipped)."""
         lacking = [f for f in self.profile_needs if profile.lacks(f)]
-        if isinstance(reason, str) and reason not in profile.exit_codes:
-            lacking.append(f"exit_codes.{reason}")
         if self.needs_attempts and not attempt_sources(profile):
             lacking.append(NO_ATTEMPT_SOURCE)
+        return lacking
+
+    def unpromised(self, profile: Profile) -> list[str]:
+        """The promises this check tests that the profile does not declare (→ the scenario is
+        skipped): :attr:`promise_needs`, and the exit code of the check's ``reason``."""
+        reason = getattr(self, "reason", None)
+        lacking = [f for f in self.promise_needs if profile.lacks(f)]
+        if isinstance(reason, str) and reason not in profile.exit_codes:
+            lacking.append(f"exit_codes.{reason}")
         return lacking
 
     @staticmethod

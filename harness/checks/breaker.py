@@ -29,7 +29,7 @@ class BreakerOpens(Check):
     early_tolerance_s: float = Field(0.05, ge=0, description="a pause may be this much shorter than the cooldown")
     late_tolerance_s: float = Field(1.0, ge=0, description="a pause may be this much longer than the cooldown")
 
-    profile_needs: ClassVar[tuple[str, ...]] = ("retry_policy.breaker_threshold", "retry_policy.breaker_cooldown_s")
+    promise_needs: ClassVar[tuple[str, ...]] = ("retry_policy.breaker_threshold", "retry_policy.breaker_cooldown_s")
     needs_attempts: ClassVar[bool] = True
 
     def settings(self, ctx: CheckContext) -> tuple[int | None, float | None]:

@@ -86,8 +86,8 @@ class ReadyNotBeforeRegistered(Check):
     profile_needs: ClassVar[tuple[str, ...]] = ("health.ready",)
     needs_attempts: ClassVar[bool] = True
 
-    def missing(self, profile) -> list[str]:
-        lacking = super().missing(profile)
+    def unpromised(self, profile) -> list[str]:
+        lacking = super().unpromised(profile)
         return lacking + ([] if profile.health.ready_after_registered else ["health.ready_after_registered"])
 
     def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:

@@ -96,8 +96,8 @@ class GivesUp(Check):
         policy = ctx.profile.retry_policy
         return self.deadline_s or (policy.deadline_s if policy else None)
 
-    def missing(self, profile) -> list[str]:
-        lacking = super().missing(profile)
+    def unpromised(self, profile) -> list[str]:
+        lacking = super().unpromised(profile)
         if not self.deadline_s and (profile.retry_policy is None or profile.retry_policy.deadline_s is None):
             lacking.append("retry_policy.deadline_s")
         return lacking

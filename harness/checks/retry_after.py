@@ -24,10 +24,11 @@ class HonoursRetryAfter(Check):
     min_answers: int = Field(1, ge=1, description="429 answers that must be seen")
     tolerance_s: float = Field(0.01, ge=0, description="an attempt may come this much early (clock noise)")
     late_s: float = Field(1.5, ge=0, description="and at most this much after Retry-After expired")
-    profile_needs: ClassVar[tuple[str, ...]] = ("center.register", "retry_policy")
+    profile_needs: ClassVar[tuple[str, ...]] = ("center.register",)
+    promise_needs: ClassVar[tuple[str, ...]] = ("retry_policy",)
 
-    def missing(self, profile) -> list[str]:
-        lacking = super().missing(profile)
+    def unpromised(self, profile) -> list[str]:
+        lacking = super().unpromised(profile)
         if profile.retry_policy is not None and not profile.retry_policy.honours_retry_after:
             lacking.append("retry_policy.honours_retry_after (declared false: the agent does not promise it)")
         return lacking

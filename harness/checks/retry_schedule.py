@@ -158,7 +158,7 @@ class RetrySchedule(Check):
     type: Literal["retry_schedule"] = "retry_schedule"
     source: Literal["center", "agent", "wire"] = Field("center", description=(
         "preferred source of attempts; the best one the profile gives is used when it lacks this one"))
-    profile_needs: ClassVar[tuple[str, ...]] = ("retry_policy",)
+    promise_needs: ClassVar[tuple[str, ...]] = ("retry_policy",)
     needs_attempts: ClassVar[bool] = True
     min_gaps: int = Field(5, ge=1, description="fewer backoff gaps than this is a failure")
     tolerance_s: float = Field(0.25, ge=0, description="seconds a gap may exceed its ceiling (latency, scheduling)")

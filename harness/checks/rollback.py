@@ -35,7 +35,7 @@ def _registrations_after(ctx: CheckContext, t: float) -> list:
 
 class _LauncherCheck(Check):
     within_s: float = Field(gt=0, description="seconds from the upgrade's start to the launcher's exit")
-    profile_needs: ClassVar[tuple[str, ...]] = ("launcher",)
+    promise_needs: ClassVar[tuple[str, ...]] = ("launcher",)
 
     @staticmethod
     def code(ctx: CheckContext, meaning: str) -> int | None:

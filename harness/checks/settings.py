@@ -23,7 +23,8 @@ class Region(Check):
     expected: str
     source: Literal["env", "metadata"] = "metadata"
     within_s: float = Field(20, gt=0, description="seconds after the agent container started")
-    profile_needs: ClassVar[tuple[str, ...]] = ("signals.match.region", "center.metadata")
+    profile_needs: ClassVar[tuple[str, ...]] = ("signals.match.region",)
+    promise_needs: ClassVar[tuple[str, ...]] = ("center.metadata",)
 
     def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
         events = ctx.signal("region")

@@ -101,6 +101,23 @@ def test_a_check_lacking_a_field_is_skipped_alone_and_the_scenario_still_runs():
     assert "profile bare does not declare signals.match.attempt or center.register" in skips[0].message
 
 
+def test_a_promise_the_profile_does_not_make_skips_the_scenario_its_other_checks_presume_it():
+    """exits for a DNS failure with no `exit_codes.dns`: the agent does not promise to exit, so its
+    diagnosis and never_ready (which presume it) are not judged either; a breaker it does not declare
+    likewise. A check that only cannot *see* something (a heartbeat route) is skipped alone."""
+    mosquitto, prometheus = load_profile("tp-mosquitto"), load_profile("tp-prometheus")
+    dns = load_scenario(SCENARIOS_DIR / "dns-unresolvable.yaml")
+    assert "exit_codes.dns (needed by exits)" in dns.missing(mosquitto)
+    breaker = load_scenario(SCENARIOS_DIR / "breaker-opens.yaml")
+    assert "retry_policy.breaker_threshold (needed by breaker_opens)" in breaker.missing(prometheus)
+    waits = load_scenario(SCENARIOS_DIR / "ready-waits-for-center.yaml")
+    assert "health.ready_after_registered (needed by ready_not_before_registered)" in waits.missing(prometheus)
+    flapping = load_scenario(SCENARIOS_DIR / "center-flapping.yaml")  # registered, error_kind, resumes, no_restart
+    assert flapping.missing(mosquitto) == []
+    assert {flapping.checks[i].type: f for i, f in flapping.unjudged(mosquitto).items()} == {
+        "error_kind": ["signals.match.heartbeat"], "resumes": ["center.heartbeat"]}
+
+
 def test_a_scenario_none_of_whose_checks_can_be_judged_is_skipped_before_any_container():
     scenario = load_scenario(SCENARIOS_DIR / "center-outage.yaml")
     missing = scenario.missing(bare())

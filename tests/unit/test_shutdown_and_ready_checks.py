@@ -37,8 +37,8 @@ def test_a_yes_asked_before_but_answered_after_the_registration_is_no_evidence()
 
 
 def test_only_a_profile_that_promises_it_is_judged():
-    assert ReadyNotBeforeRegistered().missing(load_profile("reference")) == []
-    assert "health.ready_after_registered" in ReadyNotBeforeRegistered().missing(load_profile("tp-prometheus"))
+    assert ReadyNotBeforeRegistered().unpromised(load_profile("reference")) == []
+    assert "health.ready_after_registered" in ReadyNotBeforeRegistered().unpromised(load_profile("tp-prometheus"))
 
 
 def stop(t=5.0, grace=10):
