@@ -5,6 +5,7 @@ remote_write (snappy protobuf) to the recording center's declared route; it logs
 attempts come from the center's log and the wire. A slice of the matrix it passes, as measured
 (fixtures/thirdparty/prometheus/README.md); ``make bench-thirdparty`` runs the whole matrix on both
 third-party agents. Its mutant (tests/mutants/tp-prometheus-no-backoff) is in test_mutants.py.
+mosquitto 2.0.11 (profile tp-mosquitto) shows a check that cannot be judged skipped alone.
 """
 
 import json
@@ -13,19 +14,48 @@ import subprocess
 import sys
 from pathlib import Path
 
+from harness.config import SCENARIOS_DIR
+from harness.lifecycle import run_scenario
+from harness.profile import load_profile
+from harness.scenario import load_scenario
+
 STARTLE = [sys.executable, "-m", "harness.cli"]
-PASSING = ["baseline", "center-outage", "center-503-then-ok", "config-unreadable", "arch-binfmt-off"]
+PASSING = ["baseline", "center-outage", "center-503-then-ok", "config-unreadable", "arch-binfmt-off",
+           "toxic-latency"]
+
+
+def verdict(scenario: dict, check: str) -> dict:
+    return next(v for v in scenario["verdicts"] if v["check"] == check)
 
 
 def test_prometheus_is_judged_from_the_center_log_and_the_wire(docker, tmp_path):
     env = {**os.environ, "STARTLE_REPORTS": str(tmp_path)}
-    proc = subprocess.run([*STARTLE, "run", "--no-pairs", "-j", "2", "--profile", "tp-prometheus", *PASSING,
-                           "toxic-latency"], env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([*STARTLE, "run", "--no-pairs", "-j", "2", "--profile", "tp-prometheus", *PASSING],
+                          env=env, capture_output=True, text=True, timeout=600)
     journal = json.loads((Path(tmp_path) / "latest" / "results.json").read_text())
     statuses = {s["name"]: s["status"] for s in journal["scenarios"]}
-    assert statuses == {**{name: "pass" for name in PASSING}, "toxic-latency": "skip"}, proc.stdout[-4000:]
-    outage = next(s for s in journal["scenarios"] if s["name"] == "center-outage")
-    grows = next(v for v in outage["verdicts"] if v["check"] == "gaps_grow")
+    assert statuses == {name: "pass" for name in PASSING}, proc.stdout[-4000:]
+    scenarios = {s["name"]: s for s in journal["scenarios"]}
+    grows = verdict(scenarios["center-outage"], "gaps_grow")
     assert grows["measured"]["source"] == "center+wire"  # refused connections seen on the wire
-    latency = next(s for s in journal["scenarios"] if s["name"] == "toxic-latency")
-    assert "one HTTP request cannot be told from another" in latency["error"]
+    # toxic-latency: the request's time alone cannot be judged (it logs none, HTTP requests look
+    # alike on the wire): that check is skipped with the reason, the others judged
+    timed = verdict(scenarios["toxic-latency"], "request_time")
+    assert timed["status"] == "skip" and "one HTTP request cannot be told from another" in timed["message"]
+    assert {v["check"]: v["status"] for v in scenarios["toxic-latency"]["verdicts"]} == {
+        "registered": "pass", "ready": "pass", "stage_order": "pass", "request_time": "skip"}
+    assert "check request_time not judged" in proc.stdout
+
+
+def test_mosquitto_center_outage_judges_recovery_though_the_outage_is_too_short_for_its_gaps(docker, world_pool):
+    """Its decorrelated jitter (2–11 s gaps) fits too few gaps in a 10-s outage to judge growth:
+    gaps_grow is skipped with that reason, and its recovery and readiness are still judged."""
+    scenario = load_scenario(SCENARIOS_DIR / "center-outage.yaml")
+    result = run_scenario(scenario, world_pool.run, profile=load_profile("tp-mosquitto"), pool=world_pool)
+    statuses = {v["check"]: v["status"] for v in result.verdicts}
+    assert statuses == {"gaps_grow": "skip", "recovers": "pass", "ready": "pass"}, result.summary_line()
+    assert result.status == "pass"
+    skipped = result.skipped_checks[0]
+    assert "fewer than the 4 needed to judge growth" in skipped["message"]
+    assert skipped["measured"]["source"] == "agent"  # its "Connecting bridge" lines
+    assert next(v for v in result.verdicts if v["check"] == "recovers")["measured"]["source"] == "agent"
