@@ -115,9 +115,10 @@ class GapsGrow(Check):
         measured = {"gaps_s": [round(g, 3) for g in gaps], "attempts": len(times), "source": tried.source,
                     "breaker_pauses_s": [round(p, 3) for p in pauses]}
         if len(gaps) < self.min_gaps and expected_gaps(ctx, end - window.start) < self.min_gaps:
-            return self.skip(f"the {end - window.start:.1f} s fault holds about "
-                             f"{expected_gaps(ctx, end - window.start)} gaps of the agent's declared policy, "
-                             f"fewer than the {self.min_gaps} needed to judge growth", **measured)
+            fits = expected_gaps(ctx, end - window.start)
+            return self.skip(f"the {end - window.start:.1f} s fault holds about {fits} gap{'' if fits == 1 else 's'} "
+                             f"of the agent's declared policy, fewer than the {self.min_gaps} needed to judge growth",
+                             **measured)
         if len(gaps) < self.min_gaps:
             return self.verdict("fail", f"only {len(gaps)} gaps between attempts during the fault; "
                                         f"need {self.min_gaps} to judge growth", **measured)

@@ -47,15 +47,18 @@ def test_prometheus_is_judged_from_the_center_log_and_the_wire(docker, tmp_path)
     assert "check request_time not judged" in proc.stdout
 
 
-def test_mosquitto_center_outage_judges_recovery_though_the_outage_is_too_short_for_its_gaps(docker, world_pool):
-    """Its decorrelated jitter (2–11 s gaps) fits too few gaps in a 10-s outage to judge growth:
-    gaps_grow is skipped with that reason, and its recovery and readiness are still judged."""
+def test_mosquitto_center_outage_judges_recovery_whether_or_not_the_outage_holds_enough_gaps(docker, world_pool):
+    """Its decorrelated jitter (2–11 s gaps) usually fits too few gaps in a 10-s outage to judge
+    growth: gaps_grow is then skipped with that reason (5 runs in 7 measured), and its recovery and
+    readiness are judged all the same. (With 4 short gaps it is judged: the README of
+    fixtures/thirdparty/mosquitto says how that verdict can go.)"""
     scenario = load_scenario(SCENARIOS_DIR / "center-outage.yaml")
     result = run_scenario(scenario, world_pool.run, profile=load_profile("tp-mosquitto"), pool=world_pool)
     statuses = {v["check"]: v["status"] for v in result.verdicts}
-    assert statuses == {"gaps_grow": "skip", "recovers": "pass", "ready": "pass"}, result.summary_line()
-    assert result.status == "pass"
-    skipped = result.skipped_checks[0]
-    assert "fewer than the 4 needed to judge growth" in skipped["message"]
-    assert skipped["measured"]["source"] == "agent"  # its "Connecting bridge" lines
-    assert next(v for v in result.verdicts if v["check"] == "recovers")["measured"]["source"] == "agent"
+    assert statuses["recovers"] == statuses["ready"] == "pass", result.summary_line()
+    grows = next(v for v in result.verdicts if v["check"] == "gaps_grow")
+    assert grows["measured"]["source"] == "agent"  # its "Connecting bridge" lines
+    too_few = len(grows["measured"]["gaps_s"]) < 4
+    assert (grows["status"] == "skip") == too_few, grows
+    if too_few:
+        assert "fewer than the 4 needed to judge growth" in grows["message"] and result.status == "pass"
