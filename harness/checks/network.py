@@ -140,7 +140,9 @@ class RequestTime(Check):
 class Resumes(Check):
     type: Literal["resumes"] = "resumes"
     within_s: float = Field(gt=0, description="seconds after the last fault cleared")
-    profile_needs: ClassVar[tuple[str, ...]] = ("center.heartbeat",)
+    promise_needs: ClassVar[tuple[str, ...]] = ("center.heartbeat",)
+    """An agent with no declared heartbeat promises no traffic to resume: its scenario (heartbeats
+    failing while the center flaps, after registration) does not apply."""
 
     def anchor(self, ctx: CheckContext) -> float | None:
         ends = [w.end for w in ctx.fault_windows()]

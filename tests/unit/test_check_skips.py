@@ -103,8 +103,8 @@ def test_a_check_lacking_a_field_is_skipped_alone_and_the_scenario_still_runs():
 
 def test_a_promise_the_profile_does_not_make_skips_the_scenario_its_other_checks_presume_it():
     """exits for a DNS failure with no `exit_codes.dns`: the agent does not promise to exit, so its
-    diagnosis and never_ready (which presume it) are not judged either; a breaker it does not declare
-    likewise. A check that only cannot *see* something (a heartbeat route) is skipped alone."""
+    diagnosis and never_ready (which presume it) are not judged either; a breaker or a heartbeat it
+    does not declare likewise. A check that only cannot *see* something (a log signal) is skipped alone."""
     mosquitto, prometheus = load_profile("tp-mosquitto"), load_profile("tp-prometheus")
     dns = load_scenario(SCENARIOS_DIR / "dns-unresolvable.yaml")
     assert "exit_codes.dns (needed by exits)" in dns.missing(mosquitto)
@@ -113,9 +113,12 @@ def test_a_promise_the_profile_does_not_make_skips_the_scenario_its_other_checks
     waits = load_scenario(SCENARIOS_DIR / "ready-waits-for-center.yaml")
     assert "health.ready_after_registered (needed by ready_not_before_registered)" in waits.missing(prometheus)
     flapping = load_scenario(SCENARIOS_DIR / "center-flapping.yaml")  # registered, error_kind, resumes, no_restart
-    assert flapping.missing(mosquitto) == []
-    assert {flapping.checks[i].type: f for i, f in flapping.unjudged(mosquitto).items()} == {
-        "error_kind": ["signals.match.heartbeat"], "resumes": ["center.heartbeat"]}
+    assert flapping.missing(mosquitto) == ["center.heartbeat (needed by resumes)"]  # no heartbeat to resume
+    # an agent with a heartbeat it does not log: only the check that reads the log is skipped
+    quiet = load_profile("reference").model_copy(update={"signals": load_profile("tp-prometheus").signals})
+    assert flapping.missing(quiet) == []
+    assert {flapping.checks[i].type: f for i, f in flapping.unjudged(quiet).items()} == {
+        "error_kind": ["signals.match.heartbeat"]}
 
 
 def test_a_scenario_none_of_whose_checks_can_be_judged_is_skipped_before_any_container():
