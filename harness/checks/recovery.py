@@ -48,7 +48,8 @@ class Recovers(Check):
         during = [a for a in found if any(w.start <= a.t <= (w.end or a.t) for w in windows)]
         if during:
             return self.verdict("fail", f"registered at {during[0].t - windows[0].start:.2f} s into the fault: "
-                                        "the fault did not cut the agent off", registered_during_fault=True)
+                                        "the fault did not cut the agent off", registered_during_fault=True,
+                                source=found.source)
         after = [a for a in found if a.t >= cleared]
         bound = self.bound(ctx)
         widened = f" (the declared policy may wait {bound - 1:.1f} s between attempts)" if bound > self.within_s else ""
@@ -63,5 +64,6 @@ class Recovers(Check):
             return self.skip(f"the scenario ended {ctx.clock() - cleared:.1f} s after the fault cleared, before "
                              f"the {bound:g} s the agent's declared policy may take", source=found.source)
         if self.deadline_from(cleared, bound, ctx, final):
-            return self.verdict("fail", f"no registration within {bound:g} s after the fault cleared{widened}")
+            return self.verdict("fail", f"no registration within {bound:g} s after the fault cleared{widened} "
+                                        f"(in {found.describe()})", source=found.source)
         return None
