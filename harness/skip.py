@@ -3,7 +3,9 @@ reason — recorded as status ``skip`` (results.json, junit ``<skipped>``), a sk
 a ``skip`` line from ``startle run`` — and never passes silently.
 
 Raise :class:`ScenarioSkipped` from a fault's ``on_create``/``apply`` (see
-``harness/faults/requires.py``); the lifecycle turns it into the skip result.
+``harness/faults/requires.py``); the lifecycle turns it into the skip result. A check that cannot
+decide returns its own ``skip`` verdict instead (``Check.skip``): the scenario's other checks are
+still judged (one that raises this anyway skips itself only).
 
 Host-global switches (binfmt_misc) are guarded by one file lock: a scenario that turns
 emulation off holds it exclusively, one that needs emulation holds it shared.
