@@ -14,9 +14,10 @@ class Recovers(Check):
     """A successful registration within ``within_s`` after the last fault clears (the center's log
     when the profile declares a register route, else the best attempt source).
 
-    Recovery time = first successful attempt after the clear − the clear itself.
-    A registration that succeeded *during* the fault is a failure of the fault or of the check's
-    premise, and is reported as such.
+    Recovery time = first successful attempt after the harness asked to lift the last fault − that
+    request (the fault may go any time until the call returns, so the figure errs long, never short).
+    A registration that succeeded *during* the fault (before the lift was asked) is a failure of the
+    fault or of the check's premise, and is reported as such.
     """
 
     type: Literal["recovers"] = "recovers"
@@ -33,9 +34,14 @@ class Recovers(Check):
         anchor = self.anchor(ctx)
         return None if anchor is None else anchor + self.bound(ctx) + 0.01
 
+    @staticmethod
+    def lifted(window) -> float:
+        """When the harness asked to lift ``window``'s fault (Unix s): in force until then."""
+        return window.lifted_from if window.lifted_from is not None else window.end
+
     def anchor(self, ctx: CheckContext) -> float | None:
-        ends = [w.end for w in ctx.fault_windows()]
-        return max(ends) if ends and None not in ends else None  # type: ignore[type-var]
+        windows = ctx.fault_windows()
+        return max(self.lifted(w) for w in windows) if windows and all(w.end is not None for w in windows) else None
 
     def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
         windows = ctx.fault_windows()
@@ -44,8 +50,8 @@ class Recovers(Check):
             return self.verdict("fail", "no fault window on the timeline: nothing to recover from") if final else None
         if any(w.end is None for w in windows):
             return self.verdict("fail", "the fault was never cleared during the run") if final else None
-        cleared = max(w.end for w in windows if w.end is not None)
-        during = [a for a in found if any(w.start <= a.t <= (w.end or a.t) for w in windows)]
+        cleared = max(self.lifted(w) for w in windows)
+        during = [a for a in found if any(w.start <= a.t < self.lifted(w) for w in windows)]
         if during:
             return self.verdict("fail", f"registered at {during[0].t - windows[0].start:.2f} s into the fault: "
                                         "the fault did not cut the agent off", registered_during_fault=True,

@@ -171,8 +171,8 @@ def work_time(start: float, took_s: float, view: View) -> tuple[float, float, st
 
 
 def _cleared(records: list[dict]) -> float | None:
-    """Unix s the last fault was cleared (what the ``recovers`` check measures from)."""
-    times = [r["t"] for r in records if r["source"] == "fault" and r["kind"] == "cleared"]
+    """Unix s the harness asked to lift the last fault (what the ``recovers`` check measures from)."""
+    times = [r["fields"].get("requested") or r["t"] for r in records if r["source"] == "fault" and r["kind"] == "cleared"]
     return max(times) if times else None
 
 

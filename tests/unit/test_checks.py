@@ -97,6 +97,18 @@ def test_recovers():
     assert ended_early.status == "skip" and "before the 8 s" in ended_early.message  # the run ended before the bound
 
 
+def test_recovers_counts_from_when_the_lift_was_asked():
+    """A registration while the harness's call to lift the fault had not yet returned (the proxy may
+    already be back) is a recovery, not a registration during the fault (measured under load: 0.48 s)."""
+    slow_lift = [("fault", "applied", 0, "", {"fault": "proxy_down"}),
+                 ("fault", "cleared", 10.6, "", {"fault": "proxy_down", "requested": T0 + 10.0}),
+                 register(10.48)]
+    verdict = Recovers(within_s=8).evaluate(context(slow_lift, now_s=11), final=False)
+    assert verdict.passed and verdict.measured["recovery_s"] == pytest.approx(0.48)
+    early = [*slow_lift[:2], register(9.9)]  # before the lift was asked: the fault did not cut it off
+    assert "did not cut" in Recovers(within_s=8).evaluate(context(early, now_s=11), final=False).message
+
+
 def full_jitter_times(rng, outage_s=10, base=0.1, cap=4.0, threshold=10, cooldown=5.0):
     """Attempt times of the reference policy during an outage (a simulation of the agent).
 
