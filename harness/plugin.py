@@ -41,10 +41,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector):
-    if file_path.suffix == ".yaml" and "scenarios" in file_path.parent.parts:  # scenarios/field/ too
-        return ScenarioFile.from_parent(parent, path=file_path)
     if file_path.name == "pairs.yaml" and file_path.parent.name == "combinations":
         return CombinationsFile.from_parent(parent, path=file_path)
+    if file_path.suffix == ".yaml" and "scenarios" in file_path.parent.parts:  # scenarios/field/ too
+        return ScenarioFile.from_parent(parent, path=file_path)
     return None
 
 
