@@ -81,7 +81,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     else:
         files = evidence.read_inspect(args.bundle, args.logs)
     profile = load_profile(args.profile)
-    field_sig, found = rep.read_evidence(files, profile, args.bundle)
+    from harness.runtime import docker_client
+    field_sig, found = rep.read_evidence(files, profile, args.bundle, engine=docker_client().info())
     if not field_sig.failed:
         raise InputError(args.bundle, "container.json: State", "the bundle shows no failure (exit 0, no OOM kill)",
                          "capture the container while (or after) it fails")

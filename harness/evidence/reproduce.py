@@ -88,9 +88,12 @@ def _lived(state: dict) -> float | None:
     return round(lived, 2) if lived >= 0 else None
 
 
-def infer(files: dict[str, str], profile, source: Path | str = "bundle", said: list | None = None) -> Inference:
+def infer(files: dict[str, str], profile, source: Path | str = "bundle", said: list | None = None,
+          engine: dict | None = None) -> Inference:
     """The faults that recreate the node's conditions for ``profile``'s agent (see module docstring).
-    ``said``: the agent's log as :func:`agent_events` reads it (read here when not given)."""
+    ``said``: the agent's log as :func:`agent_events` reads it (read here when not given);
+    ``engine``: ``docker info`` of the engine the scenario will run on (its kernel and cgroup
+    version are held against the node's; None: not compared)."""
     container = _json(files, "container.json", source)
     image = _json(files, "image.json", source, required=False)
     host, config = container.get("HostConfig") or {}, container.get("Config") or {}
@@ -127,7 +130,7 @@ def infer(files: dict[str, str], profile, source: Path | str = "bundle", said: l
     devices_and_caps(files, host, profile, found,
                      needs_socket=settings is None or not socket_key or bool(settings.get(socket_key)))
     other_mounts(files, host, profile, found)
-    kernel_and_cgroups(_host(files), found)
+    kernel_and_cgroups(_host(files), engine or {}, found)
     return found
 
 
@@ -144,17 +147,18 @@ def other_mounts(files: dict[str, str], host: dict, profile, found: Inference) -
                             "declares no such mount; startle mounts only the agent's config and the Docker socket")
 
 
-def kernel_and_cgroups(node: dict[str, str], found: Inference) -> None:
-    """The node's kernel and cgroup version where they differ from this machine's: named as not
-    reproducible (a kernel bug or feature, and how limits are enforced, are the node's own)."""
-    import platform
-    here_cgroup = "2" if Path("/sys/fs/cgroup/cgroup.controllers").exists() else "1"
-    if node.get("kernel") and node["kernel"] != platform.release():
-        found.cannot.append(f"the node's kernel {node['kernel']} (here {platform.release()}): a bug or feature of "
-                            "its kernel, or of its hardware, is not reproduced here")
-    if node.get("cgroup") and node["cgroup"] != here_cgroup:
-        found.cannot.append(f"cgroup v{node['cgroup']} on the node, v{here_cgroup} here: memory, CPU and pids "
-                            "limits are enforced by the other version's controllers")
+def kernel_and_cgroups(node: dict[str, str], engine: dict[str, str], found: Inference) -> None:
+    """The node's kernel and cgroup version where they differ from the engine's the scenario runs
+    on (``engine``: its ``docker info``): named as not reproducible (a kernel bug or feature, and how
+    limits are enforced, are the node's own)."""
+    for key, what in (("kernel", "KernelVersion"), ("cgroup", "CgroupVersion")):
+        theirs, ours = node.get(key), str(engine.get(what) or "")
+        if not theirs or not ours or theirs == ours:
+            continue
+        found.cannot.append(f"the node's kernel {theirs} (here {ours}): a bug or feature of its kernel, or of its "
+                            "hardware, is not reproduced here" if key == "kernel" else
+                            f"cgroup v{theirs} on the node, v{ours} here: memory, CPU and pids limits are "
+                            "enforced by the other version's controllers")
 
 
 def config_mount(files: dict[str, str], container: dict, profile, found: Inference) -> None:
@@ -413,12 +417,13 @@ def center_from_logs(events: list, found: Inference) -> None:
         found.cannot.append(f"attempts failing '{kind}': no fault of startle's makes that error")
 
 
-def read_evidence(files: dict[str, str], profile, source: Path | str) -> tuple[Signature, Inference]:
+def read_evidence(files: dict[str, str], profile, source: Path | str,
+                  engine: dict | None = None) -> tuple[Signature, Inference]:
     """:func:`field_signature` and :func:`infer` of a bundle; a file that is not what Docker writes
     is an InputError naming it, never a traceback."""
     try:
         said = agent_events(files, profile)  # the log read once, for both
-        return field_signature(files, profile, source, said), infer(files, profile, source, said)
+        return field_signature(files, profile, source, said), infer(files, profile, source, said, engine)
     except InputError:
         raise
     except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
