@@ -8,7 +8,6 @@ import subprocess
 import tarfile
 
 import pytest
-from pathlib import Path
 
 from harness import evidence
 from harness.cli import main
