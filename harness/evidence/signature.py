@@ -103,14 +103,14 @@ def here_signature(result, profile) -> Signature:
     said = [(e.get("kind"), e.get("fields") or {}) for e in mine if e.get("source") == "agent"]
     healthy = [str(e.get("kind")) for e in mine if e.get("source") == "docker"]
     healthcheck = any(k.startswith("health_status") for k in healthy) or bool(agent.get("health"))
+    from harness.view import View
+    probed = (View.of_journal(result.timeline, result.profile_spec, profile.name).stage_ok("ready") is not None
+              if profile.health.ready is not None else None)
     return Signature(exit_code=agent.get("exit_code"), oom_killed=bool(agent.get("oom_killed")) or bool(ooms),
                      restart_count=int(agent.get("restart_count") or 0), health=agent.get("health"),
                      lived_s=round(dies[0] - starts[0], 2) if starts and dies and dies[0] >= starts[0] else None,
                      diagnosis=diagnosis_of(said, profile), registered=registered_of([k for k, _ in said], profile),
-                     ready=ready_of([k for k, _ in said], healthy, profile, healthcheck,
-                                    probed=any(e.get("source") == "probe" and (e.get("fields") or {}).get("stage") == "ready"
-                                               and (e.get("fields") or {}).get("ok") for e in result.timeline)
-                                    if profile.health.ready is not None else None))
+                     ready=ready_of([k for k, _ in said], healthy, profile, healthcheck, probed=probed))
 
 
 def judge(field_sig: Signature, here: Signature) -> tuple[str, list[str]]:
