@@ -150,10 +150,8 @@ class AgentLog(Collector):
                     while "\n" in buffer:
                         line, buffer = buffer.split("\n", 1)
                         self._add(line)
-            except NotFound:
-                return
-            except APIError as exc:
-                if exc.status_code == 409:  # "removal of container … is already in progress": gone
+            except APIError as exc:  # gone, or "removal of container … is already in progress" (409)
+                if isinstance(exc, NotFound) or exc.status_code == 409:
                     return
                 raise
             self._add(buffer)
@@ -193,10 +191,6 @@ class CenterRequests(Collector):
         super().__init__(timeline)
         self.log = admin.request_log(since)
         self.wait_s = wait_s
-
-    @property
-    def next_index(self) -> int:
-        return self.log.next
 
     def run(self) -> None:
         while not self.stopping.is_set():

@@ -251,7 +251,7 @@ class Senders:
         self.starts: dict[str, float] = {}
         self.lock = threading.Lock()
 
-    def record_start(self, node: str, container) -> float:
+    def record_start(self, node: str, container) -> None:
         """After a (re)start: the container's ``StartedAt`` and its address on the default bridge."""
         container.reload()
         started = datetime.fromisoformat(container.attrs["State"]["StartedAt"].replace("Z", "+00:00")).timestamp()
@@ -261,7 +261,6 @@ class Senders:
             if address:
                 self.leases.setdefault(address, []).append((started, node))
                 self.leases[address].sort()
-        return started
 
     def started(self, node: str) -> float:
         return self.starts.get(node, 0.0)
@@ -288,13 +287,12 @@ class Senders:
         return out
 
 
-def _registered(records: list[dict[str, Any]], target: StormTarget) -> set[str]:
-    return {r["node_id"] for r in records if target.register.matches(r.get("method"), r.get("path"))
-            and accepted(r.get("status"))}
-
-
 def _knocked(records: list[dict[str, Any]], target: StormTarget) -> set[str]:
-    return {r["node_id"] for r in records if target.register.matches(r.get("method"), r.get("path"))}
+    return {r["node_id"] for r in records if target.on_register(r)}
+
+
+def _registered(records: list[dict[str, Any]], target: StormTarget) -> set[str]:
+    return {r["node_id"] for r in records if target.on_register(r) and accepted(r.get("status"))}
 
 
 def until_registered(records: list[dict[str, Any]], target: StormTarget) -> list[dict[str, Any]]:
@@ -304,7 +302,7 @@ def until_registered(records: list[dict[str, Any]], target: StormTarget) -> list
     done: set[str] = set()
     out = []
     for r in sorted(records, key=lambda r: r["ts"]):
-        if r["node_id"] in done or not target.register.matches(r.get("method"), r.get("path")):
+        if r["node_id"] in done or not target.on_register(r):
             continue
         out.append(r)
         if accepted(r.get("status")):
@@ -317,7 +315,7 @@ def _wait(log, done: Callable[[list[dict[str, Any]]], bool], timeout_s: float, w
     """Follow the center's log until ``done``; an InfrastructureError saying what was missing."""
     if log.wait_for(done, timeout_s):
         return
-    on_route = [r for r in log.records if target.register.matches(r.get("method"), r.get("path"))]
+    on_route = [r for r in log.records if target.on_register(r)]
     unnamed = sum(senders.of(r) is None for r in on_route)
     hint = (f"; {unnamed} of the {len(on_route)} requests on {target.register} came from no agent of the fleet "
             "(they name no node id and came from an address that is no agent's: through Toxiproxy with "

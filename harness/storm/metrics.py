@@ -61,6 +61,7 @@ import numpy as np
 import pandas as pd
 
 from harness.storm.simagent import COLUMNS
+from harness.view import accepted
 from harness.storm.target import StormTarget, default_target
 
 SUMMARY_COLUMNS = ("mode", "policy", "agents", "attempts", "attempts_per_agent_mean", "attempts_per_agent_p95",
@@ -84,8 +85,8 @@ def records_frame(rows: Iterable[Iterable[Any]], columns: Iterable[str] = COLUMN
 
 
 def _ok(status: pd.Series) -> pd.Series:
-    """Answers that register (any 2xx, :func:`harness.view.accepted`)."""
-    return (status >= 200) & (status < 300)
+    """Answers that register: :func:`harness.view.accepted`, the one rule (any 2xx)."""
+    return status.map(accepted).astype(bool)
 
 
 def records_from_center_log(log: Iterable[dict], target: StormTarget | None = None) -> pd.DataFrame:

@@ -31,6 +31,10 @@ class StormTarget:
     register: Route
     routes: tuple[dict[str, Any], ...] = field(default=())
 
+    def on_register(self, record: dict[str, Any]) -> bool:
+        """Whether a center request record is on the register route."""
+        return self.register.matches(record.get("method"), record.get("path"))
+
     def kind(self, method: str | None, path: str | None) -> str:
         """A request's kind in the records (harness/storm/metrics.py): ``register``, ``read``
         (contention's version read), else its path."""
