@@ -27,7 +27,7 @@ from harness.profile import Profile, load_profile
 from harness.runtime import Run, World, native_arch
 from harness.scenario import Scenario
 from harness.sentinel import broken
-from harness.skip import ScenarioSkipped
+from harness.skip import EndedTooSoon, ScenarioSkipped
 from harness.timeline import Timeline
 
 PhaseHook = Callable[[str, str], None]
@@ -131,11 +131,14 @@ def plan_actions(faults: list[Fault], agent_start: float) -> list[Action]:
 
 def decide(checks: list[Check], ctx: CheckContext, verdicts: dict[int, Verdict], final: bool) -> None:
     """Evaluate every undecided check once; store the decided ones in ``verdicts`` by index. A check
-    that raises :class:`ScenarioSkipped` is that check's skip, never the whole scenario's."""
+    that raises :class:`ScenarioSkipped` is that check's skip, never the whole scenario's — except
+    :class:`~harness.skip.EndedTooSoon`, which skips the scenario."""
     for index, check in enumerate(checks):
         if index not in verdicts:
             try:
                 verdict = check.evaluate(ctx, final)
+            except EndedTooSoon:
+                raise
             except ScenarioSkipped as exc:
                 verdict = check.skip(str(exc))
             if verdict is None and final:

@@ -28,6 +28,12 @@ class ScenarioSkipped(Exception):
     """The scenario cannot run on this host; ``str(exc)`` is the reason (with the fix)."""
 
 
+class EndedTooSoon(ScenarioSkipped):
+    """A check could not decide because the scenario ended before the agent's declared policy
+    had run out: the whole scenario is skipped — a per-check skip here would let an agent that
+    never does what the check waits for pass on the scenario's other checks."""
+
+
 def qemu_state() -> str:
     """``enabled``, ``disabled``, ``missing`` (not registered) or ``no-binfmt`` (not mounted)."""
     if not BINFMT.is_dir() or not (BINFMT / "status").exists():

@@ -6,6 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
+from harness.skip import EndedTooSoon
 from harness.checks.base import Check, CheckContext, Verdict, register
 
 
@@ -67,8 +68,9 @@ class Recovers(Check):
                                         f"{bound:g} s bound{widened} (from {found.describe()})",
                                 recovery_s=round(took, 3), source=found.source, bound_s=bound)
         if final and ctx.clock() < cleared + bound:
-            return self.skip(f"the scenario ended {ctx.clock() - cleared:.1f} s after the fault cleared, before "
-                             f"the {bound:g} s the agent's declared policy may take", source=found.source)
+            raise EndedTooSoon(f"recovers: the scenario ended {ctx.clock() - cleared:.1f} s after the fault cleared, "
+                               f"before the {bound:g} s the agent's declared policy may take (fix: a longer "
+                               "deadline_s for this agent)")
         if self.deadline_from(cleared, bound, ctx, final):
             return self.verdict("fail", f"no registration within {bound:g} s after the fault cleared{widened} "
                                         f"(in {found.describe()})", source=found.source)

@@ -67,6 +67,21 @@ def test_a_check_that_raises_a_skip_skips_itself_only():
     assert verdicts[1].status == "pass"
 
 
+def test_a_check_that_ran_out_of_scenario_skips_the_whole_scenario():
+    import pytest
+
+    from harness.skip import EndedTooSoon
+
+    class EndsTooSoon(Check):
+        type: str = "ends_too_soon"
+
+        def evaluate(self, ctx, final):
+            raise EndedTooSoon("the scenario ended before the declared policy")
+
+    with pytest.raises(EndedTooSoon):
+        decide([EndsTooSoon(), Passes()], context(), {}, final=True)
+
+
 def test_conclude_keeps_every_verdict_and_names_every_reason_when_none_was_judged():
     checks = [Raises(), Raises()]
     verdicts = {i: c.skip(f"reason {i}") for i, c in enumerate(checks)}
