@@ -167,6 +167,12 @@ class View:
                         break
         return windows
 
+    def last_lifted(self) -> float | None:
+        """When the harness asked to lift the last fault (Unix s; what recovery is measured from),
+        None while a fault is still in force or there was none."""
+        windows = self.fault_windows()
+        return max(w.lifted_from for w in windows) if windows and all(w.end is not None for w in windows) else None
+
     # --- the agent's log signals -------------------------------------------------------------
     def declares(self, signal: str) -> bool:
         return self.profile.signals.declares(signal)

@@ -56,7 +56,7 @@ class LogsDelivered(Check):
         first_rx: dict[tuple, object] = {}
         for r in received:
             first_rx.setdefault((r.get("event"), r.get("msg_ts")), r)
-        down_until = window.lifted_from or cleared  # a line sent while the clear was under way may pass
+        down_until = window.lifted_from  # a line sent while the clear was under way may pass
         during = [e for e in emitted if window.start <= e.t <= down_until]
         m = {"emitted": len(emitted), "during_outage": len(during), "received": len(received),
              "outage_s": round(cleared - window.start, 3)}

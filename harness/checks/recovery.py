@@ -35,14 +35,8 @@ class Recovers(Check):
         anchor = self.anchor(ctx)
         return None if anchor is None else anchor + self.bound(ctx) + 0.01
 
-    @staticmethod
-    def lifted(window) -> float:
-        """When the harness asked to lift ``window``'s fault (Unix s): in force until then."""
-        return window.lifted_from if window.lifted_from is not None else window.end
-
     def anchor(self, ctx: CheckContext) -> float | None:
-        windows = ctx.fault_windows()
-        return max(self.lifted(w) for w in windows) if windows and all(w.end is not None for w in windows) else None
+        return ctx.last_lifted()
 
     def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
         windows = ctx.fault_windows()
@@ -51,8 +45,8 @@ class Recovers(Check):
             return self.verdict("fail", "no fault window on the timeline: nothing to recover from") if final else None
         if any(w.end is None for w in windows):
             return self.verdict("fail", "the fault was never cleared during the run") if final else None
-        cleared = max(self.lifted(w) for w in windows)
-        during = [a for a in found if any(w.start <= a.t < self.lifted(w) for w in windows)]
+        cleared = ctx.last_lifted()
+        during = [a for a in found if any(w.start <= a.t < w.lifted_from for w in windows)]
         if during:
             return self.verdict("fail", f"registered at {during[0].t - windows[0].start:.2f} s into the fault: "
                                         "the fault did not cut the agent off", registered_during_fault=True,

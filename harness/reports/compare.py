@@ -170,12 +170,6 @@ def work_time(start: float, took_s: float, view: View) -> tuple[float, float, st
     return round(max(0.0, took_s - slept), 3), round(slept, 3), ""
 
 
-def _cleared(records: list[dict]) -> float | None:
-    """Unix s the harness asked to lift the last fault (what the ``recovers`` check measures from)."""
-    times = [r["fields"].get("requested") or r["t"] for r in records if r["source"] == "fault" and r["kind"] == "cleared"]
-    return max(times) if times else None
-
-
 def emulated(scenario: ScenarioRecord) -> bool:
     """True when the agent ran under QEMU emulation (the scenario requires qemu, or a check measured
     an emulated time): its times vary far more than native ones."""
@@ -197,9 +191,9 @@ def comparison_figures(data: RunData) -> pd.DataFrame:
         records = data.timelines.get(scenario.name, [])
         row = figures.loc[scenario.name]
         values: dict[str, Any] = {}
-        windows = {"ready": (scenario.agent_started, row["ready_s"]),
-                   "recovery": (_cleared(records), row["recovery_s"])}
         view = view_of(scenario, records)
+        windows = {"ready": (scenario.agent_started, row["ready_s"]),
+                   "recovery": (view.last_lifted(), row["recovery_s"])}
         for label, (start, took) in windows.items():
             work, slept, why = np.nan, np.nan, ""
             if emulated(scenario):

@@ -31,6 +31,8 @@ def scenario(name, status="pass", ready=1.3, attempts=1, sleeps=(), recovery=Non
     verdicts = [] if ready is None else [
         {"check": "ready", "status": "pass", "message": "ready", "measured": {"ready_after_s": ready}}]
     if recovery is not None:
+        timeline.append({"source": "fault", "kind": "applied", "t": START + 10, "container": "",
+                         "fields": {"fault": "proxy_down"}})  # a window: applied, then cleared
         timeline.append({"source": "fault", "kind": "cleared", "t": START + 20, "container": "",
                          "fields": {"fault": "proxy_down"}})
         timeline.append({"source": "agent", "kind": "backoff", "t": START + 20, "container": "agent",
