@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict
 
 from harness.profile import Profile
 from harness.registry import Registry
-from harness.view import NO_ATTEMPT_SOURCE, View, attempt_sources
+from harness.view import accepted, NO_ATTEMPT_SOURCE, View, attempt_sources
 
 CHECKS = Registry("check")
 
@@ -130,9 +130,8 @@ def overall(statuses: list[str]) -> str:
     return "pass" if "pass" in statuses else "skip"
 
 
-def ok_status(status) -> bool:
-    """An HTTP answer that is a success (any 2xx: 200, 201, 204...)."""
-    return isinstance(status, int) and 200 <= status < 300
+ok_status = accepted
+"""An HTTP answer that is a success: :func:`harness.view.accepted`, the one rule (any 2xx)."""
 
 
 def register(cls):
