@@ -5,7 +5,7 @@ remote_write (snappy protobuf) to the recording center's declared route; it logs
 attempts come from the center's log and the wire. A slice of the matrix it passes, as measured
 (fixtures/thirdparty/prometheus/README.md); ``make bench-thirdparty`` runs the whole matrix on both
 third-party agents. Its mutant (tests/mutants/tp-prometheus-no-backoff) is in test_mutants.py.
-mosquitto 2.0.11 (profile tp-mosquitto) shows a check that cannot be judged skipped alone.
+mosquitto 2.0.11 (profile tp-mosquitto) backs off through a 40-s outage, judged from its log.
 """
 
 import json
@@ -47,18 +47,16 @@ def test_prometheus_is_judged_from_the_center_log_and_the_wire(docker, tmp_path)
     assert "check request_time not judged" in proc.stdout
 
 
-def test_mosquitto_center_outage_judges_recovery_whether_or_not_the_outage_holds_enough_gaps(docker, world_pool):
-    """Its decorrelated jitter (2–11 s gaps) usually fits too few gaps in a 10-s outage to judge
-    growth: gaps_grow is then skipped with that reason (5 runs in 7 measured), and its recovery and
-    readiness are judged all the same. (With 4 short gaps it is judged: the README of
-    fixtures/thirdparty/mosquitto says how that verdict can go.)"""
-    scenario = load_scenario(SCENARIOS_DIR / "center-outage.yaml")
+def test_mosquitto_backs_off_through_a_long_outage_and_recovers(docker, world_pool):
+    """Its decorrelated jitter (1–11 s gaps, mean ~6 s) fits too few gaps in center-outage's 10 s to
+    judge; center-outage-long's 40 s hold 5–17: they vary, and no dozen of them is one interval
+    (its constant mutant's are: test_mutants.py). Simulated on its bridge code, ~1 run in 800
+    keeps gaps that do not vary yet are too few to call fixed: gaps_grow is then skipped, never
+    failed (tests/unit/test_checks.py)."""
+    scenario = load_scenario(SCENARIOS_DIR / "center-outage-long.yaml")
     result = run_scenario(scenario, world_pool.run, profile=load_profile("tp-mosquitto"), pool=world_pool)
     statuses = {v["check"]: v["status"] for v in result.verdicts}
     assert statuses["recovers"] == statuses["ready"] == "pass", result.summary_line()
     grows = next(v for v in result.verdicts if v["check"] == "gaps_grow")
     assert grows["measured"]["source"] == "agent"  # its "Connecting bridge" lines
-    too_few = len(grows["measured"]["gaps_s"]) < 4
-    assert (grows["status"] == "skip") == too_few, grows
-    if too_few:
-        assert "fewer than the 4 needed to judge growth" in grows["message"] and result.status == "pass"
+    assert grows["status"] == "pass" or (grows["status"] == "skip" and "too few to tell" in grows["message"]), grows

@@ -165,7 +165,7 @@ def test_gaps_grow_waits_for_the_window_to_close():
 
 @functools.cache
 def mosquitto():
-    """The tp-mosquitto profile: decorrelated jitter in [2 s, 11 s], its attempts in its log."""
+    """The tp-mosquitto profile: decorrelated jitter in [1 s, 11 s], its attempts in its log."""
     from harness.profile import load_profile
     return load_profile("tp-mosquitto")
 
@@ -175,20 +175,57 @@ def text_attempts(times):
             for t in times]
 
 
+def judged(times, end=60):
+    ctx = context(fault(0, end) + text_attempts(times), now_s=end + 1, profile=mosquitto())
+    return GapsGrow().evaluate(ctx, final=False)
+
+
 def test_decorrelated_jitter_backs_off_within_its_bounds_and_a_fixed_interval_does_not():
     real = [0.2, 3.2, 8.2, 16.2, 27.1, 35.1, 46.1, 51.1]  # gaps 3 5 8 10.9 8 11 5
-    ctx = context(fault(0, 60) + text_attempts(real), now_s=61, profile=mosquitto())
-    verdict = GapsGrow().evaluate(ctx, final=False)
+    verdict = judged(real)
     assert verdict.passed and verdict.measured["source"] == "agent", verdict.message
-    constant = [0.2 + 1.9 * i for i in range(12)]  # restart_timeout 1 1: ~2 s apart, below the 2 s base - 0.25
-    bad = GapsGrow().evaluate(context(fault(0, 60) + text_attempts([t - 0.3 * (i % 2) for i, t in
-                                                                    enumerate(constant)]), now_s=61,
-                                      profile=mosquitto()), final=False)
-    assert bad.status == "fail" and "outside the declared" in bad.message
-    fixed = [0.2 + 3.0 * i for i in range(12)]  # within the bounds, but one interval
-    same = GapsGrow().evaluate(context(fault(0, 60) + text_attempts(fixed), now_s=61, profile=mosquitto()),
-                               final=False)
-    assert same.status == "fail" and "one fixed interval" in same.message
+    too_fast = judged([0.2 + 0.7 * i for i in range(12)])  # below the 1 s base - 0.25
+    assert too_fast.status == "fail" and "outside the declared" in too_fast.message
+    constant = judged([0.6] + [1.9 + 2.0 * i for i in range(19)], end=40)  # restart_timeout 1 1: 1.3 s, then 2 s
+    assert constant.status == "fail" and "18 gaps after the first of about 2.00 s" in constant.message, constant.message
+    # the same mutant in a 10-s outage: 4 equal gaps after the first cannot be told from real
+    # mosquitto drawing its base four times (p = 1/16): not judged, not passed
+    short = judged([0.6, 1.9, 3.9, 5.9, 7.9, 9.9], end=10)
+    assert short.status == "skip" and "too few to tell a fixed interval" in short.message, short.message
+
+
+def mosquitto_bridge_gaps(rng: random.Random, window_s: float, base: int = 1, cap: int = 10) -> list[float]:
+    """Gaps (s) of mosquitto 2.0.11's bridge reconnecting during a ``window_s`` outage from its start
+    (src/bridge.c: restart_timeout = rand_between(base, 3 × restart_timeout) capped at cap, an integer;
+    reconnect once the whole-second clock passes the last attempt's second + restart_timeout);
+    ``base == cap`` is the constant mutant (tests/mutants/tp-mosquitto-constant)."""
+    t, timeout, times = rng.uniform(0.3, 1.0), base, []
+    times.append(t)
+    while True:
+        timeout = min(cap, base + rng.randrange(3 * timeout - base)) if 3 * timeout > base else base
+        t = int(t) + timeout + 1 + rng.uniform(0.0, 0.01)
+        if t > window_s:
+            return [b - a for a, b in zip(times, times[1:])]
+        times.append(t)
+
+
+def test_decorrelated_judgement_is_calibrated_on_mosquittos_own_reconnect_code():
+    """Simulated on the bridge's code: a 40-s outage (center-outage-long) never falsely fails real
+    mosquitto in 20,000 runs and flags the constant mutant in every one; a 10-s outage never fails
+    either (the mutant is not judged there)."""
+    from harness.checks.retry_gaps import judge_decorrelated
+
+    def outcomes(window_s, **bridge):
+        rng, seen = random.Random(7), {"pass": 0, "fail": 0, "skip": 0}
+        for _ in range(20_000):
+            gaps = mosquitto_bridge_gaps(rng, window_s, **bridge)
+            if len(gaps) >= 4:
+                seen[judge_decorrelated(gaps, 1.0, 11.0, 0.25, 1.5, 12, {})[0]] += 1
+        return seen
+
+    assert outcomes(40)["fail"] == 0
+    assert outcomes(40, cap=1) == {"pass": 0, "fail": 20_000, "skip": 0}
+    assert outcomes(10)["fail"] == 0 and outcomes(10, cap=1)["pass"] == 0
 
 
 def test_a_fault_too_short_for_the_declared_policy_is_not_judged():
