@@ -32,18 +32,19 @@ setup:
 run: setup
 	$(STARTLE) run -j 3
 
-# Unit and integration tests one at a time (several measure timing or load, restart the engine or
-# count every startle object); then, three at a time as `startle run -j 3` runs them (pytest-xdist:
-# one run and report per worker), whatever only runs scenarios and judges its own run: the
-# scenarios, the mutants (each one scenario run), and the integration tests that run whole
-# matrices, longest first.
+# Unit tests on both cores (no Docker). Integration tests one at a time (several measure timing or
+# load, restart the engine or count every startle object); then, three at a time as `startle run
+# -j 3` runs them (pytest-xdist: one run and report per worker), whatever only runs scenarios and
+# judges its own run: the scenarios, the mutants (each one scenario run), and the integration tests
+# that run whole matrices, longest first. Each phase prints its slowest tests.
 PARALLEL := tests/integration/test_installed.py tests/integration/test_thirdparty.py \
 	tests/integration/test_candidate_image.py tests/integration/test_reproduce.py scenarios \
 	tests/integration/test_mutants.py tests/integration/test_shards.py tests/integration/test_pool.py \
 	tests/integration/test_profile_tools.py tests/integration/test_rollback_variants.py
 test: setup mutants
-	$(PYTEST) tests/unit tests/integration $(addprefix --ignore=,$(PARALLEL))
-	$(PYTEST) -n 3 $(PARALLEL)
+	$(PYTEST) -n 2 tests/unit
+	$(PYTEST) --durations=15 tests/integration $(addprefix --ignore=,$(PARALLEL))
+	$(PYTEST) --durations=15 -n 3 $(PARALLEL)
 	$(STARTLE) clean --check
 
 unit:

@@ -349,32 +349,33 @@ def cmd_run(args: argparse.Namespace) -> int:
         progress.done(number, result)
         return result
 
-    pool = ThreadPoolExecutor(max_workers=args.jobs) if args.jobs > 1 else None
+    # Scenarios run in worker threads, even one at a time: the main thread only waits, so Ctrl-C
+    # always lands here. (Raised in scenario code, it could land in a finaliser — a __del__, a
+    # weakref callback — where Python prints "Exception ignored" and the run went on.)
+    pool = ThreadPoolExecutor(max_workers=args.jobs)
     futures: list[Future] = []
     try:
-        if pool is None:
-            for number, scenario in enumerate(scenarios, 1):
-                results.append(run_one(number, scenario))
+        if args.jobs == 1:  # in the order given
+            order = list(range(len(scenarios)))
         else:  # each scenario has its own agent and (pooled) world: they can overlap safely
             _, durations = last_durations(REPORTS_DIR)  # started longest first: no long one last
-            submitted = {i: pool.submit(run_one, i + 1, scenarios[i])
-                         for i in longest_first([s.name for s in scenarios], durations)}
-            futures = [submitted[i] for i in range(len(scenarios))]
-            for future in futures:
-                results.append(future.result())
-            pool.shutdown()
+            order = longest_first([s.name for s in scenarios], durations)
+        submitted = {i: pool.submit(run_one, i + 1, scenarios[i]) for i in order}
+        futures = [submitted[i] for i in range(len(scenarios))]
+        for future in futures:
+            results.append(future.result())
+        pool.shutdown()
     except KeyboardInterrupt:
         interrupted = True
         progress.close()
         print("startle: interrupted; stopping scenarios and removing everything this run created", flush=True)
         run.cancel()  # running scenarios stop at their next step and remove their own world
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
-            try:  # not the cancelled ones: a future cancelled in the queue never tells wait() it is done
-                wait([f for f in futures if not f.cancelled()], timeout=CANCEL_GRACE_S)
-            except KeyboardInterrupt:  # a second Ctrl-C: do not wait, reap below
-                pass
-            results = [f.result() for f in futures if f.done() and not f.cancelled()]
+        pool.shutdown(wait=False, cancel_futures=True)
+        try:  # not the cancelled ones: a future cancelled in the queue never tells wait() it is done
+            wait([f for f in futures if not f.cancelled()], timeout=CANCEL_GRACE_S)
+        except KeyboardInterrupt:  # a second Ctrl-C: do not wait, reap below
+            pass
+        results = [f.result() for f in futures if f.done() and not f.cancelled()]
         reap(client, {"startle.run": run.run_id})
     if worlds is not None:
         worlds.close()
