@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STARTLE := $(VENV)/bin/startle
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: run test setup unit integration scenarios mutants doctor clean help bench-center bench-report bench-storm bench-fleet bench-thirdparty bench-renamed bench-reproduce bench-matrix engine2 bench-remote bench-storm-study bench-storm-scale
+.PHONY: run test setup unit integration scenarios mutants doctor clean help bench-center bench-report bench-storm bench-fleet bench-thirdparty bench-renamed bench-reproduce bench-matrix bench-before-after engine2 bench-remote bench-storm-study bench-storm-scale
 
 help:
 	@echo "make run    set up, then run every scenario (reports/latest/)"
@@ -23,6 +23,7 @@ help:
 	@echo "make bench-renamed     the renamed reference agent through the whole matrix beside the original"
 	@echo "make bench-reproduce   every field-failure kind captured and reproduced, and the padded node minimised"
 	@echo "make bench-matrix   the matrix with and without pooled worlds (wall, overhead), then repeated for flips"
+	@echo "make bench-before-after  the reference matrix before issue 10 (any agent, black box) and now"
 	@echo "make engine2        a shell whose DOCKER_HOST is a second engine on this machine (TCP+TLS; gone on exit)"
 	@echo "make bench-remote   seconds to stream the agent, center and Toxiproxy images to another engine"
 
@@ -124,6 +125,9 @@ bench-reproduce: setup
 bench-matrix: setup
 	$(PY) benchmarks/matrix_overhead.py --jobs 3
 	$(PY) benchmarks/matrix_repeats.py --repeats $${REPEATS:-20} --jobs 3
+
+bench-before-after: setup
+	$(PY) benchmarks/matrix_before_after.py --repeats 2 --jobs 3
 # A second Docker engine on this machine, as a board would be reached (TCP + TLS on loopback; see
 # docs/remote-engine.md): a shell with its DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH; the
 # engine and everything it created are removed when the shell exits. CMD="..." runs that instead.

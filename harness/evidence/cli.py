@@ -35,6 +35,7 @@ def add_reproduce_arguments(repro: argparse.ArgumentParser) -> None:
     repro.add_argument("bundle", type=Path, help="a .tar.gz from startle capture, or a `docker inspect` JSON file")
     repro.add_argument("--logs", type=Path, help="with an inspect JSON: the agent's `docker logs --timestamps`")
     repro.add_argument("--profile", default="reference", help="the agent's profile (name or file)")
+    repro.add_argument("--image", help="run this agent image (the node's build, say) instead of the profile's")
     repro.add_argument("--out", type=Path, default=Path("scenarios") / "field", help="where the scenario is written")
     repro.add_argument("--no-run", action="store_true", help="write the scenario, do not run it")
     repro.add_argument("--fixed", action="store_true",
@@ -94,6 +95,10 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     print(f"reproduce: {path}: " + ("; ".join(found.reasons) or "no fault inferred"))
     for why in found.cannot:
         print(f"reproduce: cannot reproduce {why}")
+    node_image = (json.loads(files["container.json"]).get("Config") or {}).get("Image")
+    if not args.image and node_image and node_image not in profile.images.values():
+        print(f"reproduce: the node ran {node_image}; this runs profile {profile.name}'s image "
+              f"(--image {node_image} runs the node's build, when this engine has it)")
     if args.no_run or args.fixed:
         return EXIT_OK
     from harness.runtime import Run, reap
@@ -103,7 +108,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     try:
         if args.minimise:
             return _minimise(args, scenario, field_sig, profile, run)
-        here, result = rep.run_here(scenario, profile, run)
+        here, result = rep.run_here(scenario, profile, run, args.image)
     except KeyboardInterrupt:
         run.cancel()
         reap(docker_client(), {"startle.run": run.run_id})
@@ -128,7 +133,7 @@ def _minimise(args: argparse.Namespace, scenario: dict[str, Any], field_sig, pro
         trial = {**scenario, "name": f"{scenario['name'][:44]}-{label}", "faults": faults}
         if failed_after:  # the whole scenario failed within these: a candidate gets 3 × as long, then is judged
             trial = rep.bounded(trial, max(MIN_BOUND_S, 3 * max(failed_after)))
-        here, result = rep.run_here(trial, profile, run)
+        here, result = rep.run_here(trial, profile, run, args.image)
         if result.status in ("error", "skip"):
             told[label] = f"{result.status}: {result.error}"
             return None

@@ -475,8 +475,9 @@ def bounded(scenario: dict[str, Any], within_s: float) -> dict[str, Any]:
     return {**scenario, "expect": expect, "deadline_s": min(scenario["deadline_s"], within_s + STAYS_DOWN_S + 5)}
 
 
-def run_here(scenario: dict[str, Any], profile, run) -> tuple[Signature, Any]:
-    """Run a scenario (a :func:`scenario_for` dict) with ``profile``'s agent; its signature and result."""
+def run_here(scenario: dict[str, Any], profile, run, image: str | None = None) -> tuple[Signature, Any]:
+    """Run a scenario (a :func:`scenario_for` dict) with ``profile``'s agent (``image``: another build
+    of it, e.g. the node's); its signature and result."""
     from harness.lifecycle import run_scenario
     from harness.scenario import Scenario
     try:
@@ -484,7 +485,7 @@ def run_here(scenario: dict[str, Any], profile, run) -> tuple[Signature, Any]:
     except ValueError as exc:
         raise InputError(scenario.get("name", "scenario"), "faults", f"not a valid scenario ({exc})",
                          "report it: startle reproduce wrote something its own reader refuses") from None
-    result = run_scenario(parsed, run, profile=profile)
+    result = run_scenario(parsed, run, profile=profile, image=image)
     return here_signature(result, profile), result
 
 

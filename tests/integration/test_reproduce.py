@@ -14,6 +14,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -245,5 +247,48 @@ def test_the_padded_three_cause_node_minimises_to_exactly_its_three_causes(docke
         assert all(word in irrelevant for word in ("cpu_limit", "pids_limit", "SITE")), out
         assert re.search(r"memory_limit.memory_mb: fails up to \d+, not at \d+", out), out
         print(f"MINIMISE three causes, padded: {runs} runs, {took:.0f} s")
+    finally:
+        reap(docker, {LABEL_RUN: run.run_id})
+
+
+@pytest.mark.docker
+def test_a_reproduced_regression_test_fails_on_the_buggy_build_and_passes_on_the_fixed_one(docker, tmp_path, capsys):
+    """The whole loop of a field bug. A node runs a build whose Retry-After parser raises
+    (tests/mutants/crashes-on-retry-after) behind a center that rate-limits its first two
+    registrations: it dies on each 429, Docker restarts it, then it registers. Captured, the failure
+    is REPRODUCED here with the node's build (``--image``); ``--fixed`` writes the regression test,
+    an ordinary scenario file that pytest collects: it fails on the buggy build and passes on the
+    fixed one (the reference agent)."""
+    from harness.clients import CenterAdmin
+    buggy = "startle/mutant-crashes-on-retry-after:amd64"
+    run = Run()
+    try:
+        url, net = field_center(docker, run, [])
+        center = docker.containers.get(f"startle-{run.run_id}-field-center")
+        address = center.attrs["NetworkSettings"]["Networks"][net["network"]]["IPAddress"]
+        admin = CenterAdmin(f"http://{address}:8080")
+        admin.behaviour(status=429, retry_after_s=1, fail_next=2)
+        log = admin.request_log(keep=True)
+        docker.containers.run(buggy, name=f"startle-{run.run_id}-rate-limited", detach=True, labels=run.labels(),
+                              environment={**ENV, "CENTER_ENDPOINT": url}, volumes=node_config(tmp_path),
+                              restart_policy={"Name": "on-failure"}, **net)
+        registered = log.wait_for(lambda records: any(r.get("status") == 200 and r.get("path") == "/v1/register"
+                                                      for r in records), timeout_s=60)
+        assert registered, f"the field node never registered: {log.records}"
+        bundle = evidence.capture(f"startle-{run.run_id}-rate-limited", tmp_path / "rate-limited.tar.gz", since="10m")
+
+        code, out, _ = reproduce(bundle, tmp_path, capsys, "--image", buggy)
+        assert code == 0 and "reproduce: REPRODUCED" in out and "center_failure: " in out, out
+        code, out, _ = reproduce(bundle, tmp_path, capsys, "--fixed")
+        assert code == 0, out
+        (regression,) = (tmp_path / "field").glob("*-fixed.yaml")
+        assert "signature:" in regression.read_text()
+        env = {**os.environ, "STARTLE_REPORTS": str(tmp_path / "reports")}
+        on_buggy = subprocess.run([sys.executable, "-m", "harness.cli", "run", "--image", buggy, str(regression)], env=env,
+                                  capture_output=True, text=True, timeout=180)
+        assert on_buggy.returncode == 1 and "no_restart" in on_buggy.stdout, on_buggy.stdout[-3000:]
+        on_fixed = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", str(regression)],
+                                  env=env, capture_output=True, text=True, timeout=180, cwd=ROOT)
+        assert on_fixed.returncode == 0 and "1 passed" in on_fixed.stdout, on_fixed.stdout[-3000:]
     finally:
         reap(docker, {LABEL_RUN: run.run_id})
