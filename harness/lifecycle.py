@@ -206,12 +206,14 @@ def wrong_arch(scenario: Scenario, image: str) -> None:
 
 def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, image: str | None = None,
                  on_phase: PhaseHook | None = None, launcher: Path | None = None,
-                 pool: WorldPool | None = None) -> ScenarioResult:
+                 pool: WorldPool | None = None, until_decided: str | None = None) -> ScenarioResult:
     """Run one scenario; never raises for the agent's behaviour (that is a ``fail`` verdict).
 
     ``image`` overrides the profile's agent image (mutant tests use it); ``launcher`` the host-side
     launcher script used by faults that start the agent through it (a fault with ``launch``);
     ``pool`` lends the worker's pooled world (harness/pool.py; None: a world of its own).
+    ``until_decided`` (a check type) ends the observation once that check has its verdict: the
+    checks still undecided are skipped, saying so (mutant tests look at that one check only).
     A fault may raise :class:`~harness.skip.ScenarioSkipped`: the result is ``skip`` with the reason.
     A check that cannot be judged (its profile fields missing, or it says so) is skipped alone; the
     result is ``skip`` only when every check is.
@@ -325,6 +327,11 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
                 raise InfrastructureError(reason)
             decide(checks, ctx, verdicts, final=False)
             if len(verdicts) == len(checks) and not actions:
+                break
+            if until_decided is not None and any(checks[i].type == until_decided for i in verdicts):
+                for index, check in enumerate(checks):
+                    if index not in verdicts:
+                        verdicts[index] = check.skip(f"not judged: the run ended once {until_decided} was decided")
                 break
             if time.time() >= deadline or run.cancelled.is_set():
                 break

@@ -25,6 +25,11 @@ breaker threshold to 26: its 25 gaps reject a missing cap every time and a jitte
 declared one in >= 99 % of runs (the power table: docs/coverage.md).
 ``decorrelated`` jitter is only bounded (``base ≤ gap ≤ cap``), its shape is not tested.
 
+The bounds are judged after every attempt; so is the shape, once 3 gaps are in, at ``alpha /
+min_gaps`` (Bonferroni over the looks), and only a rejection decides before the end: the
+scenario's 25 gaps gave 2 early false alarms in 20,000 simulated runs, and a schedule at its
+ceilings is rejected after about 9 gaps instead of 25 (tests/unit/test_retry_schedule.py).
+
 Breaker pauses are left out (the breaker check judges them): after ``breaker_threshold``
 consecutive failures, and after a failed half-open trial, the next gap belongs to the breaker.
 """
@@ -106,7 +111,8 @@ def classify_gaps(records: list[tuple[float, int | None, int | None]], policy: R
 
 def judge(gaps: list[Gap], policy: RetryPolicySpec, tolerance_s: float, overhead_s: float,
           min_envelope_s: float, alpha: float, min_gaps: int, shape: bool = True) -> tuple[str, str, dict]:
-    """(status, message, measured) for the backoff gaps among ``gaps``."""
+    """(status, message, measured) for the backoff gaps among ``gaps``; without ``shape`` only
+    the bounds are judged (``pass`` means: none broken so far)."""
     backoff = [g for g in gaps if g.kind == "backoff"]
     measured: dict = {"backoff_gaps_s": [round(g.seconds, 3) for g in backoff],
                       "ceilings_s": [round(policy.envelope_s(g.attempt), 3) for g in backoff],
@@ -206,6 +212,13 @@ class RetrySchedule(Check):
                                               self.min_envelope_s, self.alpha, 0, shape=False)
             if status == "fail":
                 return self.verdict(status, message, attempts=len(records), source=source, **measured)
+            if len(early) >= 3:  # the shape, tested after each gap at alpha / min_gaps (Bonferroni over
+                # the looks: the false-rejection rate stays under 2 × alpha); only a rejection decides early
+                status, message, measured = judge(early, policy, self.tolerance_s, self.overhead_s,
+                                                  self.min_envelope_s, self.alpha / self.min_gaps, 0)
+                if status == "fail" and "ks_p" in measured:
+                    return self.verdict(status, message + f" (decided after {len(early)} gaps, at α / {self.min_gaps})",
+                                        attempts=len(records), source=source, **measured)
             pending = self.pending_deadline(ctx, records, policy)
             died = ctx.agent_exited()
             if pending is not None and ctx.clock() > pending[0] and not (died and died.t < pending[0]):

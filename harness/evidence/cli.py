@@ -95,10 +95,10 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     print(f"reproduce: {path}: " + ("; ".join(found.reasons) or "no fault inferred"))
     for why in found.cannot:
         print(f"reproduce: cannot reproduce {why}")
-    node_image = (json.loads(files["container.json"]).get("Config") or {}).get("Image")
-    if not args.image and node_image and node_image not in profile.images.values():
-        print(f"reproduce: the node ran {node_image}; this runs profile {profile.name}'s image "
-              f"(--image {node_image} runs the node's build, when this engine has it)")
+    ran = rep.node_image(files, args.bundle)
+    if not args.image and ran and ran not in profile.images.values():
+        print(f"reproduce: the node ran {ran}; this runs profile {profile.name}'s image "
+              f"(--image {ran} runs the node's build, when this engine has it)")
     if args.no_run or args.fixed:
         return EXIT_OK
     from harness.runtime import Run, reap

@@ -49,6 +49,11 @@ def _json(files: dict[str, str], name: str, source: Path | str, required: bool =
     return data[0] if isinstance(data, list) and data else data
 
 
+def node_image(files: dict[str, str], source: Path | str = "bundle") -> str | None:
+    """The image the node's container ran (``Config.Image``: the name it was started with)."""
+    return (_json(files, "container.json", source).get("Config") or {}).get("Image")
+
+
 def _host(files: dict[str, str]) -> dict[str, str]:
     return dict(line.split("=", 1) for line in files.get("host.txt", "").splitlines() if "=" in line)
 
@@ -382,6 +387,15 @@ def agent_events(files: dict[str, str], profile) -> list:
     return events
 
 
+def _seconds(value: Any) -> float | None:
+    """A logged number of seconds (a number or its text), None for anything else (an HTTP date)."""
+    try:
+        seconds = float(str(value))
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 and seconds == seconds else None
+
+
 def center_from_logs(events: list, found: Inference) -> None:
     """What the agent's own attempts say of its center: HTTP failures → ``center_failure`` with the
     most frequent status (``fail_next`` the failures seen when it registered after them, else every
@@ -397,10 +411,10 @@ def center_from_logs(events: list, found: Inference) -> None:
         fault: dict[str, Any] = {"type": "center_failure", "status": status}
         if registered:
             fault["fail_next"] = statuses.count(status)
-        waits = [e.get("retry_after_s") for e in events  # on the result or the backoff that follows it
-                 if e.kind in ("attempt_result", "backoff") and e.get("retry_after_s") is not None]
+        waits = [seconds for e in events  # on the result or the backoff that follows it
+                 if e.kind in ("attempt_result", "backoff") and (seconds := _seconds(e.get("retry_after_s"))) is not None]
         if status == 429 and waits:
-            fault["retry_after_s"] = int(float(str(waits[0])))
+            fault["retry_after_s"] = int(waits[0])
         found.add(fault, f"{len(statuses)} attempts answered {status} in the agent's log"
                          + (", then it registered" if registered else ", it never registered"))
         return
@@ -435,7 +449,8 @@ def read_evidence(files: dict[str, str], profile, source: Path | str,
 def scenario_for(name: str, inference: Inference, signature: Signature, profile, bundle: str = "",
                  fixed: bool = False) -> dict[str, Any]:
     """An ordinary scenario: the inferred faults; as expectations the field's failure (a test that
-    the failure still happens here), or with ``fixed`` the behaviour once it is fixed (the agent
+    the failure still happens here, and lasts until the agent registers and is ready when it did
+    so on the node after failing), or with ``fixed`` the behaviour once it is fixed (the agent
     does not die — no exit, no OOM kill, no restart — for the field's lifetime and a margin, becomes
     ready, and registers when the profile can tell). The field signature and every
     inference stay in its ``field`` section, for reference."""
@@ -452,6 +467,11 @@ def scenario_for(name: str, inference: Inference, signature: Signature, profile,
         reason = next((k for k, v in profile.exit_codes.items() if v == signature.exit_code), None)
         expect.append({"type": "exits", "within_s": within_s,
                        **({"reason": reason} if reason else {"code": signature.exit_code})})
+    if not fixed and signature.failed:  # it recovered on the node after failing: last until it does here
+        if signature.registered:
+            expect.append({"type": "registered", "within_s": within_s})
+        if signature.ready:
+            expect.append({"type": "ready", "within_s": within_s})
     if not fixed and signature.restarts == "a loop":  # last long enough to see it loop
         expect.append({"type": "restart_backoff", "min_restarts": 3, "min_uptime_s": 0, "min_growth": 1,
                        "tolerance_s": 3600})

@@ -99,14 +99,18 @@ def here_signature(result, profile) -> Signature:
     mine = [e for e in result.timeline if e.get("container") == "agent"]
     ooms = [e for e in mine if e.get("kind") == "oom"]
     starts = [e["t"] for e in mine if e.get("kind") == "start"]
-    dies = [e["t"] for e in mine if e.get("kind") == "die"]
+    died = [e for e in mine if e.get("kind") == "die"]
+    dies = [e["t"] for e in died]
+    code = agent.get("exit_code")
+    if agent.get("status") in ("running", "restarting") and died:  # up again now: its last death tells,
+        code = (died[-1].get("fields") or {}).get("exit_code", code)  # as on the node (field_signature)
     said = [(e.get("kind"), e.get("fields") or {}) for e in mine if e.get("source") == "agent"]
     healthy = [str(e.get("kind")) for e in mine if e.get("source") == "docker"]
     healthcheck = any(k.startswith("health_status") for k in healthy) or bool(agent.get("health"))
     from harness.view import View
     probed = (View.of_journal(result.timeline, result.profile_spec, profile.name).stage_ok("ready") is not None
               if profile.health.ready is not None else None)
-    return Signature(exit_code=agent.get("exit_code"), oom_killed=bool(agent.get("oom_killed")) or bool(ooms),
+    return Signature(exit_code=code, oom_killed=bool(agent.get("oom_killed")) or bool(ooms),
                      restart_count=int(agent.get("restart_count") or 0), health=agent.get("health"),
                      lived_s=round(dies[0] - starts[0], 2) if starts and dies and dies[0] >= starts[0] else None,
                      diagnosis=diagnosis_of(said, profile), registered=registered_of([k for k, _ in said], profile),

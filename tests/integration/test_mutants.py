@@ -8,7 +8,8 @@ than the reference names its profile (``profile: tp-mosquitto``): it is built FR
 profile's image and the scenario runs with that profile. A launcher mutant
 has no Dockerfile but a ``launcher_edit:`` (``replace``/``with``): the scenario runs the profile's
 image through a copy of its launcher (the reference's fixtures/agent/launcher.sh when no profile is
-named) with that one edit.
+named) with that one edit. The run ends once the named check is decided (``until_decided``): the
+others are not looked at.
 """
 
 from pathlib import Path
@@ -68,11 +69,13 @@ def test_mutant_is_flagged(docker, world_pool, folder, scenario_name, tmp_path):
     if spec.get("launcher_edit"):
         original = profile.resolve(profile.launcher.script) if profile else REFERENCE_LAUNCHER
         launcher = mutant_launcher(spec["launcher_edit"], original, tmp_path / original.name)
-        result = run_scenario(scenario, world_pool.run, profile=profile, launcher=launcher, pool=world_pool)
+        result = run_scenario(scenario, world_pool.run, profile=profile, launcher=launcher, pool=world_pool,
+                              until_decided=spec["check"])
     else:
         image = f"startle/mutant-{folder.name}:{spec.get('arch', 'amd64')}"
         docker.images.get(image)  # built by `make mutants`; a missing image is an error, not a skip
-        result = run_scenario(scenario, world_pool.run, profile=profile, image=image, pool=world_pool)
+        result = run_scenario(scenario, world_pool.run, profile=profile, image=image, pool=world_pool,
+                              until_decided=spec["check"])
     assert result.status == "fail", f"{folder.name} ({spec['description']}) passed: {result.summary_line()}"
     # the named check itself failed: not skipped (a check that cannot judge counts neither way, so a
     # skip there would let the mutant through), not passed while another check failed

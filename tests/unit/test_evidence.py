@@ -182,6 +182,29 @@ def test_the_center_is_read_from_the_agents_own_attempts():
     assert {"type": "proxy_down"} in found.faults  # never registered: down for the whole run
     odd = logs({"event": "register_result", "attempt": 1, "status": None, "error": "tls: bad certificate"})
     assert any("'tls'" in c for c in rep.infer({**files(), "logs.txt": odd}, profile).cannot)
+    limited = logs(*[{"event": "register_result", "attempt": n, "status": 429, "error": None, "retry_after_s": 1.0}
+                     for n in (1, 2)], {"event": "register_result", "attempt": 3, "status": 200, "error": None},
+                   {"event": "registered"})
+    found = rep.infer({**files(), "logs.txt": limited}, profile)
+    assert {"type": "center_failure", "status": 429, "fail_next": 2, "retry_after_s": 1} in found.faults
+    dated = limited.replace('"retry_after_s": 1.0', '"retry_after_s": "Wed, 02 Dec 2026 10:00:00 GMT"')
+    assert {"type": "center_failure", "status": 429, "fail_next": 2} in rep.infer({**files(), "logs.txt": dated},
+                                                                                  profile).faults  # no guess
+
+
+def test_a_failure_the_node_recovered_from_is_watched_until_it_recovers_here():
+    """Restarted twice, then registered and ready on the node: the scenario lasts until it is here
+    too, and an agent up again after dying is judged by its last death's exit code."""
+    profile = load_profile("reference")
+    signature = sig.Signature(exit_code=1, restart_count=2, registered=True, ready=True)
+    scenario = rep.scenario_for("field-n", rep.infer(files(), profile), signature, profile)
+    assert [e["type"] for e in scenario["expect"]] == ["exits", "registered", "ready"]
+    from types import SimpleNamespace
+    result = SimpleNamespace(agent={"status": "running", "exit_code": 0, "restart_count": 2},
+                             profile_spec=profile.model_dump(mode="json", by_alias=True),
+                             timeline=[{"source": "docker", "container": "agent", "kind": "die", "t": 1.0,
+                                        "fields": {"exit_code": 1}}])
+    assert sig.here_signature(result, profile).exit_code == 1
 
 
 MOUNTED = [{"Type": "bind", "Source": "/srv/agent/config", "Destination": "/app/config"}]
