@@ -5,7 +5,9 @@ nothing), or from the center's request log (``source: center``) when the center 
 from the best source the profile gives when it lacks the preferred one (:mod:`harness.view`).
 
 With full jitter a single gap may be shorter than the one before it, so growth is judged on
-halves: mean(second half of the gaps) / mean(first half) ≥ ``min_ratio``.
+halves: mean(second half of the gaps) / mean(first half) ≥ ``min_ratio``, over the gaps until twice
+the declared policy's way to its cap (:func:`growth_span`); a policy whose own gaps would not grow
+that much there (a constant one, or a cap reached at once) is not judged: skipped, saying so.
 
 Circuit-breaker pauses are not backoff and are left out: when the profile declares a breaker,
 the gap after ``breaker_threshold`` consecutive failures (and after each failed half-open trial
@@ -53,6 +55,29 @@ def expected_gaps(ctx: CheckContext, window_s: float) -> int:
             return n
         n += 1
     return n
+
+
+def growth_span(policy, min_gaps: int) -> int | None:
+    """How many gaps, from the first, the halves test looks at: twice as many as the declared policy
+    takes to reach its cap (at least ``min_gaps``; None: every gap, no policy declared). Past the
+    cap the gaps stop growing by design: a long fault would otherwise dilute the growth (a capped
+    exponential with 22 gaps in 40 s, 17 of them at its cap, shows ×1.46)."""
+    if policy is None:
+        return None
+    n = 1
+    while policy.envelope_s(n) < policy.cap_ms / 1000.0 and n < 1000:
+        n += 1
+    return max(min_gaps, 2 * n)
+
+
+def declared_ratio(policy, count: int) -> float | None:
+    """mean(later half) / mean(earlier half) of the declared policy's own mean gaps over its first
+    ``count`` gaps (jitter scales every mean alike); None without a policy."""
+    if policy is None or count < 2:
+        return None
+    ceilings = [policy.envelope_s(n) for n in range(1, count + 1)]
+    half = count // 2
+    return mean(ceilings[-half:]) / mean(ceilings[:half])
 
 
 def split_breaker_pauses(gaps: list[float], ctx: CheckContext) -> tuple[list[float], list[float]]:
@@ -147,8 +172,15 @@ class GapsGrow(Check):
             status, message = judge_decorrelated(gaps, policy.base_ms / 1000.0, policy.cap_ms / 1000.0,
                                                  self.tolerance_s, self.min_ratio, self.fixed_run, measured)
             return self.skip(message, **measured) if status == "skip" else self.verdict(status, message, **measured)
-        half = len(gaps) // 2
-        early, late = mean(gaps[:half]), mean(gaps[-half:])
+        span = growth_span(policy, self.min_gaps)
+        judged = gaps[:span]
+        own = declared_ratio(policy, len(judged))
+        measured.update(judged_gaps=len(judged))
+        if own is not None and own < self.min_ratio:
+            return self.skip(f"the declared policy reaches its cap too soon to show growth: its own gaps would grow "
+                             f"×{own:.2f} over these {len(judged)}, below the ×{self.min_ratio} needed", **measured)
+        half = len(judged) // 2
+        early, late = mean(judged[:half]), mean(judged[-half:])
         ratio = late / early if early > 0 else float("inf")
         measured.update(early_mean_s=round(early, 3), late_mean_s=round(late, 3), ratio=round(ratio, 2))
         if ratio >= self.min_ratio:
@@ -156,4 +188,4 @@ class GapsGrow(Check):
                                         f"(×{ratio:.1f}, need ×{self.min_ratio})", **measured)
         return self.verdict("fail", f"gaps do not grow: later half averages {late:.2f} s vs {early:.2f} s "
                                     f"(×{ratio:.1f}, need ×{self.min_ratio}); gaps were "
-                                    + ", ".join(f"{g:.2f}" for g in gaps) + " s", **measured)
+                                    + ", ".join(f"{g:.2f}" for g in judged) + " s", **measured)

@@ -163,6 +163,27 @@ def test_gaps_grow_waits_for_the_window_to_close():
     assert GapsGrow().evaluate(ctx, final=True).status == "fail"
 
 
+def test_a_long_fault_does_not_dilute_the_growth_of_a_capped_policy():
+    """tp-prometheus (exponential 0.1 s ×2, cap 2 s, no jitter) through 40 s: 22 gaps, 17 at the cap.
+    All halves: ×1.46 (a false failure); the first 12 (twice its way to the cap): ×2.8."""
+    from harness.profile import load_profile
+    prometheus = load_profile("tp-prometheus")
+    gaps = [0.1, 0.2, 0.4, 0.8, 1.6] + [2.0] * 17
+    times = [0.5 + sum(gaps[:i]) for i in range(len(gaps) + 1)]
+    events = fault(0, 40) + [("center", "request", t, "center", {"path": "/api/v1/write", "status": None,
+                                                                   "route": "remote_write"}) for t in times]
+    verdict = GapsGrow(source="center").evaluate(context(events, now_s=41, profile=prometheus), final=False)
+    assert verdict.passed and verdict.measured["judged_gaps"] == 12, verdict.message
+    fixed = [0.5 + 0.5 * i for i in range(60)]  # its mutant: min_backoff = max_backoff = 500 ms
+    events = fault(0, 40) + [("center", "request", t, "center", {"path": "/api/v1/write", "status": None,
+                                                                   "route": "remote_write"}) for t in fixed]
+    assert GapsGrow(source="center").evaluate(context(events, now_s=41, profile=prometheus), final=False).status == "fail"
+    constant = prometheus.model_copy(update={"retry_policy": prometheus.retry_policy.model_copy(
+        update={"family": "constant"})})
+    skipped = GapsGrow(source="center").evaluate(context(events, now_s=41, profile=constant), final=False)
+    assert skipped.status == "skip" and "reaches its cap too soon" in skipped.message, skipped.message
+
+
 @functools.cache
 def mosquitto():
     """The tp-mosquitto profile: decorrelated jitter in [1 s, 11 s], its attempts in its log."""
