@@ -34,10 +34,11 @@ run: setup
 	$(STARTLE) run -j 3
 
 # Unit tests on both cores (no Docker). Integration tests one at a time (several measure timing or
-# load, restart the engine or count every startle object); then, three at a time as `startle run
-# -j 3` runs them (pytest-xdist: one run and report per worker), whatever only runs scenarios and
-# judges its own run: the scenarios, the mutants (each one scenario run), and the integration tests
-# that run whole matrices, longest first. Each phase prints its slowest tests.
+# load, restart the engine or count every startle object); then, four at a time (pytest-xdist: one
+# run and report per worker; a scenario mostly waits on its agent, the cores were 70 % idle at three),
+# whatever only runs scenarios and judges its own run: the scenarios, the mutants (each one scenario
+# run), and the integration tests that run whole matrices, longest first. Each phase prints its
+# slowest tests.
 PARALLEL := tests/integration/test_installed.py tests/integration/test_thirdparty.py \
 	tests/integration/test_candidate_image.py tests/integration/test_reproduce.py scenarios \
 	tests/integration/test_mutants.py tests/integration/test_shards.py tests/integration/test_pool.py \
@@ -45,15 +46,15 @@ PARALLEL := tests/integration/test_installed.py tests/integration/test_thirdpart
 test: setup mutants
 	$(PYTEST) -n 2 tests/unit
 	$(PYTEST) --durations=15 tests/integration $(addprefix --ignore=,$(PARALLEL))
-	$(PYTEST) --durations=15 -n 3 $(PARALLEL)
+	$(PYTEST) --durations=15 -n 4 $(PARALLEL)
 	$(STARTLE) clean --check
 
 unit:
-	$(PYTEST) tests/unit
+	$(PYTEST) -n 2 tests/unit
 
 integration: setup mutants
 	$(PYTEST) tests/integration $(addprefix --ignore=,$(PARALLEL))
-	$(PYTEST) -n 3 $(PARALLEL)
+	$(PYTEST) -n 4 $(PARALLEL)
 
 mutants: setup
 	$(STARTLE) build --mutants

@@ -19,7 +19,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILE = ROOT / "fixtures" / "profiles" / "tp-mosquitto.yaml"
-SCENARIOS = ["baseline", "center-outage", "config-malformed", "health-stages", "rollback-bad-upgrade"]
+SCENARIOS = ["baseline", "center-outage-long", "config-malformed", "health-stages", "rollback-bad-upgrade"]
 
 
 CLEAN_ENV = {k: v for k, v in os.environ.items() if k not in ("STARTLE_REPORTS", "PYTHONPATH", "VIRTUAL_ENV")}
@@ -77,6 +77,16 @@ def test_the_wheel_alone_runs_a_third_party_agent_from_another_folder(docker, tm
     assert statuses["baseline"] == "pass" and journal["scenarios"][0]["profile"] == written["name"]
     # its own launcher (deploy/start.sh in the team's repository) rolled back
     assert statuses["rollback-bad-upgrade"] == "pass", statuses
+    # mosquitto backs off through 40 s without its center: decorrelated jitter (1–11 s gaps) varies
+    # within its bounds; simulated on its bridge code, ~1 run in 800 keeps gaps that neither vary nor
+    # are enough to call fixed: skipped then, never failed (tests/unit/test_checks.py). Its constant
+    # mutant is flagged there (test_mutants.py).
+    outage = next(s for s in journal["scenarios"] if s["name"] == "center-outage-long")
+    verdicts = {v["check"]: v for v in outage["verdicts"]}
+    assert verdicts["recovers"]["status"] == verdicts["ready"]["status"] == "pass", outage["verdicts"]
+    grows = verdicts["gaps_grow"]
+    assert grows["measured"]["source"] == "agent"  # its "Connecting bridge" lines
+    assert grows["status"] == "pass" or (grows["status"] == "skip" and "too few to tell" in grows["message"]), grows
     timeline = (project / "reports" / "latest" / "timeline.csv").read_text()
     assert "the team launcher: deploy/start.sh" in timeline, "the launcher run was not the team's own"
     assert (project / "reports" / "latest" / "report.html").exists()
