@@ -102,7 +102,6 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     if args.no_run or args.fixed:
         return EXIT_OK
     from harness.runtime import Run, reap
-    from harness.engine import docker_client
     run = Run()
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
