@@ -54,6 +54,11 @@ CENTER_PROXY_PORT = 18080
 """Port on which Toxiproxy listens for the agent, in front of the center."""
 
 
+READY_POLL_S = 0.05
+"""Seconds between two asks of a starting service's ready endpoint (testcontainers' default is
+1 s, most of a world's build when the service answers after 0.3 s)."""
+
+
 class StartleNetwork(Network):
     """A user-defined bridge network carrying startle's labels."""
 
@@ -133,7 +138,7 @@ class CenterContainer(StartleContainer):
         self.with_env("CENTER_PORT", str(CENTER_PORT)).with_env("CENTER_REGION", region)
         self.publish(CENTER_PORT)
         self.waiting_for(HttpWaitStrategy(CENTER_PORT, "/admin/health").for_status_code(200)
-                         .with_startup_timeout(int(startup_timeout_s)))
+                         .with_startup_timeout(int(startup_timeout_s)).with_poll_interval(READY_POLL_S))
 
     def admin(self) -> CenterAdmin:
         return CenterAdmin(f"http://{self.address}:{self.host_port(CENTER_PORT)}")
@@ -182,7 +187,7 @@ class ToxiproxyContainer(StartleContainer):
         # reaches the center through it (scenarios/network-host.yaml)
         self.publish(CENTER_PROXY_PORT)
         self.waiting_for(HttpWaitStrategy(TOXIPROXY_API_PORT, "/version").for_status_code(200)
-                         .with_startup_timeout(int(startup_timeout_s)))
+                         .with_startup_timeout(int(startup_timeout_s)).with_poll_interval(READY_POLL_S))
 
     def admin(self) -> ToxiproxyAdmin:
         return ToxiproxyAdmin(self.address, self.host_port(TOXIPROXY_API_PORT))

@@ -11,6 +11,7 @@ The result is a plain, serialisable record (:class:`ScenarioResult`), the scenar
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -374,8 +375,11 @@ def run_scenario(scenario: Scenario, run: Run, profile: Profile | None = None, i
                 except Exception:  # noqa: BLE001  (the world is removed next anyway)
                     pass
             try:  # an engine that went away (harness/sentinel.py) has nothing to tell
-                result.agent = world.agent_state()
-                result.agent_log_tail = world.agent_log_tail(40)
+                # side by side: a crash-looping agent's container answers each read only once its
+                # restart in progress is done
+                with ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"{scenario.name}-state") as reading:
+                    state, tail = reading.submit(world.agent_state), reading.submit(world.agent_log_tail, 40)
+                    result.agent, result.agent_log_tail = state.result(), tail.result()
             except Exception as exc:  # noqa: BLE001
                 result.agent_log_tail = [f"(the agent's state could not be read: {type(exc).__name__})"]
         for collector in collectors:

@@ -169,7 +169,7 @@ class Infrastructure:
         if self.via_proxy:
             self.toxiproxy_container = ToxiproxyContainer(TOXIPROXY_IMAGE, f"{self.prefix}-toxiproxy",
                                                           self.labels, self.network)
-        for container in filter(None, (self.center_container, self.toxiproxy_container)):
+        def start(container) -> None:
             try:
                 container.start()
                 if isinstance(container, OwnCenterContainer):
@@ -177,6 +177,11 @@ class Infrastructure:
             except Exception as exc:  # noqa: BLE001  (wrap with the container's own logs)
                 raise InfrastructureError(f"{container.role} did not become ready: {exc}\n"
                                           f"last logs:\n{container.short_logs()}") from None
+
+        # side by side: neither needs the other to start (Toxiproxy dials the center per connection)
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"{self.name}-up") as starting:
+            for started in [starting.submit(start, c) for c in (self.center_container, self.toxiproxy_container) if c]:
+                started.result()
         if isinstance(self.center_container, CenterContainer):
             self.center = self.center_container.admin()
             self._declare_routes(self.profile)
