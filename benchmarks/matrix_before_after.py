@@ -11,9 +11,11 @@ out, at ``-j JOBS``:
 * now, ``--no-pool``: a world per scenario, as before (the black box's cost alone);
 * now: pooled worlds (issue 13).
 
-Prints each run's wall seconds and status counts, then the medians and the ratios to before.
+Prints each run's wall seconds, status counts and harness overhead per scenario (median / p90 of
+``matrix_overhead.phase_frame``: world, agent start, verdict, teardown), then the medians and the
+ratios to before. ``--no-black-box`` leaves the ``--no-pool`` runs out (a before/after of pooled runs).
 
-    .venv/bin/python benchmarks/matrix_before_after.py [--before REF] [--repeats 2] [--jobs 3]
+    .venv/bin/python benchmarks/matrix_before_after.py [--before REF] [--repeats 2] [--jobs 3] [--no-black-box]
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from pathlib import Path
 from harness.config import ROOT
 from harness.images import CACHE_DIR
 
+from matrix_overhead import phase_frame  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
 
 def scenario_names(tree: Path) -> set[str]:
     return {p.stem for p in (tree / "scenarios").glob("*.yaml")}
@@ -44,8 +48,8 @@ def startle(tree: Path, *args: str, reports: Path | None = None) -> subprocess.C
                           capture_output=True, text=True)
 
 
-def timed_run(tree: Path, jobs: int, names: list[str], reports: Path, *options: str) -> tuple[float, dict]:
-    """Wall seconds of one ``startle run`` and its status counts."""
+def timed_run(tree: Path, jobs: int, names: list[str], reports: Path, *options: str) -> tuple[float, dict, str]:
+    """Wall seconds of one ``startle run``, its status counts and its overhead per scenario (median / p90, s)."""
     built = startle(tree, "build")
     if built.returncode != 0:
         sys.exit(f"startle build in {tree} exited {built.returncode}:\n{built.stdout[-2000:]}{built.stderr[-2000:]}")
@@ -58,7 +62,8 @@ def timed_run(tree: Path, jobs: int, names: list[str], reports: Path, *options: 
     counts: dict[str, int] = {}
     for scenario in doc["scenarios"]:
         counts[scenario["status"]] = counts.get(scenario["status"], 0) + 1
-    return wall, counts
+    overhead = phase_frame((reports / "latest").resolve())["overhead_s"]
+    return wall, counts, f"overhead {overhead.median():.2f} / {overhead.quantile(0.9):.2f} s"
 
 
 def main() -> int:
@@ -66,6 +71,7 @@ def main() -> int:
     parser.add_argument("--before", default="42093af", help="the version to compare with (a git ref)")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--jobs", type=int, default=3)
+    parser.add_argument("--no-black-box", action="store_true", help="leave the now --no-pool runs out")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="startle-before-") as tmp:
         before = Path(tmp) / "tree"
@@ -75,13 +81,14 @@ def main() -> int:
             names = sorted(scenario_names(before) & scenario_names(ROOT))
             print(f"{len(names)} scenarios in both versions, pairs left out, -j {args.jobs}, "
                   f"before = {args.before}", flush=True)
-            walls: dict[str, list[float]] = {"before": [], "now --no-pool": [], "now": []}
+            modes = [("before", before, ()), ("now --no-pool", ROOT, ("--no-pool",)), ("now", ROOT, ())]
+            modes = [m for m in modes if not (args.no_black_box and m[0] == "now --no-pool")]
+            walls: dict[str, list[float]] = {label: [] for label, _, _ in modes}
             for repeat in range(args.repeats):
-                for label, tree, options in (("before", before, ()), ("now --no-pool", ROOT, ("--no-pool",)),
-                                             ("now", ROOT, ())):
-                    wall, counts = timed_run(tree, args.jobs, names, Path(tmp) / f"{label}-{repeat}", *options)
+                for label, tree, options in modes:
+                    wall, counts, overhead = timed_run(tree, args.jobs, names, Path(tmp) / f"{label}-{repeat}", *options)
                     walls[label].append(wall)
-                    print(f"  repeat {repeat + 1} {label:14} {wall:6.1f} s  {counts}", flush=True)
+                    print(f"  repeat {repeat + 1} {label:14} {wall:6.1f} s  {counts}  {overhead}", flush=True)
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=ROOT, capture_output=True)
             startle(ROOT, "build")  # this version's tags back on its images

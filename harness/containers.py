@@ -11,6 +11,7 @@ TLS engine is verified against its own CA (docs/remote-engine.md).
 from __future__ import annotations
 
 import re
+import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -360,8 +361,14 @@ class AgentContainer(StartleContainer):
         return PLACEHOLDER.sub(one, value)
 
     def _isolated_network(self, network: Network, labels: dict[str, str], peers: list[str]) -> Network:
-        """A bridge network of the agent's own (same labels: removed with the scenario)."""
-        iso = StartleNetwork(f"{network.name}-iso"[:60], labels).create()
+        """A bridge network of the agent's own (the scenario's labels: removed with the scenario,
+        its peers' legs in it too, also on a pooled world whose peers stay).
+
+        Its name is the world network's and a suffix, which sorts after it: Docker gives a
+        container on several networks its gateway (and its published ports) through the first by
+        name, and leaving that network drops its published ports — a pooled Toxiproxy's API would
+        be gone for the next scenario."""
+        iso = StartleNetwork(f"{network.name}-iso-{secrets.token_hex(3)}", labels).create()
         for role in peers:
             iso._network.connect(self._peer(role, labels), aliases=[role])
         return iso

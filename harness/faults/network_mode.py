@@ -95,9 +95,6 @@ class NetworkMode(Fault):
         return ("network_mode(host): the agent's free health port is picked on this machine and probed on its "
                 "127.0.0.1, which are the engine host's") if self.mode == "host" else None
 
-    def needs_own_world(self) -> bool:
-        return self.mode == "isolated" and bool(self.peers)  # the peers join the agent's own network
-
     def on_create(self, spec) -> None:
         if any(not s.startswith("127.") for s in self.dns):
             raise ValueError("dns: only loopback resolvers (e.g. 127.0.0.1): no query may leave the machine")

@@ -74,3 +74,22 @@ def test_a_scenario_after_a_polluting_one_is_judged_as_on_a_world_of_its_own(doc
         pool.close()
     assert leftovers(docker, {LABEL_RUN: run.run_id}) == []
 
+
+
+def test_an_agent_network_of_its_own_leaves_the_pooled_toxiproxy_reachable(docker):
+    """advertise-forwarded puts the agent on a network of its own that the pooled Toxiproxy joins
+    (and a forward proxy on it); once that network is removed with the scenario, Toxiproxy's API
+    must still answer on its published port (Docker drops a container's published ports when the
+    network that gives it its gateway goes), so the next scenario runs on the same world."""
+    run = Run()
+    pool = WorldPool(run)
+    try:
+        isolated = run_scenario(load_scenario(SCENARIOS_DIR / "advertise-forwarded.yaml"), run, pool=pool)
+        infra = pool.current()
+        after = run_scenario(load_scenario(SCENARIOS_DIR / "baseline.yaml"), run, pool=pool)
+        assert isolated.status == after.status == "pass", (isolated.summary_line(), after.summary_line())
+        assert pool.builds == 1 and pool.current() is infra, "the reset failed: the pool built a new world"
+        assert list(infra.toxiproxy.state()) == ["center"]
+    finally:
+        pool.close()
+    assert leftovers(docker, {LABEL_RUN: run.run_id}) == []

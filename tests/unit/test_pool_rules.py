@@ -8,12 +8,23 @@ from harness.scenario import load_scenario
 
 
 def test_a_fault_that_changes_the_world_gets_one_of_its_own():
+    from types import SimpleNamespace
+
+    from harness.faults.base import Fault
+
+    class RewiresToxiproxy(Fault):
+        type: str = "rewires_toxiproxy"
+
+        def needs_own_world(self) -> bool:
+            return True
+
     profile = load_profile("reference")
-    isolated = load_scenario(SCENARIOS_DIR / "advertise-forwarded.yaml")  # Toxiproxy joins the agent's network
-    assert "network_mode" in own_world_reason(isolated, profile)
+    assert "rewires_toxiproxy" in own_world_reason(SimpleNamespace(typed_faults=[RewiresToxiproxy()]), profile)
     assert own_world_reason(load_scenario(SCENARIOS_DIR / "baseline.yaml"), profile) is None
-    alone = load_scenario(SCENARIOS_DIR / "network-none.yaml")
-    assert own_world_reason(alone, profile) is None
+    # an agent network of its own that Toxiproxy joins is the scenario's, removed with it: pooled
+    isolated = load_scenario(SCENARIOS_DIR / "advertise-forwarded.yaml")
+    assert own_world_reason(isolated, profile) is None
+    assert own_world_reason(load_scenario(SCENARIOS_DIR / "network-none.yaml"), profile) is None
 
 
 def test_an_own_center_image_cannot_be_reset():
