@@ -331,7 +331,10 @@ class AgentContainer(StartleContainer):
             self.with_env(key, self._fill(value, network, labels))
         for source, bind in spec.volumes.items():  # a host path (bind mount) or a volume's name
             self.with_volume_mapping(source, bind["bind"], bind.get("mode", "ro"))
-        if spec.publish_health and spec.docker_network_mode is None:
+        # Published only where startle dials them (a remote engine's bridge is not routed here); on
+        # this machine's engine the probes dial the container's own address, and each published
+        # port costs every start — a crash-looping agent's too — a docker-proxy process and NAT rules.
+        if spec.publish_health and spec.docker_network_mode is None and points_elsewhere():
             for port in spec.ports:
                 self.publish(port)
         if spec.command:

@@ -63,11 +63,7 @@ class NativeBaseline(Fault):
             container.start()
             wrapped = container.get_wrapped_container()
 
-            def address(port: int):
-                try:
-                    return container.address, int(container.host_port(port))
-                except Exception:  # noqa: BLE001  (not published yet)
-                    return None
+            address = container.reachable_at  # its own address here, its published port on a remote engine
             deadline = time.time() + self.timeout_s
             ready_at = None
             while time.time() < deadline and ready_at is None:
