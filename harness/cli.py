@@ -288,7 +288,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.runtime import Run, docker_client, reap, reap_stale
     from harness.project import load_project
     from harness.scenario import find_scenarios, load_scenario
-    from harness.shard import last_durations, longest_first, parse_shard, shard_record
+    from harness.shard import last_durations, parse_shard, shard_record, start_order
 
     project = load_project()
     if project is not None:  # this repository's startle.yaml gives the defaults
@@ -358,8 +358,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.jobs == 1:  # in the order given
             order = list(range(len(scenarios)))
         else:  # each scenario has its own agent and (pooled) world: they can overlap safely
-            _, durations = last_durations(REPORTS_DIR)  # started longest first: no long one last
-            order = longest_first([s.name for s in scenarios], durations)
+            _, durations = last_durations(REPORTS_DIR)  # no long one started last, short ones spread
+            order = start_order([s.name for s in scenarios], durations)
         submitted = {i: pool.submit(run_one, i + 1, scenarios[i]) for i in order}
         futures = [submitted[i] for i in range(len(scenarios))]
         for future in futures:

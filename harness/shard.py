@@ -88,11 +88,22 @@ def assign(names: list[str], durations: dict[str, float], n: int, timings_from: 
     return Plan(shards, [round(seconds, 3) for seconds in load], timings_from)
 
 
-def longest_first(names: list[str], durations: dict[str, float]) -> list[int]:
+def start_order(names: list[str], durations: dict[str, float]) -> list[int]:
     """The order to start ``names`` in with several at once (indexes into ``names``): those without
-    a duration first (a new scenario may be long), then the timed ones longest first — so the run
-    does not end waiting on a long scenario started last. Ties keep the given order."""
-    return sorted(range(len(names)), key=lambda i: (names[i] in durations, -durations.get(names[i], 0.0), i))
+    a duration first (a new scenario may be long), then the timed ones taken alternately from the
+    longest and the shortest end — the run does not end waiting on a long scenario started last,
+    and the short ones (an agent that exits at once: all container start and removal) are spread
+    among the long ones' waits instead of all at the end, where their Docker work would contend.
+    Ties keep the given order."""
+    untimed = [i for i in range(len(names)) if names[i] not in durations]
+    timed = sorted((i for i in range(len(names)) if names[i] in durations),
+                   key=lambda i: (-durations[names[i]], i))
+    alternated = []
+    while timed:
+        alternated.append(timed.pop(0))
+        if timed:
+            alternated.append(timed.pop())
+    return untimed + alternated
 
 
 def last_durations(reports_root: Path) -> tuple[str | None, dict[str, float]]:

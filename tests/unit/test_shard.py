@@ -95,7 +95,10 @@ def test_the_plan_is_timed_by_latest_and_shards_run_in_turn_keep_its_timings(tmp
     assert last_durations(tmp_path) == (None, {})
 
 
-def test_a_run_with_several_jobs_starts_untimed_then_longest_first():
-    from harness.shard import longest_first
-    assert longest_first(["a", "b", "c", "d"], {"a": 1.0, "b": 5.0, "d": 3.0}) == [2, 1, 3, 0]
-    assert longest_first(["x", "y"], {}) == [0, 1]  # no journal: the given order
+def test_a_run_with_several_jobs_starts_untimed_then_longest_and_shortest_alternately():
+    from harness.shard import start_order
+    assert start_order(["a", "b", "c", "d"], {"a": 1.0, "b": 5.0, "d": 3.0}) == [2, 1, 0, 3]
+    assert start_order(["x", "y"], {}) == [0, 1]  # no journal: the given order
+    walls = {"s1": 1.0, "s2": 1.0, "long": 50.0, "s3": 1.0, "mid": 10.0, "longer": 60.0}
+    order = [list(walls)[i] for i in start_order(list(walls), walls)]
+    assert order == ["longer", "s3", "long", "s2", "mid", "s1"]  # ties of the short ones: the given order, from the end
