@@ -11,6 +11,8 @@ out, at ``-j JOBS``:
 * now, ``--no-pool``: a world per scenario, as before (the black box's cost alone);
 * now: pooled worlds (issue 13).
 
+Each version keeps its own reports folder across repeats, so from the second repeat on each runs in
+its own order from its own last journal (``-j``: the start order by last durations).
 Prints each run's wall seconds, status counts and harness overhead per scenario (median / p90 of
 ``matrix_overhead.phase_frame``: world, agent start, verdict, teardown), then the medians and the
 ratios to before. ``--no-black-box`` leaves the ``--no-pool`` runs out (a before/after of pooled runs).
@@ -86,7 +88,7 @@ def main() -> int:
             walls: dict[str, list[float]] = {label: [] for label, _, _ in modes}
             for repeat in range(args.repeats):
                 for label, tree, options in modes:
-                    wall, counts, overhead = timed_run(tree, args.jobs, names, Path(tmp) / f"{label}-{repeat}", *options)
+                    wall, counts, overhead = timed_run(tree, args.jobs, names, Path(tmp) / label, *options)
                     walls[label].append(wall)
                     print(f"  repeat {repeat + 1} {label:14} {wall:6.1f} s  {counts}  {overhead}", flush=True)
         finally:
