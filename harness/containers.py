@@ -256,7 +256,8 @@ class AgentSpec:
     dns_options: list[str] = field(default_factory=list)
     tmpfs: dict[str, str] = field(default_factory=dict)
     ports: list[int] = field(default_factory=list)
-    """Container ports startle probes (published on the engine's address in bridge modes)."""
+    """Container ports startle probes (in bridge modes on a remote engine, published on its address;
+    here dialled at the container's own address)."""
     host_ports: dict[int, int] = field(default_factory=dict)
     """Host network mode: container port → the port the agent was told to use instead."""
     publish_health: bool = True

@@ -94,7 +94,7 @@ def start_order(names: list[str], durations: dict[str, float]) -> list[int]:
     longest and the shortest end — the run does not end waiting on a long scenario started last,
     and the short ones (an agent that exits at once: all container start and removal) are spread
     among the long ones' waits instead of all at the end, where their Docker work would contend.
-    Ties keep the given order."""
+    Ties keep the given order taken from the long end, the reverse taken from the short end."""
     untimed = [i for i in range(len(names)) if names[i] not in durations]
     timed = sorted((i for i in range(len(names)) if names[i] in durations),
                    key=lambda i: (-durations[names[i]], i))

@@ -75,7 +75,6 @@ def test_a_scenario_after_a_polluting_one_is_judged_as_on_a_world_of_its_own(doc
     assert leftovers(docker, {LABEL_RUN: run.run_id}) == []
 
 
-
 def test_an_agent_network_of_its_own_leaves_the_pooled_toxiproxy_reachable(docker):
     """advertise-forwarded puts the agent on a network of its own that the pooled Toxiproxy joins
     (and a forward proxy on it); once that network is removed with the scenario, Toxiproxy's API
