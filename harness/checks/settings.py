@@ -54,40 +54,59 @@ class Region(Check):
 class ConfigPickedUp(Check):
     """The agent waited for a config that was not there yet and loaded it once it appeared:
     a ``config_wait`` event before the ``config_mount`` fault wrote the file, and ``config_loaded``
-    at most ``within_s`` after that (the agent's own wait is polled, CONTRACT.md)."""
+    at most ``within_s`` after that (the agent's own wait is polled, CONTRACT.md).
+
+    The file appears somewhere between the harness's request (the event's ``requested``) and its
+    call returning (the event's time); on a remote engine that window is an archive upload and an
+    exec. A pickup is judged only when every moment of the window gives the same answer; otherwise
+    the check says it cannot tell (skip, with the window)."""
 
     type: Literal["config_picked_up"] = "config_picked_up"
     within_s: float = Field(2.0, gt=0, description="seconds from the file appearing to config_loaded")
     profile_needs: ClassVar[tuple[str, ...]] = ("signals.match.config_wait", "signals.match.config_loaded", "config.file")
 
     def anchor(self, ctx: CheckContext) -> float | None:
+        applied = self._applied(ctx)
+        return applied.t if applied else None
+
+    @staticmethod
+    def _applied(ctx: CheckContext):
         applied = [e for e in ctx.timeline.select("fault", "applied") if e.get("fault") == "config_mount"]
-        return applied[-1].t if applied else None
+        return applied[-1] if applied else None
 
     def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
         waited = ctx.signal("config_wait")
         loaded = ctx.signal("config_loaded")
-        appeared = self.anchor(ctx)
-        if loaded and appeared is None:
+        applied = self._applied(ctx)
+        if loaded and applied is None:
             return self.verdict("fail", "the agent loaded a config before the harness wrote one")
-        if loaded and appeared is not None:
+        if loaded and applied is not None:
+            appeared = applied.t  # at the latest
+            asked = min(applied.get("requested") or appeared, appeared)  # at the earliest
             if not waited or waited[0].t > appeared:
                 return self.verdict("fail", "the agent loaded the config without waiting for it (no config_wait "
                                             "event before the file appeared)")
-            took = loaded[0].t - appeared
-            measured = {"pickup_s": round(took, 3), "waited_s": loaded[0].get("waited_s"),
+            most, least = loaded[0].t - asked, loaded[0].t - appeared  # pickup lies in [least, most]
+            measured = {"pickup_s": round(most, 3), "write_window_s": round(appeared - asked, 3),
+                        "waited_s": loaded[0].get("waited_s"),
                         "wait_started_after_s": round(waited[0].t - (ctx.agent_started or waited[0].t), 3)}
-            if took < 0:
-                return self.verdict("fail", f"config_loaded {-took:.2f} s before the file appeared", **measured)
-            if took > self.within_s:
-                return self.verdict("fail", f"config loaded {took:.2f} s after it appeared; the bound is "
+            if most < 0:
+                return self.verdict("fail", f"config_loaded {-most:.2f} s before the harness began writing the "
+                                            "file", **measured)
+            if least > self.within_s:
+                return self.verdict("fail", f"config loaded {least:.2f} s after it appeared; the bound is "
                                             f"{self.within_s} s", **measured)
-            return self.verdict("pass", f"waited for the config, loaded it {took:.2f} s after it appeared "
+            if most > self.within_s:
+                return self.skip(f"config loaded {max(least, 0):.2f}–{most:.2f} s after it appeared (the write "
+                                 f"took {appeared - asked:.2f} s); the bound {self.within_s} s lies inside",
+                                 **measured)
+            return self.verdict("pass", f"waited for the config, loaded it at most {most:.2f} s after it appeared "
                                         f"(bound {self.within_s} s)", **measured)
         died = ctx.agent_exited()
         if died is not None and not loaded:
             return self.verdict("fail", f"the agent exited with code {died.get('exit_code')} without loading the "
                                         "config" + ("" if waited else " (it never waited for it)"))
+        appeared = applied.t if applied is not None else None
         if final or (appeared is not None and ctx.clock() > appeared + self.within_s):
             return self.verdict("fail", f"config not loaded within {self.within_s} s after it appeared")
         return None

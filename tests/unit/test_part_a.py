@@ -20,7 +20,7 @@ from harness.faults.mounts import ConfigMount
 from harness.faults.network_mode import NetworkMode
 from harness.faults.resources import MemoryLimit
 from harness.profile import load_profile
-from timelines import context
+from timelines import T0, context
 
 AGENT_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "agent"
 
@@ -157,6 +157,22 @@ def test_config_picked_up():
     slow = ("agent", "config_loaded", 7.0, "agent", {})
     assert ConfigPickedUp().evaluate(context([waited, applied, slow], 8), False).status == "fail"
     assert ConfigPickedUp().evaluate(context([applied, loaded], 5), False).status == "fail"  # never waited
+
+
+def test_config_picked_up_counts_from_the_start_of_the_write():
+    """A remote engine's write takes a while: the agent may load the file before the harness's call
+    returns. Only a load before the write began is early; a bound crossed inside the window is a skip."""
+    waited = ("agent", "config_wait", 0.1, "agent", {"wait_s": 30})
+    applied = ("fault", "applied", 4.3, "", {"fault": "config_mount", "requested": T0 + 4.0})
+    inside = ("agent", "config_loaded", 4.28, "agent", {})
+    verdict = ConfigPickedUp().evaluate(context([waited, applied, inside], 5), False)
+    assert verdict.passed and verdict.measured["pickup_s"] == pytest.approx(0.28)
+    early = ("agent", "config_loaded", 3.9, "agent", {})
+    assert "before the harness began" in ConfigPickedUp().evaluate(context([waited, applied, early], 5), False).message
+    straddles = ("agent", "config_loaded", 6.1, "agent", {})
+    assert ConfigPickedUp().evaluate(context([waited, applied, straddles], 7), False).status == "skip"
+    late = ("agent", "config_loaded", 6.4, "agent", {})
+    assert ConfigPickedUp().evaluate(context([waited, applied, late], 7), False).status == "fail"
 
 
 # --- faults at creation ----------------------------------------------------------------------------
