@@ -21,7 +21,7 @@ declares, never by the agent's claim.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Literal
 
 from harness.profile import Profile
@@ -112,6 +112,8 @@ class FaultWindow:
     end: float | None
     lifted_from: float | None = None
     """When the harness asked to lift it: certainly in force until then (``end``: certainly lifted)."""
+    applied_from: float | None = None
+    """When the harness asked to apply it: certainly not in force before (``start``: certainly in force)."""
 
 
 class View:
@@ -159,11 +161,12 @@ class View:
         windows: list[FaultWindow] = []
         for event in self.timeline.select("fault"):
             if event.kind == "applied":
-                windows.append(FaultWindow(event.get("fault"), event.t, None))
+                windows.append(FaultWindow(event.get("fault"), event.t, None,
+                                           applied_from=min(event.get("requested") or event.t, event.t)))
             elif event.kind == "cleared":
                 for i, w in enumerate(windows):
                     if w.fault == event.get("fault") and w.end is None:
-                        windows[i] = FaultWindow(w.fault, w.start, event.t, event.get("requested") or event.t)
+                        windows[i] = replace(w, end=event.t, lifted_from=event.get("requested") or event.t)
                         break
         return windows
 

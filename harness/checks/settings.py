@@ -66,23 +66,22 @@ class ConfigPickedUp(Check):
     profile_needs: ClassVar[tuple[str, ...]] = ("signals.match.config_wait", "signals.match.config_loaded", "config.file")
 
     def anchor(self, ctx: CheckContext) -> float | None:
-        applied = self._applied(ctx)
-        return applied.t if applied else None
+        written = self._written(ctx)
+        return written.start if written else None
 
     @staticmethod
-    def _applied(ctx: CheckContext):
-        applied = [e for e in ctx.timeline.select("fault", "applied") if e.get("fault") == "config_mount"]
-        return applied[-1] if applied else None
+    def _written(ctx: CheckContext):
+        """The last ``config_mount`` window: the file appeared in [applied_from, start]."""
+        return next((w for w in reversed(ctx.fault_windows()) if w.fault == "config_mount"), None)
 
     def evaluate(self, ctx: CheckContext, final: bool) -> Verdict | None:
         waited = ctx.signal("config_wait")
         loaded = ctx.signal("config_loaded")
-        applied = self._applied(ctx)
-        if loaded and applied is None:
+        written = self._written(ctx)
+        if loaded and written is None:
             return self.verdict("fail", "the agent loaded a config before the harness wrote one")
-        if loaded and applied is not None:
-            appeared = applied.t  # at the latest
-            asked = min(applied.get("requested") or appeared, appeared)  # at the earliest
+        if loaded and written is not None:
+            asked, appeared = written.applied_from or written.start, written.start  # earliest, latest
             if not waited or waited[0].t > appeared:
                 return self.verdict("fail", "the agent loaded the config without waiting for it (no config_wait "
                                             "event before the file appeared)")
@@ -106,7 +105,6 @@ class ConfigPickedUp(Check):
         if died is not None and not loaded:
             return self.verdict("fail", f"the agent exited with code {died.get('exit_code')} without loading the "
                                         "config" + ("" if waited else " (it never waited for it)"))
-        appeared = applied.t if applied is not None else None
-        if final or (appeared is not None and ctx.clock() > appeared + self.within_s):
+        if final or (written is not None and ctx.clock() > written.start + self.within_s):
             return self.verdict("fail", f"config not loaded within {self.within_s} s after it appeared")
         return None
